@@ -35,7 +35,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 
 if [ "$what" = all ]; then
-    [ -x tests/cli/run_cli_tests.sh ] && suite cli tests/cli/run_cli_tests.sh "$QMAC"
+    suite cli "$PYTHON" tests/cli/test_cli.py --qmac "$QMAC"
     [ -f tests/onnx_node/run_node_tests.py ] &&
         suite onnx-node-tests "$PYTHON" tests/onnx_node/run_node_tests.py --qmac "$QMAC"
     [ -f tests/conformance/run_conformance.py ] &&

@@ -1,8 +1,284 @@
-/* qmac.c - the qmac command (placeholder main, replaced by the real CLI). */
+/* qmac.c - the qmac command: run quantized ONNX models with the reference backend, check test
+ * vectors, inspect models. Exit status: 0 success, 2 bad or unsupported input, 1 internal
+ * error (see docs/cli.md). */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
-int main(void)
+#include "qmac/graph.h"
+#include "qmac/npy.h"
+#include "qmac/vectors.h"
+
+#define QMAC_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_BADINPUT = 2 };
+
+static int exit_code(qmac_status st)
 {
-    fprintf(stderr, "qmac: not yet\n");
-    return 1;
+    switch (st) {
+    case QMAC_OK: return EXIT_OK;
+    case QMAC_ERR_NOMEM:
+    case QMAC_ERR_INTERNAL: return EXIT_INTERNAL;
+    default: return EXIT_BADINPUT;
+    }
+}
+
+static int report(qmac_status st)
+{
+    const char *d = qmac_last_error();
+    fprintf(stderr, "qmac: error: %s%s%s\n", qmac_status_str(st), d[0] ? ": " : "", d);
+    return exit_code(st);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "qmac: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'qmac help'.\n");
+    va_end(ap);
+    return EXIT_BADINPUT;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f,
+            "usage: qmac <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
+            "        [--backend ref] [--requant onnxrt|tflite|single]\n"
+            "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
+            "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
+            "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
+            "      add/pool (default onnxrt, bit-exact with ONNX Runtime).\n"
+            "  check-vectors DIR [-v]\n"
+            "      Run every TFLite reference-vector case (*.json) in DIR through the C reference\n"
+            "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
+            "  info MODEL.onnx\n"
+            "      Print the imported graph (one line per node with its quantization).\n"
+            "  help | --help        this text\n"
+            "  version | --version  print the version\n"
+            "\n"
+            "exit status: 0 success, 2 bad or unsupported input, 1 internal error\n");
+}
+
+/* Output file name: characters outside [A-Za-z0-9._-] become '_'. */
+static void sanitize(const char *name, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < len; ++i) {
+        const char ch = name[i];
+        const int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                       ch == '.' || ch == '_' || ch == '-';
+        out[i] = ok ? ch : '_';
+    }
+    out[i] = '\0';
+    if (i == 0 && len > 1) {
+        out[0] = '_';
+        out[1] = '\0';
+    }
+}
+
+static qmac_status make_dir(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode))
+            return qmac_set_error(QMAC_ERR_IO, "output '%s' exists and is not a directory", path);
+        return QMAC_OK;
+    }
+    if (mkdir(path, 0777) != 0)
+        return qmac_set_error(QMAC_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
+    return QMAC_OK;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *model = NULL, *outdir = NULL, *backend = "ref", *rule_s = "onnxrt";
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_inputs = 0;
+    if (!inputs)
+        return EXIT_INTERNAL;
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i];
+        const int has_val = i + 1 < argc;
+        if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
+            if (!has_val) {
+                free(inputs);
+                return usage_error("%s needs a file", a);
+            }
+            inputs[n_inputs++] = argv[++i];
+        } else if (!strcmp(a, "--output") || !strcmp(a, "-o")) {
+            if (!has_val) {
+                free(inputs);
+                return usage_error("%s needs a directory", a);
+            }
+            outdir = argv[++i];
+        } else if (!strcmp(a, "--backend")) {
+            if (!has_val) {
+                free(inputs);
+                return usage_error("%s needs a value", a);
+            }
+            backend = argv[++i];
+        } else if (!strcmp(a, "--requant")) {
+            if (!has_val) {
+                free(inputs);
+                return usage_error("%s needs a value", a);
+            }
+            rule_s = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            free(inputs);
+            return usage_error("run: unknown option '%s'", a);
+        } else if (!model) {
+            model = a;
+        } else {
+            free(inputs);
+            return usage_error("run: unexpected argument '%s'", a);
+        }
+    }
+    if (!model || !outdir) {
+        free(inputs);
+        return usage_error("%s", "run: usage: qmac run MODEL.onnx --input X.npy [...] --output OUTDIR");
+    }
+    if (strcmp(backend, "ref") != 0) {
+        free(inputs);
+        return usage_error("run: unknown backend '%s' (available: ref)", backend);
+    }
+    qmac_requant_rule rule;
+    if (qmac_requant_rule_parse(rule_s, &rule) != 0) {
+        free(inputs);
+        return usage_error("run: unknown requant rule '%s' (onnxrt, tflite, single)", rule_s);
+    }
+
+    qmac_graph *g = NULL;
+    qmac_tensor *in = calloc((size_t)n_inputs + 1, sizeof *in);
+    qmac_tensor *out = NULL;
+    qmac_status st = in ? QMAC_OK : QMAC_ERR_NOMEM;
+    if (st == QMAC_OK)
+        st = qmac_onnx_load(model, &g);
+    if (st == QMAC_OK && n_inputs != g->n_inputs)
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG, "%s has %d input(s) but %d --input given", model,
+                            (int)g->n_inputs, n_inputs);
+    for (int i = 0; i < n_inputs && st == QMAC_OK; ++i)
+        st = qmac_npy_read(inputs[i], &in[i]);
+    if (st == QMAC_OK) {
+        out = calloc((size_t)g->n_outputs, sizeof *out);
+        st = out ? qmac_exec_ref(g, rule, in, n_inputs, out) : QMAC_ERR_NOMEM;
+    }
+    /* file names: reject two outputs that would land on the same file */
+    char **names = NULL;
+    if (st == QMAC_OK) {
+        names = calloc((size_t)g->n_outputs, sizeof *names);
+        if (!names)
+            st = QMAC_ERR_NOMEM;
+        for (int32_t k = 0; k < g->n_outputs && st == QMAC_OK; ++k) {
+            char base[512];
+            sanitize(g->values[g->outputs[k]].name, base, sizeof base);
+            const size_t len = strlen(outdir) + strlen(base) + 8;
+            names[k] = malloc(len);
+            if (!names[k]) {
+                st = QMAC_ERR_NOMEM;
+                break;
+            }
+            snprintf(names[k], len, "%s/%s.npy", outdir, base);
+            for (int32_t j = 0; j < k; ++j)
+                if (!strcmp(names[j], names[k]))
+                    st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "outputs %d and %d both map to %s", (int)j, (int)k,
+                                        names[k]);
+        }
+    }
+    if (st == QMAC_OK)
+        st = make_dir(outdir);
+    for (int32_t k = 0; st == QMAC_OK && k < g->n_outputs; ++k)
+        st = qmac_npy_write(names[k], &out[k]);
+    int rc = st == QMAC_OK ? EXIT_OK : report(st);
+    if (g) {
+        if (names)
+            for (int32_t k = 0; k < g->n_outputs; ++k)
+                free(names[k]);
+        if (out)
+            for (int32_t k = 0; k < g->n_outputs; ++k)
+                qmac_tensor_free(&out[k]);
+    }
+    free(names);
+    free(out);
+    for (int i = 0; in && i < n_inputs; ++i)
+        qmac_tensor_free(&in[i]);
+    free(in);
+    free(inputs);
+    qmac_graph_free(g);
+    return rc;
+}
+
+static int cmd_check_vectors(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int verbose = 0;
+    for (int i = 0; i < argc; ++i) {
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else if (argv[i][0] == '-')
+            return usage_error("check-vectors: unknown option '%s'", argv[i]);
+        else if (!dir)
+            dir = argv[i];
+        else
+            return usage_error("check-vectors: unexpected argument '%s'", argv[i]);
+    }
+    if (!dir)
+        return usage_error("%s", "check-vectors: usage: qmac check-vectors DIR");
+    int pass = 0, fail = 0;
+    qmac_status st = qmac_check_vectors_dir(dir, stdout, verbose, &pass, &fail);
+    if (st != QMAC_OK && st != QMAC_ERR_MISMATCH)
+        return report(st);
+    printf("%d passed, %d failed\n", pass, fail);
+    if (pass + fail == 0) {
+        fprintf(stderr, "qmac: error: no test vectors (*.json cases) found in %s\n", dir);
+        return EXIT_BADINPUT;
+    }
+    return fail ? EXIT_INTERNAL : EXIT_OK;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage_error("%s", "info: usage: qmac info MODEL.onnx");
+    qmac_graph *g = NULL;
+    qmac_status st = qmac_onnx_load(argv[0], &g);
+    if (st != QMAC_OK)
+        return report(st);
+    qmac_graph_print(g, stdout);
+    qmac_graph_free(g);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_BADINPUT;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "check-vectors"))
+        return cmd_check_vectors(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("qmac %s\n", QMAC_VERSION);
+        return EXIT_OK;
+    }
+    return usage_error("unknown command '%s'", cmd);
 }

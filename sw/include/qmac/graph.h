@@ -1,0 +1,157 @@
+/* graph.h - qmac's typed graph IR: what the ONNX importer produces, the reference executor runs
+ * and the compiler lowers. Semantics are ONNX's (activations NCHW); quantization parameters are
+ * resolved to constants at import, so every quantized op carries its scales and zero points.
+ *
+ *   ONNX file --qmac_onnx_load--> qmac_graph --qmac_exec_ref--> outputs
+ *                                            \--(compiler, later)--> instruction stream
+ */
+#ifndef QMAC_GRAPH_H
+#define QMAC_GRAPH_H
+
+#include <stdint.h>
+
+#include "qmac/requant.h"
+#include "qmac/status.h"
+#include "qmac/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    QMAC_OP_QUANTIZE = 0,   /* QuantizeLinear: float32 -> int8/uint8                         */
+    QMAC_OP_DEQUANTIZE,     /* DequantizeLinear: int8/uint8/int32 -> float32                 */
+    QMAC_OP_CONV,           /* QLinearConv, ConvInteger (int32 out), DQ->Conv->Q             */
+    QMAC_OP_MATMUL,         /* QLinearMatMul, MatMulInteger (int32 out), DQ->MatMul/Gemm->Q  */
+    QMAC_OP_ADD,            /* QLinearAdd, DQ->Add->Q                                        */
+    QMAC_OP_AVGPOOL,        /* QLinearAveragePool, DQ->AveragePool->Q                        */
+    QMAC_OP_GLOBAL_AVGPOOL, /* QLinearGlobalAveragePool, DQ->GlobalAveragePool->Q            */
+    QMAC_OP_MAXPOOL,        /* MaxPool on any numeric tensor (exact in every domain)         */
+    QMAC_OP_CLAMP,          /* Relu / Clip on the raw values of any numeric tensor           */
+    QMAC_OP_RESHAPE,        /* Reshape / Flatten / Squeeze / Unsqueeze / Identity            */
+    QMAC_OP_TRANSPOSE,      /* Transpose                                                     */
+    QMAC_OP_CONCAT,         /* Concat (same dtype) and QLinearConcat (requantizing inputs)   */
+    QMAC_OP_COUNT
+} qmac_op;
+
+/* Name of an op kind ("conv"). */
+const char *qmac_op_name(qmac_op op);
+
+/* Quantization parameters of one tensor, constant after import. Per-tensor (n == 1), per-axis
+ * (n == shape[axis]) or blocked (block > 0: scale has the tensor's rank with
+ * shape[axis] = ceil(dim / block)). scale[] and zp[] are owned (n entries each). */
+typedef struct {
+    qmac_dtype dtype;  /* the integer type: INT8, UINT8 (INT32 for biases)            */
+    int32_t n;         /* number of (scale, zp) pairs; 0 = absent                       */
+    int32_t axis;      /* axis for per-axis / blocked (may be negative: normalized at run time) */
+    qmac_dtype sdtype; /* type the scale had in the model (FLOAT32 or FLOAT16)                */
+    int32_t block;     /* block size for blocked quantization, 0 otherwise               */
+    int32_t srank;     /* rank of the scale tensor (0 or 1 except blocked)               */
+    int64_t sshape[QMAC_MAX_RANK];
+    float *scale;
+    int32_t *zp;
+} qmac_qinfo;
+
+/* A value (edge) of the graph. Constants (initializers, Constant nodes) hold their tensor. */
+typedef struct {
+    char *name;
+    int is_const;
+    qmac_tensor konst;
+    /* declared element type and shape (graph inputs/outputs); dims < 0 are symbolic */
+    qmac_dtype decl_dtype;
+    int32_t decl_rank; /* -1 = unknown */
+    int64_t decl_shape[QMAC_MAX_RANK];
+} qmac_value;
+
+typedef enum { QMAC_PAD_EXPLICIT = 0, QMAC_PAD_SAME_UPPER, QMAC_PAD_SAME_LOWER, QMAC_PAD_VALID } qmac_auto_pad;
+
+#define QMAC_MAX_NODE_IO 16
+
+/* One node. Fields are used according to op; the comments say which. Activation inputs/outputs
+ * are value ids; constant operands (weights, bias, shapes) are value ids of constants. */
+typedef struct {
+    qmac_op op;
+    char *name;       /* ONNX node name, or "<OpType>#<index>" when the model gives none */
+    char *onnx_ops;   /* the ONNX op(s) this node came from, e.g. "DQ->Conv->Q"        */
+    int32_t n_in, n_out;
+    int32_t in[QMAC_MAX_NODE_IO];
+    int32_t out[QMAC_MAX_NODE_IO];
+
+    /* quantization: x = first activation input, w = weights / second input, y = output;
+     * QUANTIZE uses qy, DEQUANTIZE qx; CONCAT: qin[] per input (n == 0: no requantization) */
+    qmac_qinfo qx, qw, qy;
+    qmac_qinfo *qin;   /* [n_in] for QLinearConcat, else NULL */
+    int out_int32;       /* ConvInteger / MatMulInteger: raw int32 accumulators, no requant */
+
+    /* CONV: in = [x, w, (bias)]; MATMUL: in = [a, b, (bias)]. Weights and biases are usually
+     * constant values; bias is int32 with scale s_x * s_w and zero point 0. */
+    int trans_b;         /* MATMUL from Gemm(transB=1): B given as [N, K] */
+    /* fused activation (a Relu/Clip folded between the op and its QuantizeLinear), as a clamp
+     * of the quantized output; has_act == 0 means the output type's full range */
+    int has_act;
+    int32_t act_min, act_max;
+
+    /* CONV / pools: spatial attributes for the last two (H, W) axes; 1-D ops use h = 1 */
+    int32_t spatial;     /* 1 or 2 */
+    int32_t kernel[2], strides[2], dilations[2];
+    int32_t pads[4];     /* top, left, bottom, right */
+    qmac_auto_pad auto_pad;
+    int32_t group;
+    int ceil_mode, count_include_pad;
+
+    /* CLAMP on raw values (min/max after rounding into the tensor's type) */
+    int has_lo, has_hi;
+    double lo, hi;
+
+    /* RESHAPE */
+    int32_t shape_id;    /* Reshape: int64 shape constant; -1 for Flatten/Squeeze/Unsqueeze */
+    int allowzero;
+    int32_t flatten_axis;  /* Flatten: axis (>= 0 normalized at run time), -1 otherwise */
+    int32_t n_axes;        /* Squeeze/Unsqueeze axes (n_axes == -1: squeeze all 1s) */
+    int64_t axes[QMAC_MAX_RANK];
+    int reshape_kind;      /* 0 reshape, 1 flatten, 2 squeeze, 3 unsqueeze, 4 identity */
+
+    /* TRANSPOSE */
+    int32_t n_perm;        /* 0 = reverse */
+    int32_t perm[QMAC_MAX_RANK];
+
+    /* CONCAT */
+    int32_t axis;
+} qmac_node;
+
+typedef struct {
+    qmac_value *values;
+    int32_t n_values;
+    qmac_node *nodes; /* topologically ordered */
+    int32_t n_nodes;
+    int32_t *inputs;  /* value ids of the run-time graph inputs, in ONNX order */
+    int32_t n_inputs;
+    int32_t *outputs; /* value ids of the graph outputs, in ONNX order */
+    int32_t n_outputs;
+    int64_t opset;    /* ai.onnx opset version */
+} qmac_graph;
+
+/* Free a graph and everything it owns. NULL is fine. */
+void qmac_graph_free(qmac_graph *g);
+
+/* Print a one-line-per-node summary (for `qmac info`). */
+void qmac_graph_print(const qmac_graph *g, void *file /* FILE* */);
+
+/* Load an ONNX model (QOperator or QDQ) into the IR. On error *out is NULL and the message
+ * (qmac_last_error) names the node/tensor/attribute at fault. The caller frees with
+ * qmac_graph_free. Errors: IO, FORMAT (not a model / corrupt protobuf), UNSUPPORTED (op, dtype,
+ * attribute), INVALID_ARG (bad scale or zero point), NOMEM. */
+qmac_status qmac_onnx_load(const char *path, qmac_graph **out);
+qmac_status qmac_onnx_load_mem(const uint8_t *buf, size_t len, qmac_graph **out);
+
+/* Run the graph with the reference kernels. inputs[i] binds to g->inputs[i] (dtype and fixed
+ * dims are checked). outputs[] (n_outputs entries, caller-provided, filled with owned tensors
+ * the caller frees with qmac_tensor_free) receive the graph outputs.
+ * rule selects the requantization of CONV/MATMUL/ADD (and pools): see docs/quantization.md. */
+qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
+                          int32_t n_inputs, qmac_tensor *outputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QMAC_GRAPH_H */

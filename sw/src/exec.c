@@ -1,0 +1,1167 @@
+/* exec.c - the reference executor: runs a qmac_graph node by node with the reference kernels.
+ * ONNX semantics (NCHW): spatial ops transpose to the kernels' NHWC layout and back. Every node
+ * first checks its operands (types, shapes, parameters), then computes; a failure names the
+ * node. Run-time tensors are freed after their last use. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qmac/graph.h"
+#include "qmac/kernels.h"
+#include "qmac/quant.h"
+
+typedef struct {
+    const qmac_graph *g;
+    qmac_requant_rule rule;
+    qmac_tensor *rt;  /* run-time tensor of each value id */
+    uint8_t *ready;   /* 1 when rt[id] holds a computed tensor */
+    int32_t *last;    /* index of the last node that reads each value */
+} exec_t;
+
+#define FAIL(st, n, ...) fail_node((st), (n), __VA_ARGS__)
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static qmac_status fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...);
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static qmac_status fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return qmac_set_error(st, "node '%s' (%s): %s", n->name, n->onnx_ops, msg);
+}
+
+static const qmac_tensor *val(const exec_t *e, int32_t id)
+{
+    const qmac_value *v = &e->g->values[id];
+    if (v->is_const)
+        return &v->konst;
+    return e->ready[id] ? &e->rt[id] : NULL;
+}
+
+static qmac_status operand(const exec_t *e, const qmac_node *n, int32_t k, const qmac_tensor **t)
+{
+    if (k >= n->n_in)
+        return FAIL(QMAC_ERR_INTERNAL, n, "missing operand %d", (int)k);
+    *t = val(e, n->in[k]);
+    if (!*t)
+        return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' was not computed", e->g->values[n->in[k]].name);
+    return QMAC_OK;
+}
+
+/* Allocate output k of node n. */
+static qmac_status make_out(exec_t *e, const qmac_node *n, int32_t k, qmac_dtype dt, int32_t rank,
+                            const int64_t *shape, qmac_tensor **out)
+{
+    const int32_t id = n->out[k];
+    qmac_tensor_free(&e->rt[id]);
+    qmac_status st = qmac_tensor_alloc(&e->rt[id], dt, rank, shape);
+    if (st != QMAC_OK)
+        return FAIL(st, n, "output '%s': %s", e->g->values[id].name, qmac_last_error());
+    e->ready[id] = 1;
+    *out = &e->rt[id];
+    return QMAC_OK;
+}
+
+static int is_float(qmac_dtype dt)
+{
+    return dt == QMAC_DT_FLOAT32 || dt == QMAC_DT_FLOAT16 || dt == QMAC_DT_FLOAT64;
+}
+
+static int is_q8(qmac_dtype dt)
+{
+    return dt == QMAC_DT_INT8 || dt == QMAC_DT_UINT8;
+}
+
+static double load_f(const qmac_tensor *t, size_t i)
+{
+    switch (t->dtype) {
+    case QMAC_DT_FLOAT32: return ((const float *)t->data)[i];
+    case QMAC_DT_FLOAT64: return ((const double *)t->data)[i];
+    case QMAC_DT_FLOAT16: return qmac_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case QMAC_DT_INT64: return (double)((const int64_t *)t->data)[i];
+    case QMAC_DT_BOOL: return ((const uint8_t *)t->data)[i];
+    default: return qmac_load_int(t->dtype, t->data, i);
+    }
+}
+
+static void store_f(qmac_tensor *t, size_t i, double v)
+{
+    switch (t->dtype) {
+    case QMAC_DT_FLOAT32: ((float *)t->data)[i] = (float)v; break;
+    case QMAC_DT_FLOAT64: ((double *)t->data)[i] = v; break;
+    case QMAC_DT_FLOAT16: ((uint16_t *)t->data)[i] = qmac_f32_to_f16((float)v); break;
+    case QMAC_DT_INT64: ((int64_t *)t->data)[i] = (int64_t)v; break;
+    case QMAC_DT_BOOL: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+    default: qmac_store_int(t->dtype, t->data, i, (int32_t)v); break;
+    }
+}
+
+/* ------------------------------------------------------------------ layout helpers */
+
+/* [N, C, S] (S = H*W) <-> [N, S, C] for elements of esz bytes. */
+static void nchw_to_nhwc(const void *src, size_t esz, size_t N, size_t C, size_t S, void *dst)
+{
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t n = 0; n < N; ++n)
+        for (size_t c = 0; c < C; ++c)
+            for (size_t p = 0; p < S; ++p)
+                memcpy(d + ((n * S + p) * C + c) * esz, s + ((n * C + c) * S + p) * esz, esz);
+}
+
+static void nhwc_to_nchw(const void *src, size_t esz, size_t N, size_t C, size_t S, void *dst)
+{
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t n = 0; n < N; ++n)
+        for (size_t c = 0; c < C; ++c)
+            for (size_t p = 0; p < S; ++p)
+                memcpy(d + ((n * C + c) * S + p) * esz, s + ((n * S + p) * C + c) * esz, esz);
+}
+
+/* Spatial view of an NCHW (or NCL) tensor: H = 1 for 1-D. */
+static qmac_status spatial_dims(const qmac_node *n, const qmac_tensor *x, qmac_dims *d)
+{
+    if (x->rank != n->spatial + 2)
+        return FAIL(QMAC_ERR_SHAPE, n, "input has rank %d, expected %d ([N, C, %s])", (int)x->rank,
+                    (int)n->spatial + 2, n->spatial == 2 ? "H, W" : "L");
+    for (int32_t i = 0; i < x->rank; ++i)
+        if (x->shape[i] < 1 || x->shape[i] > INT32_MAX / 2)
+            return FAIL(QMAC_ERR_SHAPE, n, "input dimension %d is %lld", (int)i, (long long)x->shape[i]);
+    d->n = (int32_t)x->shape[0];
+    d->c = (int32_t)x->shape[1];
+    d->h = n->spatial == 2 ? (int32_t)x->shape[2] : 1;
+    d->w = (int32_t)x->shape[x->rank - 1];
+    return QMAC_OK;
+}
+
+/* Output size and padding of one spatial axis, ONNX rules (auto_pad, ceil_mode). */
+static qmac_status axis_geometry(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
+                                 int32_t *out)
+{
+    const int32_t s = n->strides[ax], d = n->dilations[ax];
+    const int32_t eff = (k - 1) * d + 1;
+    *pb = n->pads[ax];
+    *pa = n->pads[ax + 2];
+    if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
+        qmac_same_padding(in, k, s, d, n->auto_pad == QMAC_PAD_SAME_LOWER, pb, pa, out);
+        return QMAC_OK;
+    }
+    if (n->auto_pad == QMAC_PAD_VALID)
+        *pb = *pa = 0;
+    const int64_t span = (int64_t)in + *pb + *pa - eff;
+    if (span < 0)
+        return FAIL(QMAC_ERR_SHAPE, n, "kernel extent %d exceeds padded input %d", (int)eff, (int)(in + *pb + *pa));
+    int64_t o = span / s + 1;
+    if (n->ceil_mode) {
+        o = (span + s - 1) / s + 1;
+        /* the last window must start inside the input or the leading padding */
+        if ((o - 1) * s >= (int64_t)in + *pb)
+            --o;
+    }
+    *out = (int32_t)o;
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ quantize / dequantize */
+
+/* Index of the (scale, zp) pair for flat element i of a tensor of shape x under q. */
+typedef struct {
+    size_t inner, dim, outer_mul; /* per-axis / blocked helpers */
+    int32_t block;
+    size_t sdim;
+    int mode; /* 0 per-tensor, 1 per-axis, 2 blocked */
+} qindex;
+
+static qmac_status qindex_init(const qmac_node *n, const qmac_qinfo *q, const qmac_tensor *x, qindex *qi)
+{
+    memset(qi, 0, sizeof *qi);
+    if (q->n == 1 && q->block == 0)
+        return QMAC_OK;
+    int32_t axis = q->axis < 0 ? q->axis + x->rank : q->axis;
+    if (axis < 0 || axis >= x->rank)
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "axis %d is out of range for rank %d", (int)q->axis, (int)x->rank);
+    qi->inner = 1;
+    for (int32_t k = axis + 1; k < x->rank; ++k)
+        qi->inner *= (size_t)x->shape[k];
+    qi->dim = (size_t)x->shape[axis];
+    if (q->block > 0) {
+        if (q->srank != x->rank)
+            return FAIL(QMAC_ERR_SHAPE, n, "blocked scale has rank %d, input %d", (int)q->srank, (int)x->rank);
+        for (int32_t k = 0; k < x->rank; ++k) {
+            int64_t want = k == axis ? (x->shape[k] + q->block - 1) / q->block : x->shape[k];
+            if (q->sshape[k] != want)
+                return FAIL(QMAC_ERR_SHAPE, n, "blocked scale dimension %d is %lld, expected %lld", (int)k,
+                            (long long)q->sshape[k], (long long)want);
+        }
+        qi->mode = 2;
+        qi->block = q->block;
+        qi->sdim = (size_t)q->sshape[axis];
+        return QMAC_OK;
+    }
+    if ((size_t)q->n != qi->dim)
+        return FAIL(QMAC_ERR_SHAPE, n, "%d scales for axis %d of size %zu", (int)q->n, (int)axis, qi->dim);
+    qi->mode = 1;
+    return QMAC_OK;
+}
+
+static size_t qindex_of(const qindex *qi, size_t i)
+{
+    if (qi->mode == 0)
+        return 0;
+    const size_t a = (i / qi->inner) % qi->dim;
+    if (qi->mode == 1)
+        return a;
+    const size_t outer = i / (qi->inner * qi->dim), in = i % qi->inner;
+    return (outer * qi->sdim + a / (size_t)qi->block) * qi->inner + in;
+}
+
+static qmac_status run_quantize(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)))
+        return st;
+    if (!is_float(x->dtype))
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "input is %s, expected float", qmac_dtype_name(x->dtype));
+    qindex qi;
+    if ((st = qindex_init(n, &n->qy, x, &qi)) || (st = make_out(e, n, 0, n->qy.dtype, x->rank, x->shape, &y)))
+        return st;
+    int32_t qmin, qmax;
+    qmac_dtype_range(n->qy.dtype, &qmin, &qmax);
+    const size_t cnt = qmac_tensor_count(x);
+    for (size_t i = 0; i < cnt; ++i) {
+        const size_t p = qindex_of(&qi, i);
+        const float v = (float)load_f(x, i);
+        qmac_store_int(y->dtype, y->data, i,
+                       qmac_quantize_f32(v, n->qy.scale[p], n->qy.zp[p], qmin, qmax, QMAC_ROUND_HALF_EVEN));
+    }
+    return QMAC_OK;
+}
+
+static qmac_status run_dequantize(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)))
+        return st;
+    if (x->dtype != n->qx.dtype)
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "input is %s but its zero point is %s", qmac_dtype_name(x->dtype),
+                    qmac_dtype_name(n->qx.dtype));
+    qindex qi;
+    const qmac_dtype out_dt = n->qx.sdtype == QMAC_DT_FLOAT16 ? QMAC_DT_FLOAT16 : QMAC_DT_FLOAT32;
+    if ((st = qindex_init(n, &n->qx, x, &qi)) || (st = make_out(e, n, 0, out_dt, x->rank, x->shape, &y)))
+        return st;
+    const size_t cnt = qmac_tensor_count(x);
+    for (size_t i = 0; i < cnt; ++i) {
+        const size_t p = qindex_of(&qi, i);
+        store_f(y, i, qmac_dequantize_f32(qmac_load_int(x->dtype, x->data, i), n->qx.scale[p], n->qx.zp[p]));
+    }
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ requantization set-up */
+
+typedef struct {
+    qmac_requant rq;
+    int32_t *mult, *shift;
+    float *scale;
+} rq_buf;
+
+static void rq_free(rq_buf *r)
+{
+    free(r->mult);
+    free(r->shift);
+    free(r->scale);
+}
+
+/* Requantization for an op with per-tensor x, per-tensor or per-channel w (nch channels), y. */
+static qmac_status rq_setup(const exec_t *e, const qmac_node *n, int32_t nch, rq_buf *r)
+{
+    memset(r, 0, sizeof *r);
+    if (n->qw.n != 1 && n->qw.n != nch)
+        return FAIL(QMAC_ERR_SHAPE, n, "%d weight scales for %d output channels", (int)n->qw.n, (int)nch);
+    r->mult = calloc((size_t)nch, sizeof *r->mult);
+    r->shift = calloc((size_t)nch, sizeof *r->shift);
+    r->scale = calloc((size_t)nch, sizeof *r->scale);
+    float *sw = malloc((size_t)nch * sizeof *sw);
+    if (!r->mult || !r->shift || !r->scale || !sw) {
+        free(sw);
+        return FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+    }
+    for (int32_t c = 0; c < nch; ++c)
+        sw[c] = n->qw.scale[n->qw.n == 1 ? 0 : c];
+    int32_t lo, hi;
+    qmac_dtype_range(n->qy.dtype, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    qmac_status st = qmac_requant_prepare(&r->rq, e->rule, n->qx.scale[0], sw, nch, n->qy.scale[0], n->qy.zp[0],
+                                          lo, hi, r->mult, r->shift, r->scale);
+    free(sw);
+    if (st != QMAC_OK)
+        return FAIL(st, n, "%s", qmac_last_error());
+    return QMAC_OK;
+}
+
+/* Per-channel zero points of w as an int32 array (NULL when per-tensor). */
+static qmac_status w_zero_points(const qmac_node *n, int32_t nch, int32_t **zp)
+{
+    *zp = NULL;
+    if (n->qw.n <= 1)
+        return QMAC_OK;
+    if (n->qw.n != nch)
+        return FAIL(QMAC_ERR_SHAPE, n, "%d weight zero points for %d channels", (int)n->qw.n, (int)nch);
+    *zp = malloc((size_t)nch * sizeof **zp);
+    if (!*zp)
+        return FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+    memcpy(*zp, n->qw.zp, (size_t)nch * sizeof **zp);
+    return QMAC_OK;
+}
+
+static qmac_status check_q8(const qmac_node *n, const qmac_tensor *t, const qmac_qinfo *q, const char *what)
+{
+    if (!is_q8(t->dtype))
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s, expected int8 or uint8", what, qmac_dtype_name(t->dtype));
+    if (q->dtype != QMAC_DT_INVALID && q->dtype != t->dtype)
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s but its zero point is %s", what, qmac_dtype_name(t->dtype),
+                    qmac_dtype_name(q->dtype));
+    return QMAC_OK;
+}
+
+static qmac_status check_bias(const qmac_node *n, const qmac_tensor *b, int32_t nch)
+{
+    if (b->dtype != QMAC_DT_INT32)
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "bias is %s, expected int32", qmac_dtype_name(b->dtype));
+    if (b->rank != 1 || b->shape[0] != nch)
+        return FAIL(QMAC_ERR_SHAPE, n, "bias must have shape [%d]", (int)nch);
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ conv */
+
+static qmac_status run_conv(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x, *w, *b = NULL;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)) || (st = operand(e, n, 1, &w)))
+        return st;
+    if (n->n_in > 2 && (st = operand(e, n, 2, &b)))
+        return st;
+    qmac_node nn = *n; /* spatial rank comes from the input for ConvInteger/QLinearConv without kernel_shape */
+    if (x->rank == 3 || x->rank == 4)
+        nn.spatial = x->rank - 2;
+    qmac_dims xd;
+    if ((st = spatial_dims(&nn, x, &xd)) || (st = check_q8(n, x, &n->qx, "input")) ||
+        (st = check_q8(n, w, &n->qw, "weight")))
+        return st;
+    if (w->rank != x->rank)
+        return FAIL(QMAC_ERR_SHAPE, n, "weight rank %d differs from input rank %d", (int)w->rank, (int)x->rank);
+    const int32_t M = (int32_t)w->shape[0];
+    const int32_t kh = nn.spatial == 2 ? (int32_t)w->shape[2] : 1, kw = (int32_t)w->shape[w->rank - 1];
+    if (n->kernel[1] && (n->kernel[0] != kh || n->kernel[1] != kw))
+        return FAIL(QMAC_ERR_SHAPE, n, "kernel_shape does not match the weight shape");
+    if (n->group < 1 || xd.c % n->group || M % n->group || w->shape[1] * n->group != xd.c)
+        return FAIL(QMAC_ERR_SHAPE, n, "input channels %d, weight [%d, %lld, ...] and group %d do not fit",
+                    (int)xd.c, (int)M, (long long)w->shape[1], (int)n->group);
+    if (b && (st = check_bias(n, b, M)))
+        return st;
+    qmac_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.stride_h = nn.spatial == 2 ? n->strides[0] : 1;
+    p.stride_w = n->strides[1];
+    p.dil_h = nn.spatial == 2 ? n->dilations[0] : 1;
+    p.dil_w = n->dilations[1];
+    p.groups = n->group;
+    qmac_dims yd = {xd.n, 1, 1, M};
+    nn.strides[0] = p.stride_h;
+    nn.dilations[0] = p.dil_h;
+    if (nn.spatial == 2) {
+        if ((st = axis_geometry(&nn, 0, xd.h, kh, &p.pad_top, &p.pad_bottom, &yd.h)))
+            return st;
+    }
+    if ((st = axis_geometry(&nn, 1, xd.w, kw, &p.pad_left, &p.pad_right, &yd.w)))
+        return st;
+    const qmac_dims wd = {M, kh, kw, (int32_t)w->shape[1]};
+    if ((st = qmac_conv2d_check(&p, &xd, &wd, &yd)))
+        return FAIL(st, n, "%s", qmac_last_error());
+
+    int64_t yshape[4] = {yd.n, M, yd.h, yd.w};
+    if (nn.spatial == 1)
+        yshape[2] = yd.w;
+    const size_t xs = (size_t)xd.h * (size_t)xd.w, ys = (size_t)yd.h * (size_t)yd.w;
+    const size_t wk = (size_t)kh * (size_t)kw;
+    void *xh = malloc(qmac_tensor_nbytes(x));
+    void *wh = malloc(qmac_tensor_nbytes(w));
+    int32_t *acc = malloc(qmac_dims_count(&yd) * sizeof *acc);
+    int32_t *acc_nchw = malloc(qmac_dims_count(&yd) * sizeof *acc);
+    int32_t *wzp = NULL;
+    rq_buf r;
+    memset(&r, 0, sizeof r);
+    qmac_tensor *y;
+    if (!xh || !wh || !acc || !acc_nchw) {
+        st = FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+        goto out;
+    }
+    nchw_to_nhwc(x->data, 1, (size_t)xd.n, (size_t)xd.c, xs, xh);
+    nchw_to_nhwc(w->data, 1, (size_t)M, (size_t)w->shape[1], wk, wh); /* OIHW -> OHWI */
+    if ((st = w_zero_points(n, M, &wzp)))
+        goto out;
+    const qmac_qbuf xb = {x->dtype, xh, n->qx.zp[0], NULL};
+    const qmac_qbuf wb = {w->dtype, wh, n->qw.zp[0], wzp};
+    if ((st = qmac_conv2d_acc(&p, &xd, &xb, &wd, &wb, b ? b->data : NULL, &yd, acc))) {
+        st = FAIL(st, n, "%s", qmac_last_error());
+        goto out;
+    }
+    nhwc_to_nchw(acc, sizeof *acc, (size_t)yd.n, (size_t)M, ys, acc_nchw);
+    if (n->out_int32) {
+        if ((st = make_out(e, n, 0, QMAC_DT_INT32, x->rank, yshape, &y)))
+            goto out;
+        memcpy(y->data, acc_nchw, qmac_dims_count(&yd) * sizeof *acc);
+        goto out;
+    }
+    if ((st = rq_setup(e, n, M, &r)) || (st = make_out(e, n, 0, n->qy.dtype, x->rank, yshape, &y)))
+        goto out;
+    for (size_t i = 0; i < qmac_dims_count(&yd); ++i)
+        qmac_store_int(y->dtype, y->data, i, qmac_requant_one(&r.rq, (int32_t)((i / ys) % (size_t)M), acc_nchw[i]));
+out:
+    free(xh);
+    free(wh);
+    free(acc);
+    free(acc_nchw);
+    free(wzp);
+    rq_free(&r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ broadcasting */
+
+/* numpy broadcast of a and b shapes into out; per-dim strides of a and b over out (0 = repeat). */
+typedef struct {
+    int32_t rank;
+    int64_t shape[QMAC_MAX_RANK];
+    size_t sa[QMAC_MAX_RANK], sb[QMAC_MAX_RANK];
+} bcast;
+
+static int bcast_init(int32_t ra, const int64_t *a, int32_t rb, const int64_t *b, bcast *o)
+{
+    o->rank = ra > rb ? ra : rb;
+    size_t stra = 1, strb = 1;
+    for (int32_t k = o->rank - 1; k >= 0; --k) {
+        const int32_t ia = k - (o->rank - ra), ib = k - (o->rank - rb);
+        const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return -1;
+        o->shape[k] = da == 1 ? db : da;
+        o->sa[k] = da == 1 ? 0 : stra;
+        o->sb[k] = db == 1 ? 0 : strb;
+        stra *= (size_t)da;
+        strb *= (size_t)db;
+    }
+    return 0;
+}
+
+static void bcast_index(const bcast *o, size_t i, size_t *ia, size_t *ib)
+{
+    *ia = *ib = 0;
+    for (int32_t k = o->rank - 1; k >= 0; --k) {
+        const size_t d = (size_t)o->shape[k];
+        const size_t c = i % d;
+        i /= d;
+        *ia += c * o->sa[k];
+        *ib += c * o->sb[k];
+    }
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+static qmac_status run_matmul(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *a, *b, *bias = NULL;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)))
+        return st;
+    if (n->n_in > 2 && (st = operand(e, n, 2, &bias)))
+        return st;
+    if ((st = check_q8(n, a, &n->qx, "A")) || (st = check_q8(n, b, &n->qw, "B")))
+        return st;
+    if (a->rank < 1 || b->rank < 1)
+        return FAIL(QMAC_ERR_SHAPE, n, "matmul operands must have rank >= 1");
+    if (n->trans_b && b->rank != 2)
+        return FAIL(QMAC_ERR_SHAPE, n, "Gemm B must be 2-D");
+    /* promote 1-D operands as numpy.matmul does */
+    int64_t ash[QMAC_MAX_RANK + 1], bsh[QMAC_MAX_RANK + 1];
+    int32_t ra = a->rank, rb = b->rank;
+    memcpy(ash, a->shape, sizeof(int64_t) * (size_t)ra);
+    memcpy(bsh, b->shape, sizeof(int64_t) * (size_t)rb);
+    if (n->trans_b) {
+        int64_t t = bsh[0];
+        bsh[0] = bsh[1];
+        bsh[1] = t;
+    }
+    const int a1 = ra == 1, b1 = rb == 1;
+    if (a1) {
+        ash[1] = ash[0];
+        ash[0] = 1;
+        ra = 2;
+    }
+    if (b1) {
+        bsh[1] = 1;
+        rb = 2;
+    }
+    const int64_t M = ash[ra - 2], K = ash[ra - 1], N = bsh[rb - 1];
+    if (bsh[rb - 2] != K)
+        return FAIL(QMAC_ERR_SHAPE, n, "A has K = %lld but B has K = %lld", (long long)K, (long long)bsh[rb - 2]);
+    if (M > INT32_MAX || K > INT32_MAX || N > INT32_MAX)
+        return FAIL(QMAC_ERR_SHAPE, n, "matrix too large");
+    bcast bc;
+    if (bcast_init(ra - 2, ash, rb - 2, bsh, &bc))
+        return FAIL(QMAC_ERR_SHAPE, n, "batch dimensions do not broadcast");
+    if (bias && (st = check_bias(n, bias, (int32_t)N)))
+        return st;
+    int64_t ysh[QMAC_MAX_RANK + 2];
+    int32_t ry = 0;
+    for (int32_t k = 0; k < bc.rank; ++k)
+        ysh[ry++] = bc.shape[k];
+    if (!a1)
+        ysh[ry++] = M;
+    if (!b1)
+        ysh[ry++] = N;
+    if (ry > QMAC_MAX_RANK)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "output rank too large");
+    size_t batches = 1;
+    for (int32_t k = 0; k < bc.rank; ++k)
+        batches *= (size_t)bc.shape[k];
+    const size_t mk = (size_t)(M * K), kn = (size_t)(K * N), mn = (size_t)(M * N);
+    int32_t *acc = malloc((batches * mn + 1) * sizeof *acc);
+    void *bt = NULL;
+    int32_t *bzp = NULL;
+    rq_buf r;
+    memset(&r, 0, sizeof r);
+    qmac_tensor *y;
+    if (!acc) {
+        st = FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+        goto out;
+    }
+    const void *bdata = b->data;
+    if (n->trans_b) { /* [N, K] -> [K, N] */
+        bt = malloc(kn + 1);
+        if (!bt) {
+            st = FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+            goto out;
+        }
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t k = 0; k < K; ++k)
+                ((uint8_t *)bt)[k * N + i] = ((const uint8_t *)b->data)[i * K + k];
+        bdata = bt;
+    }
+    if ((st = w_zero_points(n, (int32_t)N, &bzp)))
+        goto out;
+    for (size_t bi = 0; bi < batches; ++bi) {
+        size_t ia, ib;
+        bcast_index(&bc, bi, &ia, &ib);
+        const qmac_qbuf ab = {a->dtype, (const uint8_t *)a->data + ia * mk, n->qx.zp[0], NULL};
+        const qmac_qbuf bb = {b->dtype, (const uint8_t *)bdata + ib * kn, n->qw.zp[0], bzp};
+        if ((st = qmac_matmul_acc((int32_t)M, (int32_t)K, (int32_t)N, &ab, &bb, bias ? bias->data : NULL,
+                                  acc + bi * mn))) {
+            st = FAIL(st, n, "%s", qmac_last_error());
+            goto out;
+        }
+    }
+    const size_t total = batches * mn;
+    if (n->out_int32) {
+        if ((st = make_out(e, n, 0, QMAC_DT_INT32, ry, ysh, &y)))
+            goto out;
+        if (total)
+            memcpy(y->data, acc, total * sizeof *acc);
+        goto out;
+    }
+    if ((st = rq_setup(e, n, (int32_t)N, &r)) || (st = make_out(e, n, 0, n->qy.dtype, ry, ysh, &y)))
+        goto out;
+    qmac_requant_tensor(&r.rq, acc, total, y->dtype, y->data);
+out:
+    free(acc);
+    free(bt);
+    free(bzp);
+    rq_free(&r);
+    return st;
+}
+
+/* ------------------------------------------------------------------ add */
+
+/* TFLite Add with single-rounding multipliers (rule B). */
+static int32_t add_single_one(const qmac_add_tflite_params *p, int32_t a, int32_t b)
+{
+    const int32_t sa = qmac_mbqm_single((a + p->a_offset) * (1 << p->left_shift), p->a_mult, p->a_shift);
+    const int32_t sb = qmac_mbqm_single((b + p->b_offset) * (1 << p->left_shift), p->b_mult, p->b_shift);
+    int32_t y = qmac_mbqm_single(sa + sb, p->out_mult, p->out_shift) + p->out_zp;
+    return y < p->act_min ? p->act_min : y > p->act_max ? p->act_max : y;
+}
+
+static qmac_status run_add(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *a, *b;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)) || (st = check_q8(n, a, &n->qx, "A")) ||
+        (st = check_q8(n, b, &n->qw, "B")))
+        return st;
+    bcast bc;
+    if (bcast_init(a->rank, a->shape, b->rank, b->shape, &bc))
+        return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
+    if ((st = make_out(e, n, 0, n->qy.dtype, bc.rank, bc.shape, &y)))
+        return st;
+    int32_t lo, hi;
+    qmac_dtype_range(n->qy.dtype, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    qmac_add_tflite_params pt;
+    qmac_add_onnxrt_params po;
+    if (e->rule == QMAC_REQUANT_ONNXRT)
+        st = qmac_add_onnxrt_prepare(n->qx.scale[0], n->qx.zp[0], n->qw.scale[0], n->qw.zp[0], n->qy.scale[0],
+                                     n->qy.zp[0], n->qy.dtype, &po);
+    else
+        st = qmac_add_tflite_prepare(n->qx.scale[0], n->qx.zp[0], n->qw.scale[0], n->qw.zp[0], n->qy.scale[0],
+                                     n->qy.zp[0], lo, hi, &pt);
+    if (st != QMAC_OK)
+        return FAIL(st, n, "%s", qmac_last_error());
+    if (e->rule == QMAC_REQUANT_SINGLE) {
+        /* single rounding: the same multipliers, re-derived with rule B's QuantizeMultiplier */
+        const double tm = 2.0 * fmax((double)n->qx.scale[0], (double)n->qw.scale[0]);
+        if (qmac_quantize_multiplier((double)n->qx.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.a_mult, &pt.a_shift) ||
+            qmac_quantize_multiplier((double)n->qw.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.b_mult, &pt.b_shift) ||
+            qmac_quantize_multiplier(tm / ((double)(1 << pt.left_shift) * (double)n->qy.scale[0]),
+                                     QMAC_REQUANT_SINGLE, &pt.out_mult, &pt.out_shift))
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "%s", qmac_last_error());
+    }
+    const size_t cnt = qmac_tensor_count(y);
+    for (size_t i = 0; i < cnt; ++i) {
+        size_t ia, ib;
+        bcast_index(&bc, i, &ia, &ib);
+        const int32_t va = qmac_load_int(a->dtype, a->data, ia), vb = qmac_load_int(b->dtype, b->data, ib);
+        int32_t v;
+        if (e->rule == QMAC_REQUANT_ONNXRT) {
+            v = qmac_add_onnxrt_one(&po, va, vb);
+            v = v < lo ? lo : v > hi ? hi : v;
+        } else if (e->rule == QMAC_REQUANT_SINGLE) {
+            v = add_single_one(&pt, va, vb);
+        } else {
+            v = qmac_add_tflite_one(&pt, va, vb);
+        }
+        qmac_store_int(y->dtype, y->data, i, v);
+    }
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ pooling */
+
+static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_dims *xd, qmac_pool_params *p,
+                                 qmac_dims *yd, int64_t *yshape)
+{
+    qmac_status st;
+    qmac_node nn = *n;
+    if ((st = spatial_dims(&nn, x, xd)))
+        return st;
+    memset(p, 0, sizeof *p);
+    p->k_h = n->spatial == 2 ? n->kernel[0] : 1;
+    p->k_w = n->kernel[1];
+    p->stride_h = n->spatial == 2 ? n->strides[0] : 1;
+    p->stride_w = n->strides[1];
+    p->dil_h = n->spatial == 2 ? n->dilations[0] : 1;
+    p->dil_w = n->dilations[1];
+    nn.strides[0] = p->stride_h;
+    nn.dilations[0] = p->dil_h;
+    *yd = (qmac_dims){xd->n, 1, 1, xd->c};
+    if (n->spatial == 2 && (st = axis_geometry(&nn, 0, xd->h, p->k_h, &p->pad_top, &p->pad_bottom, &yd->h)))
+        return st;
+    if ((st = axis_geometry(&nn, 1, xd->w, p->k_w, &p->pad_left, &p->pad_right, &yd->w)))
+        return st;
+    if (yd->h < 1 || yd->w < 1)
+        return FAIL(QMAC_ERR_SHAPE, n, "empty output");
+    yshape[0] = yd->n;
+    yshape[1] = yd->c;
+    yshape[2] = n->spatial == 2 ? yd->h : yd->w;
+    yshape[3] = yd->w;
+    return QMAC_OK;
+}
+
+static qmac_status run_pool(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)))
+        return st;
+    qmac_dims xd, yd;
+    qmac_pool_params p;
+    int64_t ysh[4];
+    if (n->op == QMAC_OP_GLOBAL_AVGPOOL) {
+        if (x->rank < 3)
+            return FAIL(QMAC_ERR_SHAPE, n, "input rank %d < 3", (int)x->rank);
+        qmac_node nn = *n;
+        nn.spatial = x->rank - 2;
+        if (nn.spatial > 2)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "%d-D pooling", (int)nn.spatial);
+        if ((st = spatial_dims(&nn, x, &xd)))
+            return st;
+        yd = (qmac_dims){xd.n, 1, 1, xd.c};
+        ysh[0] = xd.n;
+        ysh[1] = xd.c;
+        ysh[2] = ysh[3] = 1;
+    } else {
+        if ((st = pool_geometry(n, x, &xd, &p, &yd, ysh)))
+            return st;
+    }
+    const int32_t rank = x->rank;
+    if (n->op == QMAC_OP_MAXPOOL && is_float(x->dtype)) {
+        if ((st = make_out(e, n, 0, x->dtype, rank, ysh, &y)))
+            return st;
+        for (int32_t b = 0; b < xd.n; ++b)
+            for (int32_t c = 0; c < xd.c; ++c)
+                for (int32_t oy = 0; oy < yd.h; ++oy)
+                    for (int32_t ox = 0; ox < yd.w; ++ox) {
+                        double m = -INFINITY;
+                        for (int32_t ky = 0; ky < p.k_h; ++ky)
+                            for (int32_t kx = 0; kx < p.k_w; ++kx) {
+                                const int32_t iy = oy * p.stride_h - p.pad_top + ky * p.dil_h;
+                                const int32_t ix = ox * p.stride_w - p.pad_left + kx * p.dil_w;
+                                if (iy < 0 || iy >= xd.h || ix < 0 || ix >= xd.w)
+                                    continue;
+                                const double v = load_f(x, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)xd.h +
+                                                            (size_t)iy) * (size_t)xd.w + (size_t)ix);
+                                if (v > m || isnan(v))
+                                    m = v;
+                            }
+                        store_f(y, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)yd.h + (size_t)oy) *
+                                           (size_t)yd.w + (size_t)ox, m);
+                    }
+        return QMAC_OK;
+    }
+    if (!is_q8(x->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling on %s tensors", qmac_dtype_name(x->dtype));
+    if (n->op != QMAC_OP_MAXPOOL && (st = check_q8(n, x, &n->qx, "input")))
+        return st;
+    const size_t S = (size_t)xd.h * (size_t)xd.w, SY = (size_t)yd.h * (size_t)yd.w;
+    void *xh = malloc(qmac_tensor_nbytes(x) + 1);
+    void *yh = malloc(qmac_dims_count(&yd) + 1);
+    if (!xh || !yh) {
+        free(xh);
+        free(yh);
+        return FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+    }
+    nchw_to_nhwc(x->data, 1, (size_t)xd.n, (size_t)xd.c, S, xh);
+    const qmac_dtype dt = x->dtype;
+    int32_t lo, hi;
+    qmac_dtype_range(dt, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    const int same_q = n->qx.n && n->qy.n && n->qx.scale[0] == n->qy.scale[0] && n->qx.zp[0] == n->qy.zp[0];
+    switch (n->op) {
+    case QMAC_OP_MAXPOOL: st = qmac_maxpool(&p, &xd, dt, xh, &yd, lo, hi, yh); break;
+    case QMAC_OP_AVGPOOL:
+        if (e->rule == QMAC_REQUANT_ONNXRT) {
+            st = qmac_avgpool_onnxrt(&p, n->count_include_pad, &xd, dt, xh, n->qx.scale[0], n->qx.zp[0], &yd,
+                                     n->qy.scale[0], n->qy.zp[0], yh);
+        } else if (!same_q || n->count_include_pad) {
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "the %s rule's average pool needs equal input/output "
+                                "quantization and count_include_pad=0", qmac_requant_rule_name(e->rule));
+        } else {
+            st = qmac_avgpool_tflite(&p, &xd, dt, xh, &yd, lo, hi, yh);
+        }
+        break;
+    default: /* global average pool */
+        if (e->rule == QMAC_REQUANT_ONNXRT)
+            st = qmac_global_avgpool_onnxrt(&xd, dt, xh, n->qx.scale[0], n->qx.zp[0], n->qy.scale[0], n->qy.zp[0],
+                                             yh);
+        else if (!same_q)
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "the %s rule's global average pool needs equal "
+                                "input/output quantization", qmac_requant_rule_name(e->rule));
+        else
+            st = qmac_global_avgpool_tflite(&xd, dt, xh, lo, hi, yh);
+        break;
+    }
+    if (st == QMAC_OK && (st = make_out(e, n, 0, dt, rank, ysh, &y)) == QMAC_OK)
+        nhwc_to_nchw(yh, 1, (size_t)yd.n, (size_t)yd.c, SY, y->data);
+    else if (st != QMAC_OK)
+        st = FAIL(st, n, "%s", qmac_last_error());
+    free(xh);
+    free(yh);
+    return st;
+}
+
+/* ------------------------------------------------------------------ elementwise clamp */
+
+static qmac_status run_clamp(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)) || (st = make_out(e, n, 0, x->dtype, x->rank, x->shape, &y)))
+        return st;
+    const size_t cnt = qmac_tensor_count(x);
+    int32_t qmin, qmax;
+    if (qmac_dtype_range(x->dtype, &qmin, &qmax) || x->dtype == QMAC_DT_INT32) {
+        if (x->dtype == QMAC_DT_INT32) {
+            qmin = INT32_MIN;
+            qmax = INT32_MAX;
+        }
+        double lo = n->has_lo ? ceil(n->lo) : qmin, hi = n->has_hi ? floor(n->hi) : qmax;
+        lo = lo < qmin ? qmin : lo > qmax ? qmax : lo;
+        hi = hi < qmin ? qmin : hi > qmax ? qmax : hi;
+        for (size_t i = 0; i < cnt; ++i) {
+            int32_t v = qmac_load_int(x->dtype, x->data, i);
+            if (v < (int32_t)lo)
+                v = (int32_t)lo;
+            if (v > (int32_t)hi)
+                v = (int32_t)hi;
+            qmac_store_int(y->dtype, y->data, i, v);
+        }
+        return QMAC_OK;
+    }
+    if (!is_float(x->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "clamp on %s tensors", qmac_dtype_name(x->dtype));
+    for (size_t i = 0; i < cnt; ++i) {
+        double v = load_f(x, i);
+        if (n->has_lo && v < n->lo)
+            v = (float)n->lo;
+        if (n->has_hi && v > n->hi)
+            v = (float)n->hi;
+        store_f(y, i, v);
+    }
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ data movement */
+
+static qmac_status run_reshape(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)))
+        return st;
+    int64_t sh[QMAC_MAX_RANK];
+    int32_t r = 0;
+    const size_t cnt = qmac_tensor_count(x);
+    switch (n->reshape_kind) {
+    case 0: { /* Reshape */
+        const qmac_tensor *s = &e->g->values[n->shape_id].konst;
+        const size_t k = qmac_tensor_count(s);
+        if (k > QMAC_MAX_RANK)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "target rank %zu", k);
+        int infer = -1;
+        size_t known = 1;
+        for (size_t i = 0; i < k; ++i) {
+            int64_t d = ((const int64_t *)s->data)[i];
+            if (d == 0 && !n->allowzero) {
+                if ((int32_t)i >= x->rank)
+                    return FAIL(QMAC_ERR_SHAPE, n, "shape[%zu] = 0 copies a dimension the input lacks", i);
+                d = x->shape[i];
+            }
+            if (d == -1) {
+                if (infer >= 0)
+                    return FAIL(QMAC_ERR_SHAPE, n, "more than one -1 in the target shape");
+                infer = (int)i;
+                d = 1;
+            } else if (d < 0) {
+                return FAIL(QMAC_ERR_SHAPE, n, "negative target dimension %lld", (long long)d);
+            } else {
+                known *= (size_t)d;
+            }
+            sh[i] = d;
+        }
+        if (infer >= 0) {
+            if (known == 0 || cnt % known)
+                return FAIL(QMAC_ERR_SHAPE, n, "cannot infer the -1 dimension");
+            sh[infer] = (int64_t)(cnt / known);
+        }
+        r = (int32_t)k;
+        break;
+    }
+    case 1: { /* Flatten */
+        int32_t ax = n->flatten_axis < 0 ? n->flatten_axis + x->rank : n->flatten_axis;
+        if (ax < 0 || ax > x->rank)
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "flatten axis %d for rank %d", (int)n->flatten_axis, (int)x->rank);
+        int64_t outer = 1, inner = 1;
+        for (int32_t k = 0; k < x->rank; ++k) {
+            if (k < ax)
+                outer *= x->shape[k];
+            else
+                inner *= x->shape[k];
+        }
+        sh[0] = outer;
+        sh[1] = inner;
+        r = 2;
+        break;
+    }
+    case 2: { /* Squeeze */
+        for (int32_t k = 0; k < x->rank; ++k) {
+            int drop = 0;
+            if (n->n_axes < 0) {
+                drop = x->shape[k] == 1;
+            } else {
+                for (int32_t j = 0; j < n->n_axes; ++j)
+                    if ((n->axes[j] < 0 ? n->axes[j] + x->rank : n->axes[j]) == k)
+                        drop = 1;
+                if (drop && x->shape[k] != 1)
+                    return FAIL(QMAC_ERR_SHAPE, n, "cannot squeeze axis %d of size %lld", (int)k,
+                                (long long)x->shape[k]);
+            }
+            if (!drop)
+                sh[r++] = x->shape[k];
+        }
+        break;
+    }
+    case 3: { /* Unsqueeze */
+        const int32_t out_rank = x->rank + n->n_axes;
+        if (out_rank > QMAC_MAX_RANK)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "output rank %d", (int)out_rank);
+        int ins[QMAC_MAX_RANK] = {0};
+        for (int32_t j = 0; j < n->n_axes; ++j) {
+            int64_t a = n->axes[j] < 0 ? n->axes[j] + out_rank : n->axes[j];
+            if (a < 0 || a >= out_rank || ins[a])
+                return FAIL(QMAC_ERR_INVALID_ARG, n, "bad unsqueeze axis %lld", (long long)n->axes[j]);
+            ins[a] = 1;
+        }
+        for (int32_t k = 0, src = 0; k < out_rank; ++k)
+            sh[r++] = ins[k] ? 1 : x->shape[src++];
+        break;
+    }
+    default: /* Identity */
+        r = x->rank;
+        memcpy(sh, x->shape, sizeof(int64_t) * (size_t)r);
+        break;
+    }
+    size_t want = 1;
+    for (int32_t k = 0; k < r; ++k)
+        want *= (size_t)sh[k];
+    if (want != cnt)
+        return FAIL(QMAC_ERR_SHAPE, n, "cannot reshape %zu elements into %zu", cnt, want);
+    if ((st = make_out(e, n, 0, x->dtype, r, sh, &y)))
+        return st;
+    if (cnt)
+        memcpy(y->data, x->data, qmac_tensor_nbytes(x));
+    return QMAC_OK;
+}
+
+static qmac_status run_transpose(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)))
+        return st;
+    const int32_t r = x->rank;
+    int32_t perm[QMAC_MAX_RANK];
+    int seen[QMAC_MAX_RANK] = {0};
+    if (n->n_perm && n->n_perm != r)
+        return FAIL(QMAC_ERR_SHAPE, n, "perm has %d entries for rank %d", (int)n->n_perm, (int)r);
+    for (int32_t k = 0; k < r; ++k) {
+        perm[k] = n->n_perm ? n->perm[k] : r - 1 - k;
+        if (perm[k] < 0 || perm[k] >= r || seen[perm[k]]++)
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "perm is not a permutation");
+    }
+    int64_t sh[QMAC_MAX_RANK];
+    for (int32_t k = 0; k < r; ++k)
+        sh[k] = x->shape[perm[k]];
+    if ((st = make_out(e, n, 0, x->dtype, r, sh, &y)))
+        return st;
+    size_t xstr[QMAC_MAX_RANK];
+    size_t acc = 1;
+    for (int32_t k = r - 1; k >= 0; --k) {
+        xstr[k] = acc;
+        acc *= (size_t)x->shape[k];
+    }
+    const size_t esz = qmac_dtype_size(x->dtype), cnt = qmac_tensor_count(y);
+    for (size_t i = 0; i < cnt; ++i) {
+        size_t rem = i, src = 0;
+        for (int32_t k = r - 1; k >= 0; --k) {
+            const size_t c = rem % (size_t)sh[k];
+            rem /= (size_t)sh[k];
+            src += c * xstr[perm[k]];
+        }
+        memcpy((uint8_t *)y->data + i * esz, (const uint8_t *)x->data + src * esz, esz);
+    }
+    return QMAC_OK;
+}
+
+static qmac_status run_concat(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *xs[QMAC_MAX_NODE_IO];
+    qmac_tensor *y;
+    qmac_status st;
+    for (int32_t k = 0; k < n->n_in; ++k)
+        if ((st = operand(e, n, k, &xs[k])))
+            return st;
+    const qmac_tensor *x0 = xs[0];
+    const int32_t r = x0->rank;
+    const int32_t ax = n->axis < 0 ? n->axis + r : n->axis;
+    if (ax < 0 || ax >= r)
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "axis %d for rank %d", (int)n->axis, (int)r);
+    const qmac_dtype out_dt = n->qin ? n->qy.dtype : x0->dtype;
+    int64_t sh[QMAC_MAX_RANK];
+    memcpy(sh, x0->shape, sizeof(int64_t) * (size_t)r);
+    sh[ax] = 0;
+    for (int32_t k = 0; k < n->n_in; ++k) {
+        if (xs[k]->rank != r)
+            return FAIL(QMAC_ERR_SHAPE, n, "input %d has rank %d, expected %d", (int)k, (int)xs[k]->rank, (int)r);
+        if (xs[k]->dtype != (n->qin ? n->qin[k].dtype : x0->dtype))
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "input %d is %s", (int)k, qmac_dtype_name(xs[k]->dtype));
+        for (int32_t d = 0; d < r; ++d)
+            if (d != ax && xs[k]->shape[d] != x0->shape[d])
+                return FAIL(QMAC_ERR_SHAPE, n, "input %d differs in dimension %d", (int)k, (int)d);
+        sh[ax] += xs[k]->shape[ax];
+    }
+    if ((st = make_out(e, n, 0, out_dt, r, sh, &y)))
+        return st;
+    size_t outer = 1, inner = 1;
+    for (int32_t d = 0; d < ax; ++d)
+        outer *= (size_t)sh[d];
+    for (int32_t d = ax + 1; d < r; ++d)
+        inner *= (size_t)sh[d];
+    const size_t esz = qmac_dtype_size(out_dt);
+    int32_t qmin = 0, qmax = 0;
+    qmac_dtype_range(out_dt, &qmin, &qmax);
+    size_t off = 0; /* offset along the axis */
+    for (int32_t k = 0; k < n->n_in; ++k) {
+        const qmac_tensor *x = xs[k];
+        const size_t len = (size_t)x->shape[ax] * inner;
+        const int requant = n->qin && !(n->qin[k].scale[0] == n->qy.scale[0] && n->qin[k].zp[0] == n->qy.zp[0]);
+        for (size_t o = 0; o < outer; ++o) {
+            const size_t dst = o * (size_t)sh[ax] * inner + off * inner;
+            if (!requant) {
+                memcpy((uint8_t *)y->data + dst * esz, (const uint8_t *)x->data + o * len * esz, len * esz);
+                continue;
+            }
+            for (size_t j = 0; j < len; ++j) {
+                const float v = qmac_dequantize_f32(qmac_load_int(x->dtype, x->data, o * len + j), n->qin[k].scale[0],
+                                                    n->qin[k].zp[0]);
+                qmac_store_int(out_dt, y->data, dst + j,
+                               qmac_quantize_f32(v, n->qy.scale[0], n->qy.zp[0], qmin, qmax, QMAC_ROUND_HALF_EVEN));
+            }
+        }
+        off += (size_t)x->shape[ax];
+    }
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static qmac_status run_node(exec_t *e, const qmac_node *n)
+{
+    switch (n->op) {
+    case QMAC_OP_QUANTIZE: return run_quantize(e, n);
+    case QMAC_OP_DEQUANTIZE: return run_dequantize(e, n);
+    case QMAC_OP_CONV: return run_conv(e, n);
+    case QMAC_OP_MATMUL: return run_matmul(e, n);
+    case QMAC_OP_ADD: return run_add(e, n);
+    case QMAC_OP_AVGPOOL:
+    case QMAC_OP_GLOBAL_AVGPOOL:
+    case QMAC_OP_MAXPOOL: return run_pool(e, n);
+    case QMAC_OP_CLAMP: return run_clamp(e, n);
+    case QMAC_OP_RESHAPE: return run_reshape(e, n);
+    case QMAC_OP_TRANSPOSE: return run_transpose(e, n);
+    case QMAC_OP_CONCAT: return run_concat(e, n);
+    case QMAC_OP_COUNT: break;
+    }
+    return FAIL(QMAC_ERR_INTERNAL, n, "unknown op %d", (int)n->op);
+}
+
+static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
+{
+    const int32_t id = e->g->inputs[k];
+    const qmac_value *v = &e->g->values[id];
+    char a[128], b[128];
+    if (v->decl_dtype != QMAC_DT_INVALID && in->dtype != v->decl_dtype)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "input %d ('%s') is %s, the model expects %s", (int)k,
+                              v->name, qmac_dtype_name(in->dtype), qmac_dtype_name(v->decl_dtype));
+    if (v->decl_rank >= 0) {
+        int bad = in->rank != v->decl_rank;
+        for (int32_t d = 0; !bad && d < in->rank; ++d)
+            bad = v->decl_shape[d] >= 0 && v->decl_shape[d] != in->shape[d];
+        if (bad)
+            return qmac_set_error(QMAC_ERR_SHAPE, "input %d ('%s') has shape %s, the model expects %s", (int)k,
+                                  v->name, qmac_shape_str(in->shape, in->rank, a, sizeof a),
+                                  qmac_shape_str(v->decl_shape, v->decl_rank, b, sizeof b));
+    }
+    qmac_status st = qmac_tensor_clone(&e->rt[id], in);
+    if (st == QMAC_OK)
+        e->ready[id] = 1;
+    return st;
+}
+
+qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
+                          int32_t n_inputs, qmac_tensor *outputs)
+{
+    qmac_clear_error();
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        memset(&outputs[k], 0, sizeof outputs[k]);
+    if (n_inputs != g->n_inputs)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the model has %d input(s), %d given", (int)g->n_inputs,
+                              (int)n_inputs);
+    exec_t e;
+    memset(&e, 0, sizeof e);
+    e.g = g;
+    e.rule = rule;
+    e.rt = calloc((size_t)g->n_values + 1, sizeof *e.rt);
+    e.ready = calloc((size_t)g->n_values + 1, 1);
+    e.last = malloc(((size_t)g->n_values + 1) * sizeof *e.last);
+    qmac_status st = QMAC_OK;
+    if (!e.rt || !e.ready || !e.last) {
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int32_t v = 0; v < g->n_values; ++v)
+        e.last[v] = -1;
+    for (int32_t i = 0; i < g->n_nodes; ++i)
+        for (int32_t k = 0; k < g->nodes[i].n_in; ++k)
+            e.last[g->nodes[i].in[k]] = i;
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        e.last[g->outputs[k]] = g->n_nodes; /* keep until the end */
+    for (int32_t k = 0; k < n_inputs && st == QMAC_OK; ++k)
+        st = bind_input(&e, k, &inputs[k]);
+    for (int32_t i = 0; i < g->n_nodes && st == QMAC_OK; ++i) {
+        st = run_node(&e, &g->nodes[i]);
+        for (int32_t k = 0; k < g->nodes[i].n_in && st == QMAC_OK; ++k) {
+            const int32_t v = g->nodes[i].in[k];
+            if (e.last[v] == i && !g->values[v].is_const) {
+                qmac_tensor_free(&e.rt[v]);
+                e.ready[v] = 0;
+            }
+        }
+    }
+    for (int32_t k = 0; k < g->n_outputs && st == QMAC_OK; ++k) {
+        const qmac_tensor *t = val(&e, g->outputs[k]);
+        if (!t) {
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed", g->values[g->outputs[k]].name);
+            break;
+        }
+        st = qmac_tensor_clone(&outputs[k], t);
+    }
+    if (st != QMAC_OK)
+        for (int32_t k = 0; k < g->n_outputs; ++k)
+            qmac_tensor_free(&outputs[k]);
+out:
+    if (e.rt)
+        for (int32_t v = 0; v < g->n_values; ++v)
+            qmac_tensor_free(&e.rt[v]);
+    free(e.rt);
+    free(e.ready);
+    free(e.last);
+    return st;
+}

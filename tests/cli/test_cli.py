@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Bad-input and CLI-contract tests for `qmac run` / `qmac check-vectors` / `qmac info`.
+
+Every case builds its inputs in a fresh temp directory, runs the qmac binary, and checks:
+  - the exit status (2 for bad or unsupported input, 0 for success);
+  - that stderr names the culprit (a node, a tensor, a file, an op);
+  - that no crash happened (no signal, no sanitizer report) and no output file was left behind.
+Usage: test_cli.py --qmac build/qmac
+"""
+import argparse
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
+
+
+def qconv_model(x_scale=0.05, w_zp_dtype=np.int8, op_type="QLinearConv", extra_nodes=(), x_shape=(1, 2, 5, 5)):
+    """A one-node QLinearConv model (uint8 activations, int8 weights)."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-20, 20, size=(3, x_shape[1], 3, 3)).astype(np.int8)
+    inits = [
+        numpy_helper.from_array(np.array(x_scale, dtype=np.float32), "xs"),
+        numpy_helper.from_array(np.array(128, dtype=np.uint8), "xz"),
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.array(0.01, dtype=np.float32), "ws"),
+        numpy_helper.from_array(np.array(0, dtype=w_zp_dtype), "wz"),
+        numpy_helper.from_array(np.array(0.1, dtype=np.float32), "ys"),
+        numpy_helper.from_array(np.array(100, dtype=np.uint8), "yz"),
+    ]
+    node = helper.make_node(op_type, ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], name="conv1",
+                            pads=[1, 1, 1, 1])
+    g = helper.make_graph([node, *extra_nodes], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.UINT8, list(x_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
+    m = helper.make_model(g, opset_imports=OPSET)
+    m.ir_version = 8
+    return m
+
+
+def npy_bytes(arr):
+    import io
+    b = io.BytesIO()
+    np.save(b, arr)
+    return b.getvalue()
+
+
+class Runner:
+    def __init__(self, qmac):
+        self.qmac = os.path.abspath(qmac)
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, args, want_rc, want_msg=(), cwd=None, outdir=None):
+        p = subprocess.run([self.qmac, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+        problems = []
+        if p.returncode != want_rc:
+            problems.append(f"exit {p.returncode}, expected {want_rc}")
+        if p.returncode < 0 or "Sanitizer" in p.stderr or "runtime error" in p.stderr:
+            problems.append("crash or sanitizer report")
+        for m in want_msg:
+            if m not in p.stderr + p.stdout:
+                problems.append(f"stderr lacks {m!r}")
+        if want_rc != 0 and outdir and os.path.isdir(outdir):
+            left = os.listdir(outdir)
+            if left:
+                problems.append(f"left files behind: {left}")
+        if want_rc != 0 and not (p.stderr + p.stdout).strip():
+            problems.append("no error message")
+        if problems:
+            self.failed += 1
+            print(f"FAIL {name}: {'; '.join(problems)}\n  cmd: {self.qmac} {' '.join(args)}\n  stderr: {p.stderr.strip()}")
+        else:
+            self.passed += 1
+            print(f"ok   {name}" + (f"  [{p.stderr.strip().splitlines()[0]}]" if p.stderr.strip() else ""))
+        return p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--qmac", default="build/qmac")
+    a = ap.parse_args()
+    r = Runner(a.qmac)
+    tmp = tempfile.mkdtemp(prefix="qmac-cli-")
+
+    def path(*p):
+        return os.path.join(tmp, *p)
+
+    def save_model(name, m):
+        with open(path(name), "wb") as f:
+            f.write(m.SerializeToString())
+        return path(name)
+
+    def write(name, data):
+        with open(path(name), "wb") as f:
+            f.write(data)
+        return path(name)
+
+    good = save_model("good.onnx", qconv_model())
+    x = np.random.default_rng(1).integers(0, 255, size=(1, 2, 5, 5)).astype(np.uint8)
+    xin = write("x.npy", npy_bytes(x))
+    out = path("out")
+
+    # the contract itself
+    r.run("help", ["help"], 0)
+    r.run("run_ok", ["run", good, "--input", xin, "--output", out], 0)
+    if not os.path.isfile(os.path.join(out, "y.npy")):
+        r.failed += 1
+        print("FAIL run_ok: y.npy not written")
+    r.run("unknown_command", ["frobnicate"], 2, ["frobnicate"])
+    r.run("unknown_option", ["run", good, "--bogus"], 2, ["--bogus"])
+    r.run("bad_backend", ["run", good, "--input", xin, "--output", path("o1"), "--backend", "fpga"], 2, ["fpga"])
+    r.run("bad_rule", ["run", good, "--input", xin, "--output", path("o2"), "--requant", "banker"], 2, ["banker"])
+    r.run("missing_output_flag", ["run", good, "--input", xin], 2)
+
+    # malformed ONNX
+    data = open(good, "rb").read()
+    o = path("o_bad")
+    os.makedirs(o)
+    r.run("onnx_missing_file", ["run", path("nope.onnx"), "--input", xin, "--output", o], 2, ["nope.onnx"], outdir=o)
+    r.run("onnx_empty", ["run", write("empty.onnx", b""), "--input", xin, "--output", o], 2, ["empty.onnx"], outdir=o)
+    r.run("onnx_truncated", ["run", write("trunc.onnx", data[: len(data) // 2]), "--input", xin, "--output", o], 2,
+          ["trunc.onnx"], outdir=o)
+    r.run("onnx_garbage", ["run", write("garbage.onnx", os.urandom(4096)), "--input", xin, "--output", o], 2,
+          ["garbage.onnx"], outdir=o)
+    r.run("onnx_text", ["run", write("text.onnx", b"this is not a model\n" * 20), "--input", xin, "--output", o], 2,
+          ["text.onnx"], outdir=o)
+
+    # unsupported op, named
+    sm = helper.make_model(helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["y"], name="the_softmax")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])]), opset_imports=OPSET)
+    sm.ir_version = 8
+    fx = write("f.npy", npy_bytes(np.zeros((1, 4), np.float32)))
+    r.run("unsupported_op", ["run", save_model("softmax.onnx", sm), "--input", fx, "--output", o], 2,
+          ["Softmax", "the_softmax"], outdir=o)
+    # a float Conv (not quantized) is refused with its name
+    fc = helper.make_model(helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="float_conv")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")]), opset_imports=OPSET)
+    fc.ir_version = 8
+    fx2 = write("f2.npy", npy_bytes(np.zeros((1, 1, 3, 3), np.float32)))
+    r.run("float_conv", ["run", save_model("fconv.onnx", fc), "--input", fx2, "--output", o], 2, ["float_conv"],
+          outdir=o)
+
+    # bad quantization parameters
+    r.run("nan_scale", ["run", save_model("nan.onnx", qconv_model(x_scale=float("nan"))), "--input", xin,
+                        "--output", o], 2, ["xs", "scale"], outdir=o)
+    r.run("zero_scale", ["run", save_model("zero.onnx", qconv_model(x_scale=0.0)), "--input", xin, "--output", o], 2,
+          ["xs"], outdir=o)
+    r.run("negative_scale", ["run", save_model("neg.onnx", qconv_model(x_scale=-0.5)), "--input", xin, "--output", o],
+          2, ["xs"], outdir=o)
+    r.run("zp_type_mismatch", ["run", save_model("zpt.onnx", qconv_model(w_zp_dtype=np.uint8)), "--input", xin,
+                               "--output", o], 2, ["wz"], outdir=o)
+    # int32 zero point of a DequantizeLinear must be 0
+    dq = helper.make_model(helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], name="dq32")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.INT32, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [numpy_helper.from_array(np.array(0.5, np.float32), "s"), numpy_helper.from_array(np.array(3, np.int32), "z")]),
+        opset_imports=OPSET)
+    dq.ir_version = 8
+    r.run("zp_out_of_range", ["run", save_model("dq32.onnx", dq), "--input",
+                              write("i32.npy", npy_bytes(np.zeros(4, np.int32))), "--output", o], 2, ["dq32"], outdir=o)
+
+    # shape and type mismatches of inputs
+    r.run("input_shape_mismatch", ["run", good, "--input", write("xs.npy", npy_bytes(x[:, :, :4])), "--output", o], 2,
+          ["shape", "x"], outdir=o)
+    r.run("input_dtype_mismatch", ["run", good, "--input", write("xf.npy", npy_bytes(x.astype(np.float32))),
+                                   "--output", o], 2, ["float32"], outdir=o)
+    r.run("input_count_mismatch", ["run", good, "--input", xin, "--input", xin, "--output", o], 2, ["input"],
+          outdir=o)
+    # weights that do not fit the input channels (model without declared input shape)
+    wide = qconv_model(x_shape=(1, 3, 5, 5))
+    wide.graph.input[0].type.tensor_type.ClearField("shape")
+    r.run("weight_shape_mismatch", ["run", save_model("wide.onnx", wide), "--input", xin, "--output", o], 2, ["conv1"],
+          outdir=o)
+
+    # malformed .npy
+    good_npy = npy_bytes(x)
+    r.run("npy_missing", ["run", good, "--input", path("none.npy"), "--output", o], 2, ["none.npy"], outdir=o)
+    r.run("npy_bad_magic", ["run", good, "--input", write("magic.npy", b"\x93NUMPX" + good_npy[6:]), "--output", o],
+          2, ["magic.npy"], outdir=o)
+    r.run("npy_truncated", ["run", good, "--input", write("trunc.npy", good_npy[:-7]), "--output", o], 2,
+          ["trunc.npy"], outdir=o)
+    r.run("npy_fortran", ["run", good, "--input", write("fort.npy", npy_bytes(np.asfortranarray(
+        np.zeros((1, 2, 5, 5), np.uint8)[..., ::1].transpose(0, 1, 3, 2)))), "--output", o], 2, ["fort.npy"], outdir=o)
+    r.run("npy_bad_dtype", ["run", good, "--input", write("cplx.npy", npy_bytes(np.zeros((1, 2, 5, 5), np.complex64))),
+                            "--output", o], 2, ["cplx.npy"], outdir=o)
+    hdr_garbage = good_npy[:10] + b"{'descr': '|u1', 'shape': (1, 2, 5, 5), 'fortran_order': False, 'x'" + b" " * 10
+    r.run("npy_bad_header", ["run", good, "--input", write("hdr.npy", hdr_garbage), "--output", o], 2, ["hdr.npy"],
+          outdir=o)
+
+    # outputs: an existing file where the directory should be; nothing half-written on failure
+    blocker = write("blocker", b"x")
+    r.run("output_not_dir", ["run", good, "--input", xin, "--output", blocker], 2, ["blocker"])
+
+    # check-vectors on an empty folder, on a malformed case
+    ev = path("vec_empty")
+    os.makedirs(ev)
+    r.run("vectors_empty_dir", ["check-vectors", ev], 2, ["vec_empty"])
+    bv = path("vec_bad")
+    os.makedirs(bv)
+    with open(os.path.join(bv, "broken.json"), "w") as f:
+        f.write('{"name": "broken", "op": "conv2d", "params": {')
+    r.run("vectors_malformed", ["check-vectors", bv], 1, ["broken.json", "0 passed, 1 failed"])
+    r.run("vectors_missing_dir", ["check-vectors", path("no_such_dir")], 2, ["no_such_dir"])
+
+    print(f"{r.passed} passed, {r.failed} failed")
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
