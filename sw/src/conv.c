@@ -75,11 +75,13 @@ static qmac_status check_window(const qmac_conv_params *p, const qmac_dims *x_di
     const int32_t oh = qmac_conv_out_size(x_dims->h, kh, p->stride_h, p->dil_h, p->pad_top, p->pad_bottom, 0);
     const int32_t ow = qmac_conv_out_size(x_dims->w, kw, p->stride_w, p->dil_w, p->pad_left, p->pad_right, 0);
     if (oh < 1 || ow < 1)
-        return qmac_set_error(QMAC_ERR_SHAPE, "conv: a %dx%d kernel (dilation %d, %d) does not fit the padded %dx%d input",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "conv: a %dx%d kernel (dilation %d, %d) does not fit the padded %dx%d input",
                               (int)kh, (int)kw, (int)p->dil_h, (int)p->dil_w, (int)x_dims->h, (int)x_dims->w);
     if (y_dims->n != x_dims->n || y_dims->h != oh || y_dims->w != ow)
         return qmac_set_error(QMAC_ERR_SHAPE, "conv: output dims [%d, %d, %d, c] should be [%d, %d, %d, c]",
-                              (int)y_dims->n, (int)y_dims->h, (int)y_dims->w, (int)x_dims->n, (int)oh, (int)ow);
+                              (int)y_dims->n, (int)y_dims->h, (int)y_dims->w, (int)x_dims->n, (int)oh,
+                              (int)ow);
     return QMAC_OK;
 }
 
@@ -96,10 +98,11 @@ qmac_status qmac_conv2d_check(const qmac_conv_params *p, const qmac_dims *x_dims
     if (p->groups < 1)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "conv: groups %d must be >= 1", (int)p->groups);
     if (x_dims->c % p->groups != 0 || w_dims->n % p->groups != 0)
-        return qmac_set_error(QMAC_ERR_SHAPE, "conv: groups %d must divide Cin %d and Cout %d", (int)p->groups,
-                              (int)x_dims->c, (int)w_dims->n);
+        return qmac_set_error(QMAC_ERR_SHAPE, "conv: groups %d must divide Cin %d and Cout %d",
+                              (int)p->groups, (int)x_dims->c, (int)w_dims->n);
     if (w_dims->c != x_dims->c / p->groups)
-        return qmac_set_error(QMAC_ERR_SHAPE, "conv: weights have %d input channels, expected Cin/groups = %d",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "conv: weights have %d input channels, expected Cin/groups = %d",
                               (int)w_dims->c, (int)(x_dims->c / p->groups));
     if (y_dims->c != w_dims->n)
         return qmac_set_error(QMAC_ERR_SHAPE, "conv: output has %d channels, weights have Cout = %d",
@@ -120,11 +123,12 @@ static qmac_status check_qbuf(const qmac_qbuf *q, const char *name, int32_t n_zp
     qmac_dtype_range(q->dtype, &lo, &hi);
     if (q->zp_ch) {
         if (n_zp == 0)
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: per-channel zero points are not supported here", name);
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: per-channel zero points are not supported here",
+                                  name);
         for (int32_t i = 0; i < n_zp; ++i)
             if (q->zp_ch[i] < lo || q->zp_ch[i] > hi)
-                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point [%d] = %d is outside [%d, %d]", name,
-                                      (int)i, (int)q->zp_ch[i], (int)lo, (int)hi);
+                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point [%d] = %d is outside [%d, %d]",
+                                      name, (int)i, (int)q->zp_ch[i], (int)lo, (int)hi);
     } else if (q->zp < lo || q->zp > hi) {
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point %d is outside [%d, %d]", name, (int)q->zp,
                               (int)lo, (int)hi);
@@ -132,7 +136,10 @@ static qmac_status check_qbuf(const qmac_qbuf *q, const char *name, int32_t n_zp
     return QMAC_OK;
 }
 
-static int32_t zp_of(const qmac_qbuf *q, int32_t ch) { return q->zp_ch ? q->zp_ch[ch] : q->zp; }
+static int32_t zp_of(const qmac_qbuf *q, int32_t ch)
+{
+    return q->zp_ch ? q->zp_ch[ch] : q->zp;
+}
 
 qmac_status qmac_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, const qmac_qbuf *x,
                             const qmac_dims *w_dims, const qmac_qbuf *w, const int32_t *bias,
@@ -141,7 +148,8 @@ qmac_status qmac_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, 
     qmac_status st = qmac_conv2d_check(p, x_dims, w_dims, y_dims);
     if (st != QMAC_OK)
         return st;
-    if ((st = check_qbuf(x, "conv input", 0)) != QMAC_OK || (st = check_qbuf(w, "conv weights", w_dims->n)) != QMAC_OK)
+    if ((st = check_qbuf(x, "conv input", 0)) != QMAC_OK ||
+        (st = check_qbuf(w, "conv weights", w_dims->n)) != QMAC_OK)
         return st;
     if (!acc)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "conv: output buffer is NULL");
@@ -163,8 +171,10 @@ qmac_status qmac_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, 
                             if (ix < 0 || ix >= x_dims->w)
                                 continue;
                             for (int32_t ic = 0; ic < cin_g; ++ic) {
-                                const int32_t xv = qmac_load_int(x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, g * cin_g + ic));
-                                const int32_t wv = qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, oc, ky, kx, ic));
+                                const int32_t xv = qmac_load_int(
+                                    x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, g * cin_g + ic));
+                                const int32_t wv =
+                                    qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, oc, ky, kx, ic));
                                 sum = qmac_mac_u32(sum, xv - x->zp, wv - wzp);
                             }
                         }
@@ -185,16 +195,18 @@ qmac_status qmac_depthwise_conv2d_check(const qmac_conv_params *p, const qmac_di
         (st = qmac_dims_check(y_dims, "depthwise output")) != QMAC_OK)
         return st;
     if (depth_mult < 1)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "depthwise: depth multiplier %d must be >= 1", (int)depth_mult);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "depthwise: depth multiplier %d must be >= 1",
+                              (int)depth_mult);
     if (w_dims->n != 1)
         return qmac_set_error(QMAC_ERR_SHAPE, "depthwise: filter dims must be [1, KH, KW, Cout], got n = %d",
                               (int)w_dims->n);
     if ((int64_t)w_dims->c != (int64_t)x_dims->c * depth_mult)
-        return qmac_set_error(QMAC_ERR_SHAPE, "depthwise: filter has %d channels, expected Cin %d x multiplier %d",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "depthwise: filter has %d channels, expected Cin %d x multiplier %d",
                               (int)w_dims->c, (int)x_dims->c, (int)depth_mult);
     if (y_dims->c != w_dims->c)
-        return qmac_set_error(QMAC_ERR_SHAPE, "depthwise: output has %d channels, filter has %d", (int)y_dims->c,
-                              (int)w_dims->c);
+        return qmac_set_error(QMAC_ERR_SHAPE, "depthwise: output has %d channels, filter has %d",
+                              (int)y_dims->c, (int)w_dims->c);
     return check_window(p, x_dims, w_dims->h, w_dims->w, y_dims);
 }
 
@@ -226,8 +238,10 @@ qmac_status qmac_depthwise_conv2d_acc(const qmac_conv_params *p, const qmac_dims
                             const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
                             if (ix < 0 || ix >= x_dims->w)
                                 continue;
-                            const int32_t xv = qmac_load_int(x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, ic));
-                            const int32_t wv = qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, 0, ky, kx, oc));
+                            const int32_t xv =
+                                qmac_load_int(x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, ic));
+                            const int32_t wv =
+                                qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, 0, ky, kx, oc));
                             sum = qmac_mac_u32(sum, xv - x->zp, wv - wzp);
                         }
                     }
@@ -249,8 +263,9 @@ qmac_status qmac_requant_check(const qmac_requant *rq, int32_t n_ch, qmac_dtype 
     int32_t lo, hi;
     qmac_dtype_range(y_dt, &lo, &hi);
     if (rq->act_min < lo || rq->act_max > hi || rq->act_min > rq->act_max)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: activation range [%d, %d] is not within %s [%d, %d]", what,
-                              (int)rq->act_min, (int)rq->act_max, qmac_dtype_name(y_dt), (int)lo, (int)hi);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: activation range [%d, %d] is not within %s [%d, %d]",
+                              what, (int)rq->act_min, (int)rq->act_max, qmac_dtype_name(y_dt), (int)lo,
+                              (int)hi);
     if (rq->rule == QMAC_REQUANT_ONNXRT) {
         if (!rq->scale)
             return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: rule onnxrt needs the scale array", what);
@@ -261,11 +276,13 @@ qmac_status qmac_requant_check(const qmac_requant *rq, int32_t n_ch, qmac_dtype 
         for (int32_t c = 0; c < rq->n_ch; ++c) {
             const int32_t lo_s = -31, hi_s = rq->rule == QMAC_REQUANT_SINGLE ? 30 : 31;
             if (rq->shift[c] < lo_s || rq->shift[c] > hi_s || rq->multiplier[c] < 0)
-                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: channel %d multiplier %d / shift %d out of range",
-                                      what, (int)c, (int)rq->multiplier[c], (int)rq->shift[c]);
+                return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                      "%s: channel %d multiplier %d / shift %d out of range", what, (int)c,
+                                      (int)rq->multiplier[c], (int)rq->shift[c]);
         }
     } else {
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: unknown requantization rule %d", what, (int)rq->rule);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: unknown requantization rule %d", what,
+                              (int)rq->rule);
     }
     return QMAC_OK;
 }

@@ -23,14 +23,16 @@ qmac_status qmac_add_tflite_prepare(float a_scale, int32_t a_zp, float b_scale, 
     if (!p)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (tflite): params pointer is NULL");
     if (!finite_positive(a_scale) || !finite_positive(b_scale) || !finite_positive(y_scale))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (tflite): scales a %g, b %g, y %g must be finite and > 0",
-                              (double)a_scale, (double)b_scale, (double)y_scale);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "add (tflite): scales a %g, b %g, y %g must be finite and > 0", (double)a_scale,
+                              (double)b_scale, (double)y_scale);
     if (a_zp < -128 || a_zp > 255 || b_zp < -128 || b_zp > 255 || y_zp < -128 || y_zp > 255)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (tflite): zero points a %d, b %d, y %d must be in [-128, 255]",
-                              (int)a_zp, (int)b_zp, (int)y_zp);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "add (tflite): zero points a %d, b %d, y %d must be in [-128, 255]", (int)a_zp,
+                              (int)b_zp, (int)y_zp);
     if (act_min > act_max || act_min < -128 || act_max > 255)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (tflite): activation range [%d, %d] is invalid", (int)act_min,
-                              (int)act_max);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (tflite): activation range [%d, %d] is invalid",
+                              (int)act_min, (int)act_max);
     /* TFLite PrepareGeneralAdd: all in double, from the float scales */
     const int32_t left_shift = 20;
     const double twice_max = 2.0 * (a_scale > b_scale ? (double)a_scale : (double)b_scale);
@@ -39,8 +41,8 @@ qmac_status qmac_add_tflite_prepare(float a_scale, int32_t a_zp, float b_scale, 
     const double real_out = twice_max / ((double)(1 << left_shift) * (double)y_scale);
     if (real_out >= 1.0)
         return qmac_set_error(QMAC_ERR_INVALID_ARG,
-                              "add (tflite): output multiplier %g must be < 1 (y_scale %g too small)", real_out,
-                              (double)y_scale);
+                              "add (tflite): output multiplier %g must be < 1 (y_scale %g too small)",
+                              real_out, (double)y_scale);
     memset(p, 0, sizeof *p);
     qmac_status st = qmac_quantize_multiplier(real_a, QMAC_REQUANT_TFLITE, &p->a_mult, &p->a_shift);
     if (st == QMAC_OK)
@@ -93,13 +95,15 @@ qmac_status qmac_add_onnxrt_prepare(float a_scale, int32_t a_zp, float b_scale, 
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (onnxrt): dtype %s must be int8 or uint8",
                               qmac_dtype_name(y_dt));
     if (!finite_positive(a_scale) || !finite_positive(b_scale) || !finite_positive(y_scale))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (onnxrt): scales a %g, b %g, y %g must be finite and > 0",
-                              (double)a_scale, (double)b_scale, (double)y_scale);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "add (onnxrt): scales a %g, b %g, y %g must be finite and > 0", (double)a_scale,
+                              (double)b_scale, (double)y_scale);
     int32_t lo, hi;
     qmac_dtype_range(y_dt, &lo, &hi);
     if (a_zp < lo || a_zp > hi || b_zp < lo || b_zp > hi || y_zp < lo || y_zp > hi)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (onnxrt): zero points a %d, b %d, y %d must be within %s",
-                              (int)a_zp, (int)b_zp, (int)y_zp, qmac_dtype_name(y_dt));
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "add (onnxrt): zero points a %d, b %d, y %d must be within %s", (int)a_zp,
+                              (int)b_zp, (int)y_zp, qmac_dtype_name(y_dt));
     memset(p, 0, sizeof *p);
     p->ratio_a = a_scale / y_scale;
     p->ratio_b = b_scale / y_scale;
@@ -137,6 +141,17 @@ int32_t qmac_add_onnxrt_one_a_scalar(const qmac_add_onnxrt_params *p, int32_t a,
     return ort_round_saturate(p, fmaf((float)b, p->ratio_b, t));
 }
 
+int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank, const int64_t *y_shape)
+{
+    int32_t axis = y_rank - 1;
+    while (axis >= 0 && y_shape[axis] == 1)
+        --axis;
+    if (axis < 0)
+        return 1; /* one output element: ORT takes the "input 0 is scalar" path */
+    const int32_t a_axis = axis - (y_rank - a_rank);
+    return a_axis < 0 || a_shape[a_axis] == 1;
+}
+
 qmac_status qmac_add_onnxrt_span(const qmac_add_onnxrt_params *p, qmac_dtype dt, const void *a, size_t a_len,
                                  const void *b, size_t b_len, void *y)
 {
@@ -144,16 +159,18 @@ qmac_status qmac_add_onnxrt_span(const qmac_add_onnxrt_params *p, qmac_dtype dt,
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (onnxrt): NULL params or buffer");
     int32_t lo = 0, hi = 0;
     if (!qmac_is_q8(dt) || !qmac_dtype_range(dt, &lo, &hi) || lo != p->qmin || hi != p->qmax)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "add (onnxrt): dtype %s does not match the prepared params",
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "add (onnxrt): dtype %s does not match the prepared params",
                               qmac_dtype_name(dt));
     const size_t n = a_len > b_len ? a_len : b_len;
     if (a_len == 0 || b_len == 0 || (a_len != 1 && a_len != n) || (b_len != 1 && b_len != n))
-        return qmac_set_error(QMAC_ERR_SHAPE, "add (onnxrt): span lengths %zu and %zu must be equal or 1", a_len,
-                              b_len);
+        return qmac_set_error(QMAC_ERR_SHAPE, "add (onnxrt): span lengths %zu and %zu must be equal or 1",
+                              a_len, b_len);
     for (size_t i = 0; i < n; ++i) {
         const int32_t av = qmac_load_int(dt, a, a_len == 1 ? 0 : i);
         const int32_t bv = qmac_load_int(dt, b, b_len == 1 ? 0 : i);
-        const int32_t q = a_len == 1 ? qmac_add_onnxrt_one_a_scalar(p, av, bv) : qmac_add_onnxrt_one(p, av, bv);
+        const int32_t q =
+            a_len == 1 ? qmac_add_onnxrt_one_a_scalar(p, av, bv) : qmac_add_onnxrt_one(p, av, bv);
         qmac_store_int(dt, y, i, q);
     }
     return QMAC_OK;
@@ -180,7 +197,8 @@ qmac_status qmac_activation_range(qmac_activation act, float scale, int32_t zp, 
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range: dtype %s is not a quantized type",
                               qmac_dtype_name(dt));
     if (!finite_positive(scale))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range: scale %g must be finite and > 0", (double)scale);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range: scale %g must be finite and > 0",
+                              (double)scale);
     if (zp < qmin || zp > qmax)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range: zero point %d is outside %s", (int)zp,
                               qmac_dtype_name(dt));

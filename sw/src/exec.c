@@ -255,9 +255,12 @@ static qmac_status run_dequantize(exec_t *e, const qmac_node *n)
     qmac_status st;
     if ((st = operand(e, n, 0, &x)))
         return st;
-    if (x->dtype != n->qx.dtype)
+    if (n->qx.dtype != QMAC_DT_INVALID && x->dtype != n->qx.dtype)
         return FAIL(QMAC_ERR_INVALID_ARG, n, "input is %s but its zero point is %s", qmac_dtype_name(x->dtype),
                     qmac_dtype_name(n->qx.dtype));
+    if (x->dtype != QMAC_DT_INT8 && x->dtype != QMAC_DT_UINT8 && x->dtype != QMAC_DT_INT32)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "dequantizing %s is not supported (int8, uint8, int32)",
+                    qmac_dtype_name(x->dtype));
     qindex qi;
     const qmac_dtype out_dt = n->qx.sdtype == QMAC_DT_FLOAT16 ? QMAC_DT_FLOAT16 : QMAC_DT_FLOAT32;
     if ((st = qindex_init(n, &n->qx, x, &qi)) || (st = make_out(e, n, 0, out_dt, x->rank, x->shape, &y)))
@@ -289,6 +292,8 @@ static void rq_free(rq_buf *r)
 static qmac_status rq_setup(const exec_t *e, const qmac_node *n, int32_t nch, rq_buf *r)
 {
     memset(r, 0, sizeof *r);
+    if (n->qx.n != 1 || n->qy.n != 1 || n->qx.block || n->qy.block)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input and output must be quantized per tensor");
     if (n->qw.n != 1 && n->qw.n != nch)
         return FAIL(QMAC_ERR_SHAPE, n, "%d weight scales for %d output channels", (int)n->qw.n, (int)nch);
     r->mult = calloc((size_t)nch, sizeof *r->mult);
@@ -344,8 +349,8 @@ static qmac_status check_bias(const qmac_node *n, const qmac_tensor *b, int32_t 
 {
     if (b->dtype != QMAC_DT_INT32)
         return FAIL(QMAC_ERR_INVALID_ARG, n, "bias is %s, expected int32", qmac_dtype_name(b->dtype));
-    if (b->rank != 1 || b->shape[0] != nch)
-        return FAIL(QMAC_ERR_SHAPE, n, "bias must have shape [%d]", (int)nch);
+    if (!(b->rank == 1 && b->shape[0] == nch) && !(b->rank == 2 && b->shape[0] == 1 && b->shape[1] == nch))
+        return FAIL(QMAC_ERR_SHAPE, n, "bias must have shape [%d] (or [1, %d])", (int)nch, (int)nch);
     return QMAC_OK;
 }
 
@@ -617,6 +622,8 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
     if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)) || (st = check_q8(n, a, &n->qx, "A")) ||
         (st = check_q8(n, b, &n->qw, "B")))
         return st;
+    if (n->qx.n != 1 || n->qw.n != 1 || n->qy.n != 1)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "add needs per-tensor quantization");
     bcast bc;
     if (bcast_init(a->rank, a->shape, b->rank, b->shape, &bc))
         return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
@@ -754,6 +761,8 @@ static qmac_status run_pool(exec_t *e, const qmac_node *n)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling on %s tensors", qmac_dtype_name(x->dtype));
     if (n->op != QMAC_OP_MAXPOOL && (st = check_q8(n, x, &n->qx, "input")))
         return st;
+    if (n->op != QMAC_OP_MAXPOOL && (n->qx.n != 1 || n->qy.n != 1 || n->qx.dtype != n->qy.dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling needs per-tensor quantization of one type");
     const size_t S = (size_t)xd.h * (size_t)xd.w, SY = (size_t)yd.h * (size_t)yd.w;
     void *xh = malloc(qmac_tensor_nbytes(x) + 1);
     void *yh = malloc(qmac_dims_count(&yd) + 1);
@@ -1062,7 +1071,7 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
 
 /* ------------------------------------------------------------------ driver */
 
-static qmac_status run_node(exec_t *e, const qmac_node *n)
+static qmac_status run_op(exec_t *e, const qmac_node *n)
 {
     switch (n->op) {
     case QMAC_OP_QUANTIZE: return run_quantize(e, n);
@@ -1080,6 +1089,64 @@ static qmac_status run_node(exec_t *e, const qmac_node *n)
     case QMAC_OP_COUNT: break;
     }
     return FAIL(QMAC_ERR_INTERNAL, n, "unknown op %d", (int)n->op);
+}
+
+/* Resolve run-time quantization parameters (scales/zero points fed as graph inputs). */
+static qmac_status resolve_q(const exec_t *e, const qmac_node *n, const qmac_qinfo *src, qmac_qinfo *dst)
+{
+    if (src->scale_id < 0) { /* integer op: run-time zero point, unit scale */
+        const qmac_tensor *z = val(e, src->zp_id);
+        if (!z)
+            return FAIL(QMAC_ERR_INTERNAL, n, "zero point was not computed");
+        const size_t cnt = qmac_tensor_count(z);
+        if (!is_q8(z->dtype) || cnt == 0)
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "zero point '%s' must be a non-empty int8/uint8 tensor",
+                        e->g->values[src->zp_id].name);
+        memset(dst, 0, sizeof *dst);
+        dst->scale = malloc(cnt * sizeof *dst->scale);
+        dst->zp = malloc(cnt * sizeof *dst->zp);
+        if (!dst->scale || !dst->zp)
+            return FAIL(QMAC_ERR_NOMEM, n, "out of memory");
+        for (size_t j = 0; j < cnt; ++j) {
+            dst->scale[j] = 1.0f;
+            dst->zp[j] = qmac_load_int(z->dtype, z->data, j);
+        }
+        dst->n = (int32_t)cnt;
+        dst->dtype = z->dtype;
+        dst->axis = src->axis;
+        dst->srank = z->rank;
+        return QMAC_OK;
+    }
+    const qmac_tensor *s = val(e, src->scale_id);
+    const qmac_tensor *z = src->zp_id >= 0 ? val(e, src->zp_id) : NULL;
+    if (!s || (src->zp_id >= 0 && !z))
+        return FAIL(QMAC_ERR_INTERNAL, n, "quantization parameters were not computed");
+    const char *zn = src->zp_id >= 0 ? e->g->values[src->zp_id].name : NULL;
+    char label[300];
+    snprintf(label, sizeof label, "node '%s'", n->name);
+    return qmac_qinfo_fill(dst, label, e->g->values[src->scale_id].name, s, zn, z, src->dtype, src->axis,
+                           src->block);
+}
+
+static qmac_status run_node(exec_t *e, const qmac_node *n)
+{
+    if (!n->qx.dynamic && !n->qw.dynamic && !n->qy.dynamic)
+        return run_op(e, n);
+    qmac_node nn = *n;
+    qmac_qinfo q[3];
+    memset(q, 0, sizeof q);
+    qmac_status st = QMAC_OK;
+    if (n->qx.dynamic && (st = resolve_q(e, n, &n->qx, &q[0])) == QMAC_OK)
+        nn.qx = q[0];
+    if (st == QMAC_OK && n->qw.dynamic && (st = resolve_q(e, n, &n->qw, &q[1])) == QMAC_OK)
+        nn.qw = q[1];
+    if (st == QMAC_OK && n->qy.dynamic && (st = resolve_q(e, n, &n->qy, &q[2])) == QMAC_OK)
+        nn.qy = q[2];
+    if (st == QMAC_OK)
+        st = run_op(e, &nn);
+    for (int k = 0; k < 3; ++k)
+        qmac_qinfo_free(&q[k]);
+    return st;
 }
 
 static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)

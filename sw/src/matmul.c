@@ -18,8 +18,8 @@ static qmac_status check_operand(const qmac_qbuf *q, const char *name, int32_t n
     if (q->zp_ch) {
         for (int32_t i = 0; i < n_zp; ++i)
             if (q->zp_ch[i] < lo || q->zp_ch[i] > hi)
-                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point [%d] = %d is outside [%d, %d]", name,
-                                      (int)i, (int)q->zp_ch[i], (int)lo, (int)hi);
+                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point [%d] = %d is outside [%d, %d]",
+                                      name, (int)i, (int)q->zp_ch[i], (int)lo, (int)hi);
     } else if (q->zp < lo || q->zp > hi) {
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point %d is outside [%d, %d]", name, (int)q->zp,
                               (int)lo, (int)hi);
@@ -31,13 +31,13 @@ static qmac_status check_sizes(const char *op, const char *n0, int32_t v0, const
                                const char *n2, int32_t v2)
 {
     if (v0 < 1 || v1 < 1 || v2 < 1)
-        return qmac_set_error(QMAC_ERR_SHAPE, "%s: %s = %d, %s = %d, %s = %d must all be >= 1", op, n0, (int)v0, n1,
-                              (int)v1, n2, (int)v2);
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: %s = %d, %s = %d, %s = %d must all be >= 1", op, n0,
+                              (int)v0, n1, (int)v1, n2, (int)v2);
     const uint64_t limit = (uint64_t)1 << 40;
     if ((uint64_t)v0 * (uint64_t)v1 >= limit || (uint64_t)v1 * (uint64_t)v2 >= limit ||
         (uint64_t)v0 * (uint64_t)v2 >= limit)
-        return qmac_set_error(QMAC_ERR_SHAPE, "%s: %s = %d, %s = %d, %s = %d is too large", op, n0, (int)v0, n1,
-                              (int)v1, n2, (int)v2);
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: %s = %d, %s = %d, %s = %d is too large", op, n0, (int)v0,
+                              n1, (int)v1, n2, (int)v2);
     return QMAC_OK;
 }
 
@@ -75,11 +75,13 @@ qmac_status qmac_matmul_acc(int32_t M, int32_t K, int32_t N, const qmac_qbuf *a,
     return QMAC_OK;
 }
 
-qmac_status qmac_fc_check(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x, const qmac_qbuf *w)
+qmac_status qmac_fc_check(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x,
+                          const qmac_qbuf *w)
 {
     qmac_status st = check_sizes("fully connected", "batches", batches, "depth", depth, "Cout", cout);
     if (st == QMAC_OK && x && x->zp_ch)
-        st = qmac_set_error(QMAC_ERR_INVALID_ARG, "fully connected input: per-channel zero points are not supported");
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG,
+                            "fully connected input: per-channel zero points are not supported");
     if (st == QMAC_OK)
         st = check_operand(x, "fully connected input", 0);
     if (st == QMAC_OK)

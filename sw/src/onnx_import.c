@@ -362,11 +362,17 @@ static const char *in_name(const QmacOnnx__Node *n, size_t k)
 
 /* ------------------------------------------------------------------ quantization parameters */
 
-static void qinfo_free(qmac_qinfo *q)
+void qmac_qinfo_free(qmac_qinfo *q)
 {
     free(q->scale);
     free(q->zp);
     memset(q, 0, sizeof *q);
+    q->scale_id = q->zp_id = -1;
+}
+
+static void qinfo_free(qmac_qinfo *q)
+{
+    qmac_qinfo_free(q);
 }
 
 static const qmac_tensor *const_of(const ctx_t *c, const char *name)
@@ -375,28 +381,15 @@ static const qmac_tensor *const_of(const ctx_t *c, const char *name)
     return id >= 0 && c->g->values[id].is_const ? &c->g->values[id].konst : NULL;
 }
 
-/* Resolve (scale, zero point) inputs of a node into q. x_dt is the integer type of the quantized
- * tensor (QMAC_DT_INVALID: take it from the zero point, default uint8 as ONNX says). axis and
- * block come from the node's attributes. */
-static qmac_status resolve_qparams(ctx_t *c, int32_t src, const char *scale_name, const char *zp_name,
-                                   qmac_dtype x_dt, int64_t axis, int64_t block, qmac_qinfo *q)
+qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_name, const qmac_tensor *s,
+                            const char *zp_name, const qmac_tensor *z, qmac_dtype x_dt, int32_t axis,
+                            int32_t block)
 {
-    char label[256];
-    node_label(c, src, label, sizeof label);
     memset(q, 0, sizeof *q);
-    if (!scale_name)
-        return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing scale input", label);
-    const qmac_tensor *s = const_of(c, scale_name);
-    if (!s)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale '%s' is not a constant initializer", label,
-                              scale_name);
+    q->scale_id = q->zp_id = -1;
     if (s->dtype != QMAC_DT_FLOAT32 && s->dtype != QMAC_DT_FLOAT16)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale '%s' has type %s (need float32/float16)", label,
                               scale_name, qmac_dtype_name(s->dtype));
-    const qmac_tensor *z = zp_name ? const_of(c, zp_name) : NULL;
-    if (zp_name && !z)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: zero point '%s' is not a constant initializer",
-                              label, zp_name);
     const size_t n = qmac_tensor_count(s);
     if (n == 0 || n > (1u << 24))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s' has %zu elements", label, scale_name, n);
@@ -409,54 +402,83 @@ static qmac_status resolve_qparams(ctx_t *c, int32_t src, const char *scale_name
             return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point '%s' is %s but the tensor is %s", label,
                                   zp_name, qmac_dtype_name(z->dtype), qmac_dtype_name(x_dt));
         qdt = z->dtype;
-    } else if (qdt == QMAC_DT_INVALID) {
-        qdt = QMAC_DT_UINT8;
     }
-    if (qdt != QMAC_DT_INT8 && qdt != QMAC_DT_UINT8 && qdt != QMAC_DT_INT32)
+    if (qdt != QMAC_DT_INVALID && qdt != QMAC_DT_INT8 && qdt != QMAC_DT_UINT8 && qdt != QMAC_DT_INT32)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: quantized type %s is not supported (int8, uint8 only)",
                               label, qmac_dtype_name(qdt));
-    q->dtype = qdt;
-    q->sdtype = s->dtype;
-    q->n = (int32_t)n;
-    q->axis = (int32_t)axis;
-    q->block = (int32_t)block;
-    q->srank = s->rank;
-    for (int32_t k = 0; k < s->rank; ++k)
-        q->sshape[k] = s->shape[k];
+    if (block < 0)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: block_size %d < 0", label, (int)block);
+    if (block == 0 && n > 1 && s->rank != 1)
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: per-axis scale '%s' must be 1-D", label, scale_name);
+    for (size_t i = 0; i < n; ++i) {
+        const double v = s->dtype == QMAC_DT_FLOAT16 ? (double)qmac_f16_to_f32(((const uint16_t *)s->data)[i])
+                                                     : (double)((const float *)s->data)[i];
+        if (!(isfinite(v) && v > 0.0))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s'[%zu] = %g must be finite and > 0", label,
+                                  scale_name, i, v);
+        if (z && qdt == QMAC_DT_INT32 && qmac_load_int(z->dtype, z->data, i) != 0)
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: int32 zero point '%s'[%zu] = %d must be 0", label,
+                                  zp_name, i, (int)qmac_load_int(z->dtype, z->data, i));
+    }
     q->scale = malloc(n * sizeof *q->scale);
     q->zp = calloc(n, sizeof *q->zp);
     if (!q->scale || !q->zp) {
-        qinfo_free(q);
+        qmac_qinfo_free(q);
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory (qparams)");
     }
     for (size_t i = 0; i < n; ++i) {
-        const double v = tensor_get_f(s, i);
-        if (!(isfinite(v) && v > 0.0)) {
-            qinfo_free(q);
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s'[%zu] = %g must be finite and > 0", label,
-                                  scale_name, i, v);
-        }
-        q->scale[i] = (float)v;
-        if (z) {
+        q->scale[i] = s->dtype == QMAC_DT_FLOAT16 ? qmac_f16_to_f32(((const uint16_t *)s->data)[i])
+                                                  : ((const float *)s->data)[i];
+        if (z)
             q->zp[i] = qmac_load_int(z->dtype, z->data, i);
-            if (qdt == QMAC_DT_INT32 && q->zp[i] != 0) {
-                const int bad = (int)q->zp[i];
-                qinfo_free(q);
-                return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: int32 zero point '%s'[%zu] = %d must be 0",
-                                      label, zp_name, i, bad);
-            }
-        }
     }
-    if (block == 0 && n > 1 && s->rank != 1) {
-        qinfo_free(q);
-        return qmac_set_error(QMAC_ERR_SHAPE, "%s: per-axis scale '%s' must be 1-D", label, scale_name);
-    }
+    q->dtype = qdt;
+    q->sdtype = s->dtype;
+    q->n = (int32_t)n;
+    q->axis = axis;
+    q->block = block;
+    q->srank = s->rank;
+    for (int32_t k = 0; k < s->rank; ++k)
+        q->sshape[k] = s->shape[k];
+    return QMAC_OK;
+}
+
+/* Resolve (scale, zero point) inputs of a node into q. x_dt is the integer type of the quantized
+ * tensor (QMAC_DT_INVALID: take it from the zero point, default uint8 as ONNX says). axis and
+ * block come from the node's attributes. Non-constant parameters become run-time ones. */
+static qmac_status resolve_qparams(ctx_t *c, int32_t src, const char *scale_name, const char *zp_name,
+                                   qmac_dtype x_dt, int64_t axis, int64_t block, qmac_qinfo *q)
+{
+    char label[256];
+    node_label(c, src, label, sizeof label);
+    memset(q, 0, sizeof *q);
+    q->scale_id = q->zp_id = -1;
+    if (!scale_name)
+        return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing scale input", label);
+    if (axis < INT32_MIN || axis > INT32_MAX || block < 0 || block > INT32_MAX)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: axis/block_size out of range", label);
+    const qmac_tensor *s = const_of(c, scale_name);
+    const qmac_tensor *z = zp_name ? const_of(c, zp_name) : NULL;
+    if (s && (!zp_name || z))
+        return qmac_qinfo_fill(q, label, scale_name, s, zp_name, z, x_dt, (int32_t)axis, (int32_t)block);
+    /* run-time parameters: checked by the executor when their values are known */
+    q->scale_id = find_value(c, scale_name);
+    q->zp_id = zp_name ? find_value(c, zp_name) : -1;
+    if (q->scale_id < 0 || (zp_name && q->zp_id < 0))
+        return qmac_set_error(QMAC_ERR_FORMAT, "%s: scale/zero point input is not produced by any earlier node",
+                              label);
+    q->dynamic = 1;
+    q->axis = (int32_t)axis;
+    q->block = (int32_t)block;
+    q->dtype = x_dt;
+    if (q->dtype == QMAC_DT_INVALID && q->zp_id >= 0)
+        q->dtype = c->g->values[q->zp_id].decl_dtype;
     return QMAC_OK;
 }
 
 static int qparams_per_tensor(const qmac_qinfo *q)
 {
-    return q->n == 1 && q->block == 0;
+    return q->dynamic || (q->n == 1 && q->block == 0);
 }
 
 /* ------------------------------------------------------------------ lowering helpers */
@@ -536,13 +558,16 @@ static int32_t q_after(const ctx_t *c, const QmacOnnx__Node *n, int32_t *act)
  * zp + round_half_even(bound / scale), intersected with the type range. */
 static qmac_status fold_activation(ctx_t *c, int32_t act, const qmac_qinfo *qy, qmac_node *n)
 {
+    if (act < 0)
+        return QMAC_OK; /* no folded activation: the output type's range */
+    if (qy->dynamic || qy->n != 1)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s': a folded activation needs a constant per-tensor "
+                              "output scale", n->name);
     int32_t qmin, qmax;
     qmac_dtype_range(qy->dtype, &qmin, &qmax);
     n->has_act = 1;
     n->act_min = qmin;
     n->act_max = qmax;
-    if (act < 0)
-        return QMAC_OK;
     const QmacOnnx__Node *a = c->nodes[act].pb;
     double lo = -INFINITY, hi = INFINITY;
     if (op_is(a, "Relu")) {
@@ -700,7 +725,8 @@ static qmac_status lower_qdq(ctx_t *c, int32_t i)
         if (xc)
             x_dt = xc->dtype;
     } else if (!in_name(pb, 2)) {
-        /* opset 21: output_dtype picks the type when there is no zero point */
+        /* no zero point: uint8, unless opset 21's output_dtype picks the type */
+        x_dt = QMAC_DT_UINT8;
         int64_t od = attr_int(pb, "output_dtype", 0);
         if (od) {
             x_dt = dtype_from_onnx((int32_t)od);
@@ -764,16 +790,13 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
         return st;
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
-    if ((st = check_const_int(c, in_name(pb, 3), QMAC_DT_INVALID, "weight", n->name)))
-        return st;
     if (in_name(pb, 8)) {
         if ((st = check_const_int(c, in_name(pb, 8), QMAC_DT_INT32, "bias", n->name)) ||
             (st = set_in(c, i, n, in_name(pb, 8))))
             return st;
     }
     if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 1, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), const_of(c, in_name(pb, 3))->dtype, 0, 0,
-                              &n->qw)) ||
+        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, 0, 0, &n->qw)) ||
         (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 1, 0, &n->qy)))
         return st;
     if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
@@ -842,47 +865,78 @@ static qmac_status lower_matmulinteger(ctx_t *c, int32_t i)
     return add_output(c, n, pb, 0);
 }
 
-/* Integer-op zero points (ConvInteger / MatMulInteger) as qparams with unit scale. */
+/* Integer-op zero points (ConvInteger / MatMulInteger) as quantization info with unit scale.
+ * Constant zero points are resolved now; run-time ones (scale_id -1, zp_id set) by the executor. */
+static qmac_status integer_zp(ctx_t *c, const char *label, const char *zname, int32_t axis, qmac_qinfo *q)
+{
+    memset(q, 0, sizeof *q);
+    q->scale_id = q->zp_id = -1;
+    q->axis = axis;
+    q->sdtype = QMAC_DT_FLOAT32;
+    const qmac_tensor *z = zname ? const_of(c, zname) : NULL;
+    if (zname && !z) {
+        q->dynamic = 1;
+        q->zp_id = find_value(c, zname);
+        if (q->zp_id < 0)
+            return qmac_set_error(QMAC_ERR_FORMAT, "%s: zero point '%s' is not produced by any earlier node", label,
+                                  zname);
+        q->dtype = c->g->values[q->zp_id].decl_dtype;
+        return QMAC_OK;
+    }
+    const size_t cnt = z ? qmac_tensor_count(z) : 1;
+    if (cnt == 0)
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: empty zero point '%s'", label, zname);
+    q->n = (int32_t)cnt;
+    q->srank = z ? z->rank : 0;
+    q->dtype = z ? z->dtype : QMAC_DT_INVALID;
+    q->scale = malloc(cnt * sizeof *q->scale);
+    q->zp = calloc(cnt, sizeof *q->zp);
+    if (!q->scale || !q->zp)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < cnt; ++j) {
+        q->scale[j] = 1.0f;
+        if (z)
+            q->zp[j] = qmac_load_int(z->dtype, z->data, j);
+    }
+    return QMAC_OK;
+}
+
 static qmac_status integer_zps(ctx_t *c, int32_t i, qmac_node *n)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
-    const char *names[2] = {in_name(pb, 2), in_name(pb, 3)};
-    qmac_qinfo *qs[2] = {&n->qx, &n->qw};
-    for (int k = 0; k < 2; ++k) {
-        const qmac_tensor *operand = NULL;
-        int32_t id = n->in[k];
-        if (c->g->values[id].is_const)
-            operand = &c->g->values[id].konst;
-        qmac_qinfo *q = qs[k];
-        const qmac_tensor *z = names[k] ? const_of(c, names[k]) : NULL;
-        if (names[k] && !z)
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s': zero point '%s' must be a constant", n->name,
-                                  names[k]);
-        size_t cnt = z ? qmac_tensor_count(z) : 1;
-        if (cnt == 0)
-            return qmac_set_error(QMAC_ERR_SHAPE, "node '%s': empty zero point", n->name);
-        q->n = (int32_t)cnt;
-        q->axis = k == 0 ? 0 : (n->op == QMAC_OP_CONV ? 0 : -1);
-        q->srank = z ? z->rank : 0;
-        q->dtype = z ? z->dtype : (operand ? operand->dtype : QMAC_DT_INVALID);
-        q->sdtype = QMAC_DT_FLOAT32;
-        q->scale = malloc(cnt * sizeof *q->scale);
-        q->zp = calloc(cnt, sizeof *q->zp);
-        if (!q->scale || !q->zp)
-            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-        for (size_t j = 0; j < cnt; ++j) {
-            q->scale[j] = 1.0f;
-            if (z)
-                q->zp[j] = qmac_load_int(z->dtype, z->data, j);
-        }
-        if (z && operand && z->dtype != operand->dtype)
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "node '%s': zero point '%s' is %s but its operand is %s",
-                                  n->name, names[k], qmac_dtype_name(z->dtype), qmac_dtype_name(operand->dtype));
-    }
-    if (n->qx.n != 1)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s': per-row input zero point is not supported",
-                              n->name);
-    return QMAC_OK;
+    char label[256];
+    node_label(c, i, label, sizeof label);
+    qmac_status st = integer_zp(c, label, in_name(pb, 2), 0, &n->qx);
+    if (st == QMAC_OK)
+        st = integer_zp(c, label, in_name(pb, 3), n->op == QMAC_OP_CONV ? 0 : -1, &n->qw);
+    return st;
+}
+
+/* QGemm (com.microsoft): A, As, Az, B, Bs, Bz, [C], Ys, Yz; y = requant(alpha * A * B' + C) */
+static qmac_status lower_qgemm(ctx_t *c, int32_t i)
+{
+    const QmacOnnx__Node *pb = c->nodes[i].pb;
+    qmac_node *n;
+    qmac_status st = new_node(c, QMAC_OP_MATMUL, i, "QGemm", &n);
+    if (st != QMAC_OK)
+        return st;
+    if (pb->n_input < 9 || !in_name(pb, 7))
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': only the quantized-output form (with y_scale, "
+                              "y_zero_point) is supported", n->name);
+    if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_int(pb, "transA", 0) != 0)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': only alpha=1, transA=0 are supported", n->name);
+    n->trans_b = (int)attr_int(pb, "transB", 0);
+    if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
+        return st;
+    if (in_name(pb, 6) && (st = set_in(c, i, n, in_name(pb, 6))))
+        return st;
+    if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
+        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, -1, 0, &n->qw)) ||
+        (st = resolve_qparams(c, i, in_name(pb, 7), in_name(pb, 8), QMAC_DT_INVALID, 0, 0, &n->qy)))
+        return st;
+    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': a and y must be quantized per tensor", n->name);
+    return add_output(c, n, pb, 0);
 }
 
 /* QLinearAdd (com.microsoft): A, As, Az, B, Bs, Bz, Cs, Cz */
@@ -930,7 +984,7 @@ static qmac_status lower_qlinearpool(ctx_t *c, int32_t i, int global)
         return st;
     if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only per-tensor quantization", n->name);
-    if (n->qx.dtype != n->qy.dtype)
+    if (!n->qx.dynamic && !n->qy.dynamic && n->qx.dtype != n->qy.dtype)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: input is %s, output %s", n->name,
                               qmac_dtype_name(n->qx.dtype), qmac_dtype_name(n->qy.dtype));
     if ((st = fold_activation(c, -1, &n->qy, n)))
@@ -963,9 +1017,9 @@ static qmac_status lower_qlinearconcat(ctx_t *c, int32_t i)
         if ((st = resolve_qparams(c, i, in_name(pb, 3 + 3 * j), in_name(pb, 4 + 3 * j), n->qy.dtype, 0, 0,
                                   &n->qin[j])))
             return st;
-        if (!qparams_per_tensor(&n->qin[j]))
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QLinearConcat '%s': per-tensor quantization only",
-                                  n->name);
+        if (n->qin[j].dynamic || n->qy.dynamic || !qparams_per_tensor(&n->qin[j]))
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                  "QLinearConcat '%s': constant per-tensor quantization only", n->name);
     }
     return add_output(c, n, pb, 0);
 }
@@ -1275,6 +1329,8 @@ static qmac_status lower_node(ctx_t *c, int32_t i)
             st = lower_qlinearpool(c, i, 1);
         else if (op_is(pb, "QLinearConcat"))
             st = lower_qlinearconcat(c, i);
+        else if (op_is(pb, "QGemm"))
+            st = lower_qgemm(c, i);
         else
             return qmac_set_error(QMAC_ERR_UNSUPPORTED, "unsupported operator com.microsoft.%s (node %s)",
                                   pb->op_type, label);

@@ -29,7 +29,8 @@ qmac_status qmac_pool_check(const qmac_pool_params *p, const qmac_dims *x_dims, 
         (st = qmac_dims_check(y_dims, "pool output")) != QMAC_OK)
         return st;
     if (p->k_h < 1 || p->k_w < 1)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "pool: kernel %dx%d must be >= 1", (int)p->k_h, (int)p->k_w);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "pool: kernel %dx%d must be >= 1", (int)p->k_h,
+                              (int)p->k_w);
     if (p->stride_h < 1 || p->stride_w < 1)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "pool: stride (%d, %d) must be >= 1", (int)p->stride_h,
                               (int)p->stride_w);
@@ -42,30 +43,35 @@ qmac_status qmac_pool_check(const qmac_pool_params *p, const qmac_dims *x_dims, 
     if (y_dims->n != x_dims->n || y_dims->c != x_dims->c)
         return qmac_set_error(QMAC_ERR_SHAPE, "pool: output dims [%d, ., ., %d] must keep N = %d and C = %d",
                               (int)y_dims->n, (int)y_dims->c, (int)x_dims->n, (int)x_dims->c);
-    const int32_t fh = qmac_conv_out_size(x_dims->h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->pad_bottom, 0);
-    const int32_t ch = qmac_conv_out_size(x_dims->h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->pad_bottom, 1);
-    const int32_t fw = qmac_conv_out_size(x_dims->w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->pad_right, 0);
-    const int32_t cw = qmac_conv_out_size(x_dims->w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->pad_right, 1);
+    const int32_t fh =
+        qmac_conv_out_size(x_dims->h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->pad_bottom, 0);
+    const int32_t ch =
+        qmac_conv_out_size(x_dims->h, p->k_h, p->stride_h, p->dil_h, p->pad_top, p->pad_bottom, 1);
+    const int32_t fw =
+        qmac_conv_out_size(x_dims->w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->pad_right, 0);
+    const int32_t cw =
+        qmac_conv_out_size(x_dims->w, p->k_w, p->stride_w, p->dil_w, p->pad_left, p->pad_right, 1);
     if (fh < 1 || fw < 1)
         return qmac_set_error(QMAC_ERR_SHAPE, "pool: a %dx%d window does not fit the padded %dx%d input",
                               (int)p->k_h, (int)p->k_w, (int)x_dims->h, (int)x_dims->w);
     if ((y_dims->h != fh && y_dims->h != ch) || (y_dims->w != fw && y_dims->w != cw))
-        return qmac_set_error(QMAC_ERR_SHAPE, "pool: output %dx%d should be %dx%d (floor) or %dx%d (ceil mode)",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "pool: output %dx%d should be %dx%d (floor) or %dx%d (ceil mode)",
                               (int)y_dims->h, (int)y_dims->w, (int)fh, (int)fw, (int)ch, (int)cw);
     for (int32_t o = 0; o < y_dims->h; ++o)
         if (!window_has_tap(o, p->stride_h, p->pad_top, p->k_h, p->dil_h, x_dims->h))
-            return qmac_set_error(QMAC_ERR_SHAPE, "pool: window of output row %d lies entirely in the padding",
-                                  (int)o);
+            return qmac_set_error(QMAC_ERR_SHAPE,
+                                  "pool: window of output row %d lies entirely in the padding", (int)o);
     for (int32_t o = 0; o < y_dims->w; ++o)
         if (!window_has_tap(o, p->stride_w, p->pad_left, p->k_w, p->dil_w, x_dims->w))
-            return qmac_set_error(QMAC_ERR_SHAPE, "pool: window of output column %d lies entirely in the padding",
-                                  (int)o);
+            return qmac_set_error(QMAC_ERR_SHAPE,
+                                  "pool: window of output column %d lies entirely in the padding", (int)o);
     return QMAC_OK;
 }
 
 /* dtype, buffers and activation range of the TFLite-style pools (x and y share quantization). */
-static qmac_status check_int_pool(qmac_dtype dt, const void *x, const void *y, int32_t act_min, int32_t act_max,
-                                  const char *what)
+static qmac_status check_int_pool(qmac_dtype dt, const void *x, const void *y, int32_t act_min,
+                                  int32_t act_max, const char *what)
 {
     if (!x || !y)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: input or output buffer is NULL", what);
@@ -75,8 +81,8 @@ static qmac_status check_int_pool(qmac_dtype dt, const void *x, const void *y, i
     int32_t lo, hi;
     qmac_dtype_range(dt, &lo, &hi);
     if (act_min < lo || act_max > hi || act_min > act_max)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: activation range [%d, %d] is not within %s [%d, %d]", what,
-                              (int)act_min, (int)act_max, qmac_dtype_name(dt), (int)lo, (int)hi);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: activation range [%d, %d] is not within %s [%d, %d]",
+                              what, (int)act_min, (int)act_max, qmac_dtype_name(dt), (int)lo, (int)hi);
     return QMAC_OK;
 }
 
@@ -106,13 +112,15 @@ qmac_status qmac_maxpool(const qmac_pool_params *p, const qmac_dims *x_dims, qma
                                 best = v;
                         }
                     }
-                    qmac_store_int(dt, y, qmac_nhwc_index(y_dims, n, oy, ox, c), qmac_clamp_i32(best, act_min, act_max));
+                    qmac_store_int(dt, y, qmac_nhwc_index(y_dims, n, oy, ox, c),
+                                   qmac_clamp_i32(best, act_min, act_max));
                 }
     return QMAC_OK;
 }
 
-qmac_status qmac_avgpool_tflite(const qmac_pool_params *p, const qmac_dims *x_dims, qmac_dtype dt, const void *x,
-                                const qmac_dims *y_dims, int32_t act_min, int32_t act_max, void *y)
+qmac_status qmac_avgpool_tflite(const qmac_pool_params *p, const qmac_dims *x_dims, qmac_dtype dt,
+                                const void *x, const qmac_dims *y_dims, int32_t act_min, int32_t act_max,
+                                void *y)
 {
     qmac_status st = qmac_pool_check(p, x_dims, y_dims);
     if (st == QMAC_OK)
@@ -139,7 +147,8 @@ qmac_status qmac_avgpool_tflite(const qmac_pool_params *p, const qmac_dims *x_di
                     }
                     /* TFLite: rounding half away from zero by C's truncating division */
                     const int64_t avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-                    qmac_store_int(dt, y, qmac_nhwc_index(y_dims, n, oy, ox, c), qmac_clamp_i32(avg, act_min, act_max));
+                    qmac_store_int(dt, y, qmac_nhwc_index(y_dims, n, oy, ox, c),
+                                   qmac_clamp_i32(avg, act_min, act_max));
                 }
     return QMAC_OK;
 }
@@ -162,15 +171,16 @@ static qmac_status check_ort_quant(qmac_dtype dt, const void *x, const void *y, 
     if (!x || !y)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: input or output buffer is NULL", what);
     if (!qmac_is_q8(dt))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: dtype %s must be int8 or uint8", what, qmac_dtype_name(dt));
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: dtype %s must be int8 or uint8", what,
+                              qmac_dtype_name(dt));
     if (!(isfinite(x_scale) && x_scale > 0.0f) || !(isfinite(y_scale) && y_scale > 0.0f))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scales x %g, y %g must be finite and > 0", what,
                               (double)x_scale, (double)y_scale);
     int32_t lo, hi;
     qmac_dtype_range(dt, &lo, &hi);
     if (x_zp < lo || x_zp > hi || y_zp < lo || y_zp > hi)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero points x %d, y %d must be within %s [%d, %d]", what,
-                              (int)x_zp, (int)y_zp, qmac_dtype_name(dt), (int)lo, (int)hi);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero points x %d, y %d must be within %s [%d, %d]",
+                              what, (int)x_zp, (int)y_zp, qmac_dtype_name(dt), (int)lo, (int)hi);
     return QMAC_OK;
 }
 
@@ -213,8 +223,8 @@ qmac_status qmac_global_avgpool_onnxrt(const qmac_dims *x_dims, qmac_dtype dt, c
 }
 
 qmac_status qmac_avgpool_onnxrt(const qmac_pool_params *p, int count_include_pad, const qmac_dims *x_dims,
-                                qmac_dtype dt, const void *x, float x_scale, int32_t x_zp, const qmac_dims *y_dims,
-                                float y_scale, int32_t y_zp, void *y)
+                                qmac_dtype dt, const void *x, float x_scale, int32_t x_zp,
+                                const qmac_dims *y_dims, float y_scale, int32_t y_zp, void *y)
 {
     qmac_status st = qmac_pool_check(p, x_dims, y_dims);
     if (st == QMAC_OK)
@@ -222,17 +232,19 @@ qmac_status qmac_avgpool_onnxrt(const qmac_pool_params *p, int count_include_pad
     if (st != QMAC_OK)
         return st;
     if (p->dil_h != 1 || p->dil_w != 1)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "avgpool (onnxrt): QLinearAveragePool has no dilation, got (%d, %d)",
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "avgpool (onnxrt): QLinearAveragePool has no dilation, got (%d, %d)",
                               (int)p->dil_h, (int)p->dil_w);
     if (p->pad_top >= p->k_h || p->pad_bottom >= p->k_h || p->pad_left >= p->k_w || p->pad_right >= p->k_w)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "avgpool (onnxrt): pads (t %d, l %d, b %d, r %d) must be smaller "
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "avgpool (onnxrt): pads (t %d, l %d, b %d, r %d) must be smaller "
                               "than the %dx%d kernel (ONNX Runtime rejects them)",
-                              (int)p->pad_top, (int)p->pad_left, (int)p->pad_bottom, (int)p->pad_right, (int)p->k_h,
-                              (int)p->k_w);
+                              (int)p->pad_top, (int)p->pad_left, (int)p->pad_bottom, (int)p->pad_right,
+                              (int)p->k_h, (int)p->k_w);
     /* ORT falls back to QLinearGlobalAveragePool (integer sum) when the kernel covers the image and
      * there is no padding. */
-    if (p->k_h == x_dims->h && p->k_w == x_dims->w && p->pad_top == 0 && p->pad_left == 0 && p->pad_bottom == 0 &&
-        p->pad_right == 0)
+    if (p->k_h == x_dims->h && p->k_w == x_dims->w && p->pad_top == 0 && p->pad_left == 0 &&
+        p->pad_bottom == 0 && p->pad_right == 0)
         return qmac_global_avgpool_onnxrt(x_dims, dt, x, x_scale, x_zp, y_scale, y_zp, y);
 
     int32_t qmin, qmax;
@@ -247,7 +259,8 @@ qmac_status qmac_avgpool_onnxrt(const qmac_pool_params *p, int count_include_pad
                 int32_t w0 = ox * p->stride_w - p->pad_left;
                 const int32_t w1 = w0 + p->k_w < x_dims->w ? w0 + p->k_w : x_dims->w;
                 w0 = w0 > 0 ? w0 : 0;
-                const int64_t count = count_include_pad ? (int64_t)p->k_h * p->k_w : (int64_t)(h1 - h0) * (w1 - w0);
+                const int64_t count =
+                    count_include_pad ? (int64_t)p->k_h * p->k_w : (int64_t)(h1 - h0) * (w1 - w0);
                 for (int32_t c = 0; c < y_dims->c; ++c) {
                     /* dequantize each tap (x_scale * (x - zp)), sum in float32 row by row */
                     float sum = 0.0f;

@@ -124,8 +124,8 @@ static int get_int_array(vcase *vc, const cJSON *obj, const char *path, const ch
     {
         int64_t v;
         if (!number_in(it, lo, hi, &v))
-            return vfail(vc, QMAC_ERR_FORMAT, "field '%s.%s[%d]' must be an integer in [%lld, %lld]", path, key, i,
-                         (long long)lo, (long long)hi);
+            return vfail(vc, QMAC_ERR_FORMAT, "field '%s.%s[%d]' must be an integer in [%lld, %lld]", path,
+                         key, i, (long long)lo, (long long)hi);
         out[i++] = (int32_t)v;
     }
     if (n_out)
@@ -174,7 +174,8 @@ static int get_tensor(vcase *vc, const cJSON *tensors, const char *name, size_t 
         {
             int64_t v;
             if (!number_in(d, 0, INT32_MAX, &v))
-                return vfail(vc, QMAC_ERR_FORMAT, "field '%s.shape' holds a non-integer or negative dim", path);
+                return vfail(vc, QMAC_ERR_FORMAT, "field '%s.shape' holds a non-integer or negative dim",
+                             path);
             c = c * (uint64_t)v;
             if (c > VEC_MAX_ELEMENTS)
                 return vfail(vc, QMAC_ERR_FORMAT, "field '%s.shape' describes too many elements", path);
@@ -193,8 +194,8 @@ static int get_tensor(vcase *vc, const cJSON *tensors, const char *name, size_t 
         int64_t v;
         if (!number_in(it, lo, hi, &v)) {
             free(buf);
-            return vfail(vc, QMAC_ERR_FORMAT, "field '%s.data[%zu]' must be an integer in [%lld, %lld]", path, i,
-                         (long long)lo, (long long)hi);
+            return vfail(vc, QMAC_ERR_FORMAT, "field '%s.data[%zu]' must be an integer in [%lld, %lld]", path,
+                         i, (long long)lo, (long long)hi);
         }
         buf[i++] = (int32_t)v;
     }
@@ -243,7 +244,8 @@ static int kernel_fail(vcase *vc, qmac_status st)
 {
     char detail[300];
     snprintf(detail, sizeof detail, "%s", qmac_last_error());
-    return vfail(vc, st == QMAC_ERR_NOMEM ? st : QMAC_ERR_FORMAT, "parameters rejected by the kernel: %s", detail);
+    return vfail(vc, st == QMAC_ERR_NOMEM ? st : QMAC_ERR_FORMAT, "parameters rejected by the kernel: %s",
+                 detail);
 }
 
 /* Activation range and output offset shared by every op (int8 output). */
@@ -257,14 +259,15 @@ static int get_out_params(vcase *vc, const cJSON *params, vout *o)
         !get_int(vc, params, "params", "activation_max", -128, 127, &o->act_max))
         return 0;
     if (o->act_min > o->act_max)
-        return vfail(vc, QMAC_ERR_FORMAT, "field 'params.activation_min' %d exceeds 'params.activation_max' %d",
-                     (int)o->act_min, (int)o->act_max);
+        return vfail(vc, QMAC_ERR_FORMAT,
+                     "field 'params.activation_min' %d exceeds 'params.activation_max' %d", (int)o->act_min,
+                     (int)o->act_max);
     return 1;
 }
 
 /* Per-channel (or broadcast) multipliers/shifts of conv/depthwise/fc, as a rule-A requant. */
-static int get_requant(vcase *vc, const cJSON *params, int32_t cout, const vout *o, int32_t *mult, int32_t *shift,
-                       qmac_requant *rq)
+static int get_requant(vcase *vc, const cJSON *params, int32_t cout, const vout *o, int32_t *mult,
+                       int32_t *shift, qmac_requant *rq)
 {
     int n_m = 0, n_s = 0;
     const int max_n = cout < 65536 ? (int)cout : 65536;
@@ -272,10 +275,11 @@ static int get_requant(vcase *vc, const cJSON *params, int32_t cout, const vout 
         !get_int_array(vc, params, "params", "output_shift", -1, max_n, -31, 31, shift, &n_s))
         return 0;
     if (n_m != n_s || (n_m != 1 && n_m != cout))
-        return vfail(vc, QMAC_ERR_FORMAT,
-                     "fields 'params.output_multiplier' (%d) and 'params.output_shift' (%d) need 1 or Cout = %d "
-                     "entries",
-                     n_m, n_s, (int)cout);
+        return vfail(
+            vc, QMAC_ERR_FORMAT,
+            "fields 'params.output_multiplier' (%d) and 'params.output_shift' (%d) need 1 or Cout = %d "
+            "entries",
+            n_m, n_s, (int)cout);
     memset(rq, 0, sizeof *rq);
     rq->rule = QMAC_REQUANT_TFLITE;
     rq->n_ch = n_m;
@@ -329,7 +333,8 @@ static int run_conv(vcase *vc, const cJSON *params, const cJSON *tensors, int de
         !get_padding(vc, params, &cp.pad_top, &cp.pad_left, &cp.pad_bottom, &cp.pad_right) ||
         !get_int(vc, params, "params", "input_offset", -127, 128, &in_off) ||
         !get_int(vc, params, "params", "filter_offset", -127, 128, &f_off) ||
-        !get_int(vc, params, "params", "output_offset", -128, 127, &o.out_offset) || !get_out_params(vc, params, &o))
+        !get_int(vc, params, "params", "output_offset", -128, 127, &o.out_offset) ||
+        !get_out_params(vc, params, &o))
         return 0;
     if (depthwise) {
         if (cJSON_GetObjectItemCaseSensitive(params, "depth_multiplier")) {
@@ -355,14 +360,15 @@ static int run_conv(vcase *vc, const cJSON *params, const cJSON *tensors, int de
     qmac_requant rq;
     ok = ok && get_requant(vc, params, cout, &o, mult, shift, &rq);
     ok = ok && (b->x8 = narrow8(vc, b->in1, n_in, "input")) != NULL &&
-         (b->w8 = narrow8(vc, b->filter, n_f, "filter")) != NULL &&
-         (b->got = malloc(n_out)) != NULL && (b->acc = malloc(n_out * sizeof *b->acc)) != NULL;
+         (b->w8 = narrow8(vc, b->filter, n_f, "filter")) != NULL && (b->got = malloc(n_out)) != NULL &&
+         (b->acc = malloc(n_out * sizeof *b->acc)) != NULL;
     if (ok) {
         const qmac_dims xd = dims4(in_s), wd = dims4(f_s), yd = dims4(out_s);
         const qmac_qbuf x = {QMAC_DT_INT8, b->x8, -in_off, NULL};
         const qmac_qbuf w = {QMAC_DT_INT8, b->w8, -f_off, NULL};
-        qmac_status st = depthwise ? qmac_depthwise_conv2d_acc(&cp, &xd, &x, &wd, &w, dmult, b->bias, &yd, b->acc)
-                                   : qmac_conv2d_acc(&cp, &xd, &x, &wd, &w, b->bias, &yd, b->acc);
+        qmac_status st = depthwise
+                             ? qmac_depthwise_conv2d_acc(&cp, &xd, &x, &wd, &w, dmult, b->bias, &yd, b->acc)
+                             : qmac_conv2d_acc(&cp, &xd, &x, &wd, &w, b->bias, &yd, b->acc);
         if (st == QMAC_OK)
             st = qmac_requant_check(&rq, cout, QMAC_DT_INT8, depthwise ? "depthwise_conv2d" : "conv2d");
         if (st == QMAC_OK)
@@ -389,17 +395,20 @@ static int run_fc(vcase *vc, const cJSON *params, const cJSON *tensors, vbufs *b
         !get_int(vc, params, "params", "batches", 1, INT32_MAX, &batches) ||
         !get_int(vc, params, "params", "accum_depth", 1, INT32_MAX, &depth) ||
         !get_int(vc, params, "params", "input_offset", -127, 128, &in_off) ||
-        !get_int(vc, params, "params", "filter_offset", -127, 128, &f_off) || !get_out_params(vc, params, &o) ||
+        !get_int(vc, params, "params", "filter_offset", -127, 128, &f_off) ||
+        !get_out_params(vc, params, &o) ||
         !get_int(vc, params, "params", "output_offset", -128, 127, &o.out_offset))
         return 0;
     if ((uint64_t)batches * (uint64_t)depth != (uint64_t)n_in)
-        return vfail(vc, QMAC_ERR_FORMAT, "fields 'params.batches' x 'params.accum_depth' (%d x %d) != input size %zu",
+        return vfail(vc, QMAC_ERR_FORMAT,
+                     "fields 'params.batches' x 'params.accum_depth' (%d x %d) != input size %zu",
                      (int)batches, (int)depth, n_in);
     if (f_s[1] != depth || out_s[0] != batches || out_s[1] != f_s[0])
-        return vfail(vc, QMAC_ERR_FORMAT,
-                     "fields 'params.filter_shape' [%d, %d] / 'params.output_shape' [%d, %d] do not fit batches %d, "
-                     "depth %d",
-                     (int)f_s[0], (int)f_s[1], (int)out_s[0], (int)out_s[1], (int)batches, (int)depth);
+        return vfail(
+            vc, QMAC_ERR_FORMAT,
+            "fields 'params.filter_shape' [%d, %d] / 'params.output_shape' [%d, %d] do not fit batches %d, "
+            "depth %d",
+            (int)f_s[0], (int)f_s[1], (int)out_s[0], (int)out_s[1], (int)batches, (int)depth);
     const int32_t cout = f_s[0];
     if (!get_tensor(vc, tensors, "input", n_in, -128, 127, &b->in1) ||
         !get_tensor(vc, tensors, "filter", n_f, -128, 127, &b->filter) ||
@@ -455,8 +464,9 @@ static int run_pool(vcase *vc, const cJSON *params, const cJSON *tensors, int is
     if (!(b->x8 = narrow8(vc, b->in1, n_in, "input")) || !(b->got = malloc(n_out)))
         return vfail(vc, QMAC_ERR_NOMEM, "out of memory");
     const qmac_dims xd = dims4(in_s), yd = dims4(out_s);
-    qmac_status st = is_max ? qmac_maxpool(&pp, &xd, QMAC_DT_INT8, b->x8, &yd, o.act_min, o.act_max, b->got)
-                            : qmac_avgpool_tflite(&pp, &xd, QMAC_DT_INT8, b->x8, &yd, o.act_min, o.act_max, b->got);
+    qmac_status st =
+        is_max ? qmac_maxpool(&pp, &xd, QMAC_DT_INT8, b->x8, &yd, o.act_min, o.act_max, b->got)
+               : qmac_avgpool_tflite(&pp, &xd, QMAC_DT_INT8, b->x8, &yd, o.act_min, o.act_max, b->got);
     b->n_out = n_out;
     return st == QMAC_OK ? 1 : kernel_fail(vc, st);
 }
@@ -573,7 +583,8 @@ static void stem_of(const char *path, char *out, size_t cap)
 }
 
 /* Compare and report; returns the case status. */
-static qmac_status compare(vcase *vc, const vbufs *b, const char *name, const char *op, FILE *log, int verbose)
+static qmac_status compare(vcase *vc, const vbufs *b, const char *name, const char *op, FILE *log,
+                           int verbose)
 {
     size_t n_diff = 0, first = 0;
     for (size_t i = 0; i < b->n_out; ++i)
@@ -592,13 +603,14 @@ static qmac_status compare(vcase *vc, const vbufs *b, const char *name, const ch
     vfail(vc, QMAC_ERR_MISMATCH, "%zu of %zu outputs differ, first at index %zu: expected %d, got %d", n_diff,
           b->n_out, first, (int)b->expected[first], (int)b->got[first]);
     if (log) {
-        fprintf(log, "FAIL %s %s: output[%zu] expected %d got %d (%zu of %zu outputs differ)\n", name, op, first,
-                (int)b->expected[first], (int)b->got[first], n_diff, b->n_out);
+        fprintf(log, "FAIL %s %s: output[%zu] expected %d got %d (%zu of %zu outputs differ)\n", name, op,
+                first, (int)b->expected[first], (int)b->got[first], n_diff, b->n_out);
         if (verbose) {
             size_t shown = 0;
             for (size_t i = 0; i < b->n_out && shown < VEC_VERBOSE_DIFFS; ++i)
                 if ((int32_t)b->got[i] != b->expected[i]) {
-                    fprintf(log, "    output[%zu]: expected %d got %d\n", i, (int)b->expected[i], (int)b->got[i]);
+                    fprintf(log, "    output[%zu]: expected %d got %d\n", i, (int)b->expected[i],
+                            (int)b->got[i]);
                     ++shown;
                 }
         }
@@ -646,10 +658,13 @@ qmac_status qmac_check_vector_file(const char *path, FILE *log, int verbose)
             snprintf(op_buf, sizeof op_buf, "%s", op_s);
         ok = ok && get_string(&vc, root, "", "layout", &layout) && get_string(&vc, root, "", "dtype", &dtype);
         if (ok && strcmp(layout, "NHWC") != 0)
-            ok = vfail(&vc, QMAC_ERR_UNSUPPORTED, "field 'layout' is \"%s\", only \"NHWC\" is supported", layout);
+            ok = vfail(&vc, QMAC_ERR_UNSUPPORTED, "field 'layout' is \"%s\", only \"NHWC\" is supported",
+                       layout);
         if (ok && strcmp(dtype, "int8") != 0)
-            ok = vfail(&vc, QMAC_ERR_UNSUPPORTED, "field 'dtype' is \"%s\", only \"int8\" is supported", dtype);
-        ok = ok && get_object(&vc, root, "", "params", &params) && get_object(&vc, root, "", "tensors", &tensors);
+            ok = vfail(&vc, QMAC_ERR_UNSUPPORTED, "field 'dtype' is \"%s\", only \"int8\" is supported",
+                       dtype);
+        ok = ok && get_object(&vc, root, "", "params", &params) &&
+             get_object(&vc, root, "", "tensors", &tensors);
     }
     if (ok) {
         if (!strcmp(op, "conv2d"))
@@ -759,6 +774,7 @@ qmac_status qmac_check_vectors_dir(const char *dir, FILE *log, int verbose, int 
     if (st != QMAC_OK)
         return qmac_set_error(st, "%s: out of memory while checking vectors", dir);
     if (fails)
-        return qmac_set_error(QMAC_ERR_MISMATCH, "%s: %d of %d vector cases failed", dir, fails, pass + fails);
+        return qmac_set_error(QMAC_ERR_MISMATCH, "%s: %d of %d vector cases failed", dir, fails,
+                              pass + fails);
     return QMAC_OK;
 }

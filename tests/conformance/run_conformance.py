@@ -60,6 +60,17 @@ FLOAT_COMPUTE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Sub", "M
                      "LeakyRelu", "FusedConv", "FusedGemm", "FusedMatMul", "Tanh", "Erf", "Gelu"}
 
 
+def _session_options():
+    """Default SessionOptions, plus any --ort-config KEY=VALUE entries."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    for kv in _G.get("ort_config") or []:
+        k, v = kv.split("=", 1)
+        so.add_session_config_entry(k, v)
+    return so
+
+
 def ort_float_ops(model_bytes, work):
     """Float compute ops that remain after ORT's default graph optimizations (a second session
     that saves its optimized graph)."""
@@ -67,7 +78,7 @@ def ort_float_ops(model_bytes, work):
     import onnxruntime as ort
 
     path = os.path.join(work, "ort_optimized.onnx")
-    so = ort.SessionOptions()
+    so = _session_options()
     so.optimized_model_filepath = path
     so.log_severity_level = 3
     ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
@@ -101,6 +112,8 @@ def repro_command(seed):
         parts += ["--category", c]
     for a in _G["qmac_args"]:
         parts += [f"--qmac-arg={a}"]
+    for kv in _G.get("ort_config") or []:
+        parts += ["--ort-config", kv]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -143,7 +156,8 @@ def run_case(seed):
     r["t_gen"] = t1 - t0
     names = case.input_names()
     try:
-        sess = ort.InferenceSession(case.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(case.model.SerializeToString(), _session_options(),
+                                    providers=["CPUExecutionProvider"])
         expected = sess.run(None, dict(zip(names, case.inputs)))
     except Exception as e:
         r.update(status="error", kind="onnxruntime error", reason=f"{type(e).__name__}: {str(e)[:300]}")
@@ -238,7 +252,7 @@ def _keep(case, work, expected, out_names, cmd, r):
         qcmd += ["--input", os.path.join(dest, f"input_{i}.npy")]
     qcmd += ["--output", os.path.join(dest, "actual")] + list(_G["qmac_args"])
     with open(os.path.join(dest, "case.txt"), "w") as f:
-        f.write(f"seed: {case.seed}\ncategory: {case.category}\nsummary: {case.summary}\n")
+        f.write(f"seed: {case.seed}\ncategory: {case.category}\nsummary: {r['summary']}\n")
         f.write(f"inputs: {', '.join(f'{n} {a.dtype}{list(a.shape)}' for n, a in zip(case.input_names(), case.inputs))}\n")
         f.write(f"outputs: {', '.join(out_names)} (expected/<name>.npy from onnxruntime)\n")
         f.write(f"result: {r['status']} {r['kind']}: {r['reason']}\n")
@@ -260,6 +274,9 @@ def main(argv=None):
     ap.add_argument("--vnni", choices=["auto", "yes", "no"], default="auto",
                     help="whether ORT's u8 x s8 kernels are exact here (auto: /proc/cpuinfo)")
     ap.add_argument("--qmac-arg", action="append", default=[], help="extra argument for `qmac run` (repeatable)")
+    ap.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
+                    help="ORT session config entry (repeatable), e.g. session.qdqisint8allowed=1 "
+                         "(int8 QDQ kernels as on ARM instead of x86's uint8 rewrite)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per qmac invocation")
     ap.add_argument("--max-fail-lines", type=int, default=200, help="print at most this many failure lines")
     args = ap.parse_args(argv)
@@ -291,7 +308,12 @@ def main(argv=None):
         print("!!! cases are generated (u8 x u8 and s8 x s8 only; quantize_static nets use QUInt8 weights).")
         print(bar)
 
-    settings = dict(qmac=qmac, qmac_display=args.qmac, qmac_args=args.qmac_arg, allow_u8s8=allow,
+    for kv in args.ort_config:
+        if "=" not in kv:
+            ap.error(f"--ort-config needs KEY=VALUE, got {kv!r}")
+    if args.ort_config:
+        print(f"ORT session config: {' '.join(args.ort_config)}")
+    settings = dict(ort_config=args.ort_config, qmac=qmac, qmac_display=args.qmac, qmac_args=args.qmac_arg, allow_u8s8=allow,
                     categories=args.category, keep=os.path.abspath(args.keep) if args.keep else None,
                     keep_hint=args.keep, keep_all=args.keep_all and bool(args.keep), timeout=args.timeout,
                     tmp_root=None)

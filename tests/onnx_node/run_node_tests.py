@@ -20,8 +20,14 @@ outputs of test_qlinearmatmul_{2D,3D}_int8_* hold e.g. 20 where the spec and ONN
 -128. The runner corrects exactly those elements (the ones whose exact result is out of range and
 whose shipped value is its wrap-around), prints a note for each, and --no-fix-expected disables it.
 
-For each selected test and data set: each input_K.pb (an onnx TensorProto) is converted to .npy,
-`qmac run model.onnx --input in_0.npy ... --output OUTDIR --backend ref` runs, and for each graph
+For each selected test and data set: each input_K.pb (an onnx TensorProto) is read. The node
+tests pass scales, zero points and even conv weights as graph inputs, while quantized models (and
+qmac's importer) hold them as constants; so by default the runner writes a copy of the model in
+which the inputs that are only used as such operands (everything but QuantizeLinear/
+DequantizeLinear/QLinearConv/ConvInteger input 0 and QLinearMatMul/MatMulInteger's two matrices)
+are initializers holding the data set's values (--no-fold passes everything as --input).
+The remaining inputs are written as .npy and
+`qmac run MODEL --input in_0.npy ... --output OUTDIR --backend ref` runs; for each graph
 output K, OUTDIR/<output name with [^A-Za-z0-9._-] replaced by _>.npy must equal output_K.pb:
 same dtype, same shape, every element bit-identical.
 
@@ -50,6 +56,10 @@ EIGHT_BIT = {TP.INT8, TP.UINT8}
 ALLOWED_TYPES = EIGHT_BIT | {TP.FLOAT, TP.FLOAT16, TP.INT32}
 # Number of tests the selection finds in onnx 1.19.1 (the pinned version); see --min-tests.
 EXPECTED_MIN = 18
+# Inputs of each op that carry run-time data; the others (scales, zero points, conv weights,
+# biases) are what a quantized model holds as constants. See --no-fold.
+DATA_INPUTS = {"QuantizeLinear": {0}, "DequantizeLinear": {0}, "QLinearConv": {0},
+               "QLinearMatMul": {0, 3}, "ConvInteger": {0}, "MatMulInteger": {0, 1}}
 # Attributes whose integer value is a TensorProto element type.
 TYPE_ATTRS = ("output_dtype", "to", "dtype")
 
@@ -189,6 +199,15 @@ def fix_qlinearmatmul_wrap(model, feeds, want):
     return fixed, int(bad.sum())
 
 
+def params_to_fold(graph):
+    """Graph inputs used only as quantization parameters / weights (never as data)."""
+    data, param = set(), set()
+    for n in graph.node:
+        for k, x in enumerate(n.input):
+            (data if k in DATA_INPUTS.get(n.op_type, set()) else param).add(x)
+    return {i.name for i in graph.input} & (param - data)
+
+
 def run_case(args, name, test_dir, ds, work):
     """Run one data set; returns a list of problems and the command that was run."""
     model_path = os.path.join(test_dir, "model.onnx")
@@ -209,13 +228,27 @@ def run_case(args, name, test_dir, ds, work):
     out_dir = os.path.join(work, "out")
     os.makedirs(in_dir)
     os.makedirs(out_dir)
-    cmd = [args.qmac, "run", model_path]
     feeds = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    for k, (f, gname) in enumerate(zip(in_files, g_inputs)):
-        arr = load_pb(os.path.join(ds_dir, f))
-        feeds[gname] = arr
+    for f, gname in zip(in_files, g_inputs):
+        feeds[gname] = load_pb(os.path.join(ds_dir, f))
+    fold = params_to_fold(g) if args.fold else set()
+    if fold:
+        # The node tests feed scales, zero points and weights as graph inputs; qmac (like any
+        # integer engine) takes them as constants. Move them into initializers with the data
+        # set's values: the same computation, on a model shaped like a real quantized one.
+        folded = onnx.ModelProto()
+        folded.CopyFrom(model)
+        keep = [i for i in folded.graph.input if i.name not in fold]
+        del folded.graph.input[:]
+        folded.graph.input.extend(keep)
+        for x in sorted(fold):
+            folded.graph.initializer.append(numpy_helper.from_array(feeds[x], x))
+        model_path = os.path.join(work, "model_folded.onnx")
+        onnx.save(folded, model_path)
+    cmd = [args.qmac, "run", model_path]
+    for k, gname in enumerate(x for x in g_inputs if x not in fold):
         p = os.path.join(in_dir, f"{k}_{sanitize(gname)}.npy")
-        np.save(p, arr)
+        np.save(p, feeds[gname])
         cmd += ["--input", p]
     cmd += ["--output", out_dir, "--backend", args.backend]
     if args.requant:
@@ -262,6 +295,10 @@ def main():
                     help=f"fail if fewer tests are selected (default {EXPECTED_MIN}, onnx 1.19.1)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per qmac run")
     ap.add_argument("--keep", action="store_true", help="keep every working directory")
+    ap.add_argument("--no-fold", dest="fold", action="store_false",
+                    help="pass every graph input as --input; by default the inputs that are "
+                         "scales, zero points or conv weights become initializers of a copy of "
+                         "the model (model_folded.onnx in the working directory)")
     ap.add_argument("--no-fix-expected", dest="fix_expected", action="store_false",
                     help="compare against the shipped outputs verbatim, even where onnx's reference "
                          "wrapped an int8 QLinearMatMul result instead of saturating it")

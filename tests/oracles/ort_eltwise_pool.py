@@ -10,7 +10,8 @@ float32 emulation of the formula documented in sw/include/qmac/kernels.h:
   QLinearAdd (x86 MLAS AVX2 kernel, GCC-contracted prologue):
       rA = sA/sC, rB = sB/sC, bias = zC - fma(rA, zA, rB*zB)
       y  = sat(cvt_rne(fma(a, rA, fma(b, rB, bias))))                    (A span; B span or scalar)
-      y  = sat(cvt_rne(fma(b, rB, fma(a, rA, zC - fma(rB, zB, rA*zA)))))   (A single element of its span)
+      y  = sat(cvt_rne(fma(b, rB, fma(a, rA, zC - fma(rB, zB, rA*zA)))))   (A single element of its span:
+                                                                           qmac_add_onnxrt_a_is_scalar)
   QLinearAveragePool: deq = xs*(x-xz); sum in float32 in window order; / (float)count;
       y = clamp(cvt(nearbyintf(avg / ys + yz))); kernel == image and no pads -> global path
   QLinearGlobalAveragePool: acc = sum(x) - xz*HW (int32); scale = xs / (ys * (float)HW);
@@ -264,7 +265,9 @@ class CLib:
                                           ctypes.c_float, ctypes.c_int32, ctypes.c_void_p]
         L.qmac_global_avgpool_onnxrt.argtypes = [ctypes.POINTER(Dims), ctypes.c_int, ctypes.c_void_p, ctypes.c_float,
                                                  ctypes.c_int32, ctypes.c_float, ctypes.c_int32, ctypes.c_void_p]
-        for f in ("qmac_add_onnxrt_prepare", "qmac_add_onnxrt_span", "qmac_avgpool_onnxrt",
+        L.qmac_add_onnxrt_a_is_scalar.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_int64), ctypes.c_int32,
+                                                  ctypes.POINTER(ctypes.c_int64)]
+        for f in ("qmac_add_onnxrt_a_is_scalar", "qmac_add_onnxrt_prepare", "qmac_add_onnxrt_span", "qmac_avgpool_onnxrt",
                   "qmac_global_avgpool_onnxrt"):
             getattr(L, f).restype = ctypes.c_int
 
@@ -402,6 +405,55 @@ def check_add(rng, n_cases, clib, tally, seed):
                     c_mism += int(clib.add_rows(a1.reshape(1, 1), b1.reshape(1, 1), q, dt)[0, 0] != got)
         tally.add(f"QLinearAdd {dt.__name__} single elements (targeted)", probes, probes, mism,
                   c_mism if clib else None, alts)
+
+
+def a_is_scalar(a_shape, y_shape):
+    """The rule of qmac_add_onnxrt_a_is_scalar (sw/include/qmac/kernels.h)."""
+    axis = len(y_shape) - 1
+    while axis >= 0 and y_shape[axis] == 1:
+        axis -= 1
+    if axis < 0:
+        return True
+    a_axis = axis - (len(y_shape) - len(a_shape))
+    return a_axis < 0 or a_shape[a_axis] == 1
+
+
+BCAST_SHAPES = [([3, 1], [3, 1]), ([2, 3, 1], [2, 3, 4]), ([1, 4], [3, 1]), ([1], [3, 4]), ([4], [3, 4]),
+                ([3, 1], [1, 1]), ([2, 1, 3], [2, 4, 3]), ([3, 4], [3, 1]), ([3, 1], [3, 4]), ([1, 1], [3, 4]),
+                ([2, 3, 4], [1, 1, 1]), ([1, 1, 1], [2, 3, 4]), ([5, 1, 1], [5, 3, 1]), ([5, 3, 1], [5, 1, 1]),
+                ([1, 3], [1, 3]), ([1, 1], [1, 1]), ([2, 1], [1, 3]), ([1, 3], [2, 1]), ([], [2]), ([2], []),
+                ([3, 1, 2], [1, 4, 1])]
+
+
+def check_add_broadcast_rule(rng, n_probes, clib, tally, seed):
+    """Fill A and B with one (a, b) pair on which the two forms differ; the output then reveals
+    which form ORT used for every element. Compare with the a_is_scalar rule (and the C one)."""
+    dt = np.int8
+    qmin, qmax = qrange(dt)
+    vals = np.arange(qmin, qmax + 1)
+    a_all, b_all = np.repeat(vals, 256), np.tile(vals, 256)
+    probes = []
+    while len(probes) < n_probes:
+        q = rand_add_q(rng, dt)
+        full, swap = add_emul(a_all, b_all, q, dt), add_emul(a_all, b_all, q, dt, a_scalar=True)
+        idx = np.nonzero(full != swap)[0]
+        if len(idx):
+            j = int(idx[int(rng.integers(0, len(idx)))])
+            probes.append((q, int(a_all[j]), int(b_all[j]), int(full[j]), int(swap[j])))
+    mism = c_mism = 0
+    for sa_, sb_ in BCAST_SHAPES:
+        sess = add_session(dt, sa_, sb_)
+        y_shape = list(np.broadcast_shapes(tuple(sa_), tuple(sb_)))
+        want_swap = a_is_scalar(sa_, y_shape)
+        for q, a, b, full, swap in probes:
+            got = sess.run(None, dict(add_feed(q, dt), A=np.full(sa_, a, dt), B=np.full(sb_, b, dt)))[0]
+            mism += int((got.astype(np.int64) != (swap if want_swap else full)).sum())
+        if clib:
+            ca = (ctypes.c_int64 * max(1, len(sa_)))(*sa_)
+            cy = (ctypes.c_int64 * max(1, len(y_shape)))(*y_shape)
+            c_mism += int(bool(clib.lib.qmac_add_onnxrt_a_is_scalar(len(sa_), ca, len(y_shape), cy)) != want_swap)
+    tally.add(f"QLinearAdd int8 broadcast rule ({len(BCAST_SHAPES)} shape pairs x {n_probes} probes)",
+              len(BCAST_SHAPES) * n_probes, len(BCAST_SHAPES) * n_probes, mism, c_mism if clib else None, {})
 
 
 def tie_prone_scales(rng):
@@ -545,6 +597,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         clib = CLib(tmp) if args.c_lib else None
         check_add(rng, args.cases, clib, tally, seed)
+        check_add_broadcast_rule(rng, max(4, args.cases // 20), clib, tally, seed)
         check_avgpool(rng, args.cases * 4, clib, tally, seed)
         check_global(rng, args.cases * 2, clib, tally, seed)
     print(f"{'section':<66} {'cases':>6} {'elements':>10} {'emul!=ort':>9} {'C!=ort':>7}  wrong variants")

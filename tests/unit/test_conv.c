@@ -15,8 +15,8 @@
 
 #include "qmac/kernels.h"
 
-static qmac_conv_params cparams(int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t pt, int32_t pl, int32_t pb,
-                                int32_t pr, int32_t groups)
+static qmac_conv_params cparams(int32_t sh, int32_t sw, int32_t dh, int32_t dw, int32_t pt, int32_t pl,
+                                int32_t pb, int32_t pr, int32_t groups)
 {
     qmac_conv_params p = {sh, sw, dh, dw, pt, pl, pb, pr, groups};
     return p;
@@ -253,7 +253,8 @@ static void test_conv_q_requantizes(void **state)
     rq.act_max = 70;
     int8_t y[4];
     int32_t scratch[4];
-    assert_int_equal(qmac_conv2d_q(&p, &xd, &xq, &wd, &wq, bias, &rq, &yd, QMAC_DT_INT8, y, scratch), QMAC_OK);
+    assert_int_equal(qmac_conv2d_q(&p, &xd, &xq, &wd, &wq, bias, &rq, &yd, QMAC_DT_INT8, y, scratch),
+                     QMAC_OK);
     const int8_t expect[4] = {70, 69, 63, 60};
     assert_memory_equal(y, expect, sizeof expect);
     rq.n_ch = 3; /* neither 1 nor Cout */
@@ -388,7 +389,8 @@ static void naive_conv(const qmac_conv_params *p, const qmac_dims *xd, const int
                             for (int32_t ic = 0; ic < cin_g; ++ic) {
                                 const int32_t iy = oy * p->stride_h + ky * p->dil_h;
                                 const int32_t ix = ox * p->stride_w + kx * p->dil_w;
-                                const int64_t xv = xp[((n * ph + iy) * pw + ix) * xd->c + first_ic + ic] - xzp;
+                                const int64_t xv =
+                                    xp[((n * ph + iy) * pw + ix) * xd->c + first_ic + ic] - xzp;
                                 const int64_t wv = w[((oc * wd->h + ky) * wd->w + kx) * wd->c + ic] - wzp[oc];
                                 s += xv * wv;
                             }
@@ -417,13 +419,15 @@ static void test_conv_random_differential(void **state)
     (void)state;
     const char *env = getenv("QMAC_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    print_message("test_conv_random_differential: seed %" PRIu64 " (rerun with QMAC_SEED=%" PRIu64 ")\n", seed, seed);
+    print_message("test_conv_random_differential: seed %" PRIu64 " (rerun with QMAC_SEED=%" PRIu64 ")\n",
+                  seed, seed);
     rng_state = seed;
     for (int iter = 0; iter < 400; ++iter) {
         const int32_t groups = rng_range(1, 3);
         const int32_t cin = groups * rng_range(1, 3), cout = groups * rng_range(1, 3);
-        qmac_conv_params p = cparams(rng_range(1, 3), rng_range(1, 3), rng_range(1, 3), rng_range(1, 3),
-                                     rng_range(0, 3), rng_range(0, 3), rng_range(0, 3), rng_range(0, 3), groups);
+        qmac_conv_params p =
+            cparams(rng_range(1, 3), rng_range(1, 3), rng_range(1, 3), rng_range(1, 3), rng_range(0, 3),
+                    rng_range(0, 3), rng_range(0, 3), rng_range(0, 3), groups);
         const qmac_dims wd = {cout, rng_range(1, 3), rng_range(1, 3), cin / groups};
         qmac_dims xd = {rng_range(1, 2), rng_range(1, 7), rng_range(1, 7), cin};
         const int32_t oh = qmac_conv_out_size(xd.h, wd.h, p.stride_h, p.dil_h, p.pad_top, p.pad_bottom, 0);
@@ -435,7 +439,8 @@ static void test_conv_random_differential(void **state)
         const qmac_dims yd = {xd.n, oh, ow, cout};
         const qmac_dtype xdt = rng_range(0, 1) ? QMAC_DT_INT8 : QMAC_DT_UINT8;
         const qmac_dtype wdt = rng_range(0, 1) ? QMAC_DT_INT8 : QMAC_DT_UINT8;
-        const int32_t nx = xd.n * xd.h * xd.w * xd.c, nw = wd.n * wd.h * wd.w * wd.c, ny = yd.n * yd.h * yd.w * yd.c;
+        const int32_t nx = xd.n * xd.h * xd.w * xd.c, nw = wd.n * wd.h * wd.w * wd.c,
+                      ny = yd.n * yd.h * yd.w * yd.c;
         uint8_t *xb = malloc((size_t)nx), *wb = malloc((size_t)nw);
         int32_t *xc = malloc(sizeof *xc * (size_t)nx), *wc = malloc(sizeof *wc * (size_t)nw);
         int32_t *got = malloc(sizeof *got * (size_t)ny), *want = malloc(sizeof *want * (size_t)ny);
@@ -459,8 +464,8 @@ static void test_conv_random_differential(void **state)
         naive_conv(&p, &xd, xc, xzp, &wd, wc, wzp, use_bias ? bias : NULL, &yd, want);
         for (int32_t i = 0; i < ny; ++i)
             if (got[i] != want[i]) {
-                print_message("mismatch at iter %d element %d: got %d want %d (seed %" PRIu64 ")\n", iter, (int)i,
-                              (int)got[i], (int)want[i], seed);
+                print_message("mismatch at iter %d element %d: got %d want %d (seed %" PRIu64 ")\n", iter,
+                              (int)i, (int)got[i], (int)want[i], seed);
                 fail();
             }
         /* depthwise with multiplier M equals grouped conv with groups = Cin on OHWI [Cin*M, KH, KW, 1] */
@@ -481,7 +486,8 @@ static void test_conv_random_differential(void **state)
                     }
             const qmac_qbuf dq = qb(QMAC_DT_INT8, dw, 3, NULL), oq = qb(QMAC_DT_INT8, ohwi, 3, NULL);
             qmac_conv_params pg = p;
-            assert_int_equal(qmac_depthwise_conv2d_acc(&p, &xd, &xq, &dwd, &dq, m, NULL, &dyd, dgot), QMAC_OK);
+            assert_int_equal(qmac_depthwise_conv2d_acc(&p, &xd, &xq, &dwd, &dq, m, NULL, &dyd, dgot),
+                             QMAC_OK);
             pg.groups = cin;
             assert_int_equal(qmac_conv2d_acc(&pg, &xd, &xq, &owd, &oq, NULL, &dyd, cgot), QMAC_OK);
             assert_memory_equal(dgot, cgot, sizeof *dgot * (size_t)ndy);

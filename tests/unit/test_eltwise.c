@@ -61,10 +61,12 @@ static void test_eltwise_add_tflite_rejects_bad_scales(void **state)
     (void)state;
     qmac_add_tflite_params p;
     /* 2 / (2^20 * 1e-7) = 19 >= 1: TFLite rejects the output multiplier */
-    assert_int_equal(qmac_add_tflite_prepare(1.0f, 0, 1.0f, 0, 1e-7f, 0, -128, 127, &p), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_add_tflite_prepare(1.0f, 0, 1.0f, 0, 1e-7f, 0, -128, 127, &p),
+                     QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_add_tflite_prepare(NAN, 0, 1.0f, 0, 1.0f, 0, -128, 127, &p), QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_add_tflite_prepare(1.0f, 0, 0.0f, 0, 1.0f, 0, -128, 127, &p), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_add_tflite_prepare(1.0f, 300, 1.0f, 0, 1.0f, 0, -128, 127, &p), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_add_tflite_prepare(1.0f, 300, 1.0f, 0, 1.0f, 0, -128, 127, &p),
+                     QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_add_tflite_prepare(1.0f, 0, 1.0f, 0, 1.0f, 0, 5, 4, &p), QMAC_ERR_INVALID_ARG);
 }
 
@@ -86,7 +88,7 @@ static void test_eltwise_mul_tflite(void **state)
     p.out_shift = 0;
     p.a_offset = 2;
     assert_int_equal(qmac_mul_tflite_one(&p, -1, 8), 4); /* (1 * 8) * 0.5 */
-    p.out_zp = 100; /* 100/2 + 100 = 150 -> 127 */
+    p.out_zp = 100;                                      /* 100/2 + 100 = 150 -> 127 */
     p.a_offset = 0;
     assert_int_equal(qmac_mul_tflite_one(&p, 10, 10), 127);
 }
@@ -132,7 +134,8 @@ static void test_eltwise_add_onnxrt_uint8_zero_points(void **state)
 }
 
 /* x86 conversion: a result outside int32 becomes INT32_MIN, which saturates to qmin.
- * sA = 2^30, sB = sC = 1, zero points 0: a = 1 -> 2^30 -> 127; a = 2 -> 2^31 -> qmin; a = 4 -> 2^32 -> qmin. */
+ * sA = 2^30, sB = sC = 1, zero points 0: a = 1 -> 2^30 -> 127; a = 2 -> 2^31 -> qmin; a = 4 -> 2^32 -> qmin.
+ */
 static void test_eltwise_add_onnxrt_out_of_int32_range(void **state)
 {
     (void)state;
@@ -162,12 +165,15 @@ static void test_eltwise_add_onnxrt_span_and_errors(void **state)
     assert_int_equal(y[0], 4);
     assert_int_equal(y[2], 4);
     assert_int_equal(qmac_add_onnxrt_span(&p, QMAC_DT_INT8, a, 3, one_a, 1, y), QMAC_OK); /* b = 3 */
-    assert_int_equal(y[0], 2);                                                             /* 1.5 + 0.5 */
+    assert_int_equal(y[0], 2);                                                            /* 1.5 + 0.5 */
     assert_int_equal(qmac_add_onnxrt_span(&p, QMAC_DT_INT8, a, 3, b, 2, y), QMAC_ERR_SHAPE);
     assert_int_equal(qmac_add_onnxrt_span(&p, QMAC_DT_UINT8, a, 3, b, 3, y), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, 1.0f, 0, 1.0f, 128, QMAC_DT_INT8, &p), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, -1.0f, 0, 1.0f, 0, QMAC_DT_INT8, &p), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, 1.0f, 0, 1.0f, 0, QMAC_DT_INT16, &p), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, 1.0f, 0, 1.0f, 128, QMAC_DT_INT8, &p),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, -1.0f, 0, 1.0f, 0, QMAC_DT_INT8, &p),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_add_onnxrt_prepare(1.0f, 0, 1.0f, 0, 1.0f, 0, QMAC_DT_INT16, &p),
+                     QMAC_ERR_INVALID_ARG);
 }
 
 /* TFLite CalculateActivationRangeQuantized, round() ties away from zero:
@@ -203,12 +209,16 @@ static void test_eltwise_activation_range_ties(void **state)
     assert_int_equal(qmac_activation_range(QMAC_ACT_RELU_N1_TO_1, 2.0f, 0, QMAC_DT_INT8, &lo, &hi), QMAC_OK);
     assert_int_equal(lo, -1);
     assert_int_equal(hi, 1);
-    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU_N1_TO_1, 0.015625f, 10, QMAC_DT_INT8, &lo, &hi), QMAC_OK);
+    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU_N1_TO_1, 0.015625f, 10, QMAC_DT_INT8, &lo, &hi),
+                     QMAC_OK);
     assert_int_equal(lo, -54);
     assert_int_equal(hi, 74);
-    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU6, 0.0f, 0, QMAC_DT_INT8, &lo, &hi), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU, 1.0f, 200, QMAC_DT_INT8, &lo, &hi), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU, 1.0f, 0, QMAC_DT_FLOAT32, &lo, &hi), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU6, 0.0f, 0, QMAC_DT_INT8, &lo, &hi),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU, 1.0f, 200, QMAC_DT_INT8, &lo, &hi),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_activation_range(QMAC_ACT_RELU, 1.0f, 0, QMAC_DT_FLOAT32, &lo, &hi),
+                     QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_activation_range((qmac_activation)42, 1.0f, 0, QMAC_DT_INT8, &lo, &hi),
                      QMAC_ERR_INVALID_ARG);
 }

@@ -11,8 +11,8 @@
 
 #include "qmac/kernels.h"
 
-static qmac_pool_params pparams(int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pt, int32_t pl, int32_t pb,
-                                int32_t pr)
+static qmac_pool_params pparams(int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pt, int32_t pl,
+                                int32_t pb, int32_t pr)
 {
     qmac_pool_params p = {kh, kw, sh, sw, 1, 1, pt, pl, pb, pr};
     return p;
@@ -231,12 +231,16 @@ static void test_pool_global_avgpool_onnxrt_range_errors(void **state)
     const uint8_t x[1] = {1};
     const qmac_dims xd = {1, 1, 1, 1};
     uint8_t y[1];
-    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1000.0f, 0, 1.0f, 0, y), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1000.0f, 0, 1.0f, 0, y),
+                     QMAC_ERR_INVALID_ARG);
     assert_non_null(strstr(qmac_last_error(), "range"));
-    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1e-10f, 0, 1.0f, 0, y), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1e-10f, 0, 1.0f, 0, y),
+                     QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 255.0f, 0, 1.0f, 0, y), QMAC_OK);
-    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_INT16, x, 1.0f, 0, 1.0f, 0, y), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1.0f, 256, 1.0f, 0, y), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_INT16, x, 1.0f, 0, 1.0f, 0, y),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_global_avgpool_onnxrt(&xd, QMAC_DT_UINT8, x, 1.0f, 256, 1.0f, 0, y),
+                     QMAC_ERR_INVALID_ARG);
 }
 
 static void test_pool_check_rejects_bad_windows(void **state)

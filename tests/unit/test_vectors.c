@@ -33,7 +33,8 @@ static const char *ADD_CASE =
  * SRDHM half up): 3.5 -> 4, 5 -> 5; output offset -1 -> [3 4]. */
 static const char *CONV_CASE =
     "{\"name\": \"hand_conv\", \"op\": \"conv2d\", \"layout\": \"NHWC\", \"dtype\": \"int8\",\n"
-    " \"params\": {\"input_shape\": [1, 1, 2, 1], \"filter_shape\": [1, 1, 1, 1], \"output_shape\": [1, 1, 2, 1],\n"
+    " \"params\": {\"input_shape\": [1, 1, 2, 1], \"filter_shape\": [1, 1, 1, 1], \"output_shape\": [1, 1, "
+    "2, 1],\n"
     "  \"groups\": 1, \"stride\": {\"h\": 1, \"w\": 1}, \"dilation\": {\"h\": 1, \"w\": 1},\n"
     "  \"padding\": {\"top\": 0, \"bottom\": 0, \"left\": 0, \"right\": 0}, \"input_offset\": 0,\n"
     "  \"filter_offset\": 0, \"output_offset\": -1, \"activation_min\": -128, \"activation_max\": 127,\n"
@@ -46,8 +47,10 @@ static const char *CONV_CASE =
 /* maxpool 2x2 stride 2 on [[1 -2] [3 -4]] -> 3, clamped to activation_max 2 -> 2. */
 static const char *POOL_CASE =
     "{\"name\": \"hand_pool\", \"op\": \"maxpool\", \"layout\": \"NHWC\", \"dtype\": \"int8\",\n"
-    " \"params\": {\"input_shape\": [1, 2, 2, 1], \"output_shape\": [1, 1, 1, 1], \"filter_size\": {\"h\": 2, \"w\": 2},\n"
-    "  \"stride\": {\"h\": 2, \"w\": 2}, \"padding\": {\"top\": 0, \"bottom\": 0, \"left\": 0, \"right\": 0},\n"
+    " \"params\": {\"input_shape\": [1, 2, 2, 1], \"output_shape\": [1, 1, 1, 1], \"filter_size\": {\"h\": "
+    "2, \"w\": 2},\n"
+    "  \"stride\": {\"h\": 2, \"w\": 2}, \"padding\": {\"top\": 0, \"bottom\": 0, \"left\": 0, \"right\": "
+    "0},\n"
     "  \"activation_min\": -128, \"activation_max\": 2},\n"
     " \"tensors\": {\"input\": {\"data\": [1, -2, 3, -4]}, \"expected_output\": {\"data\": [2]}}}\n";
 
@@ -188,7 +191,8 @@ static void expect_format_failure(const char *file, const char *text, size_t len
     char log[2048];
     write_text(file, text, len);
     const qmac_status st = check_file(file, log, sizeof log);
-    if (st != want || strncmp(log, "FAIL ", 5) != 0 || !strstr(log, file) || (needle && !strstr(log, needle))) {
+    if (st != want || strncmp(log, "FAIL ", 5) != 0 || !strstr(log, file) ||
+        (needle && !strstr(log, needle))) {
         print_message("%s: status %d, log: %s", file, (int)st, log);
         fail();
     }

@@ -50,7 +50,22 @@ typedef struct {
     int64_t sshape[QMAC_MAX_RANK];
     float *scale;
     int32_t *zp;
+    /* Run-time parameters (ONNX allows scales/zero points to be graph inputs): dynamic != 0
+     * means scale_id/zp_id (zp_id -1: absent) are resolved by the executor before the node
+     * runs; n is then 0 here. */
+    int dynamic;
+    int32_t scale_id, zp_id;
 } qmac_qinfo;
+
+/* Fill q from a scale tensor and an optional zero-point tensor, validating them: scales finite
+ * and > 0, zero point of the tensor's integer type (x_dt; QMAC_DT_INVALID = take it from the
+ * zero point; stays QMAC_DT_INVALID = "the tensor's own type" when both are unknown), same element count, int32 zero points equal to 0, per-axis
+ * scales 1-D. label/scale_name/zp_name only feed error messages. Frees nothing on error (q is
+ * left empty). */
+qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_name, const qmac_tensor *scale,
+                            const char *zp_name, const qmac_tensor *zp, qmac_dtype x_dt, int32_t axis,
+                            int32_t block);
+void qmac_qinfo_free(qmac_qinfo *q);
 
 /* A value (edge) of the graph. Constants (initializers, Constant nodes) hold their tensor. */
 typedef struct {

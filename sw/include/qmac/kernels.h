@@ -100,7 +100,8 @@ qmac_status qmac_matmul_acc(int32_t M, int32_t K, int32_t N, const qmac_qbuf *a,
 
 /* Validate a fully connected layer: batches, depth, cout >= 1; x per-tensor zero point; w.zp_ch
  * (if any) has cout entries. Errors: QMAC_ERR_INVALID_ARG / SHAPE. */
-qmac_status qmac_fc_check(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x, const qmac_qbuf *w);
+qmac_status qmac_fc_check(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x,
+                          const qmac_qbuf *w);
 
 /* TFLite fully connected: acc[b][oc] = bias[oc] + sum_d (x[b][d] - x.zp) * (w[oc][d] - w.zp[oc]). */
 qmac_status qmac_fc_acc(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x,
@@ -179,8 +180,9 @@ int32_t qmac_add_tflite_one(const qmac_add_tflite_params *p, int32_t a, int32_t 
  *   rA = sA / sC; rB = sB / sC; bias = (float)zC - fmaf(rA, zA, rB * zB)
  *   y = sat(cvt_rne(fmaf(a, rA, fmaf(b, rB, bias))))   (cvt out of int32 -> INT32_MIN, then clamp)
  * This holds when both inputs are spans and when B is the broadcast scalar. When A is a single
- * element of its span (ORT's "input0 is scalar" case: A of size 1, or broadcast along the
- * innermost merged axis, or both inputs of size 1) ORT swaps the operands and computes
+ * element of its span (ORT's "input0 is scalar" case, see qmac_add_onnxrt_a_is_scalar: A of size
+ * 1, or broadcast along the innermost output axis, or both inputs of size 1) ORT swaps the
+ * operands and computes
  *   bias' = (float)zC - fmaf(rB, zB, rA * zA);  y = sat(cvt_rne(fmaf(b, rB, fmaf(a, rA, bias'))))
  * which is qmac_add_onnxrt_one_a_scalar. The two differ by 1 on rare inputs. */
 typedef struct {
@@ -193,6 +195,13 @@ qmac_status qmac_add_onnxrt_prepare(float a_scale, int32_t a_zp, float b_scale, 
                                     int32_t y_zp, qmac_dtype y_dt, qmac_add_onnxrt_params *p);
 int32_t qmac_add_onnxrt_one(const qmac_add_onnxrt_params *p, int32_t a, int32_t b);
 int32_t qmac_add_onnxrt_one_a_scalar(const qmac_add_onnxrt_params *p, int32_t a, int32_t b);
+
+/* Which form ORT uses for a broadcast QLinearAdd with output shape y_shape (shapes right-aligned
+ * as in numpy): drop the output axes of size 1; with none left (a one-element output) A is the
+ * scalar; otherwise A is the scalar of every span when its extent along the innermost remaining
+ * axis is 1 (it is missing there or has size 1). Returns 1 for qmac_add_onnxrt_one_a_scalar, 0 for
+ * qmac_add_onnxrt_one. Checked against onnxruntime 1.23 by tests/oracles/ort_eltwise_pool.py. */
+int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank, const int64_t *y_shape);
 
 /* One ORT broadcast span: n = max(a_len, b_len) outputs; a_len and b_len are each 1 or n. A span
  * with a_len == 1 uses the _a_scalar form (as ORT does), any other the plain form. dt must be the
