@@ -80,7 +80,8 @@ qmac_status qmac_bunpack_f32(const uint32_t *packed, size_t rows, int32_t channe
     const size_t nw = (size_t)qmac_bwords(channels);
     for (size_t r = 0; r < rows; ++r)
         for (int32_t c = 0; c < channels; ++c)
-            x[r * (size_t)channels + (size_t)c] = ((packed[r * nw + (size_t)(c / 32)] >> (c % 32)) & 1u) ? -1.0f : 1.0f;
+            x[r * (size_t)channels + (size_t)c] =
+                ((packed[r * nw + (size_t)(c / 32)] >> (c % 32)) & 1u) ? -1.0f : 1.0f;
     return QMAC_OK;
 }
 
@@ -242,7 +243,8 @@ qmac_status qmac_bconv2d(const qmac_bconv_params *p, const qmac_dims *x_dims, co
 {
     const qmac_conv_params *cp = &p->conv;
     if (cp->stride_h < 1 || cp->stride_w < 1 || cp->dil_h < 1 || cp->dil_w < 1)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "bconv2d: stride (%d, %d) and dilation (%d, %d) must be >= 1",
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "bconv2d: stride (%d, %d) and dilation (%d, %d) must be >= 1",
                               (int)cp->stride_h, (int)cp->stride_w, (int)cp->dil_h, (int)cp->dil_w);
     if (cp->pad_top < 0 || cp->pad_left < 0 || cp->pad_bottom < 0 || cp->pad_right < 0)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "bconv2d: negative padding");
@@ -257,7 +259,8 @@ qmac_status qmac_bconv2d(const qmac_bconv_params *p, const qmac_dims *x_dims, co
         return qmac_set_error(QMAC_ERR_SHAPE, "bconv2d: Cin %d, Cout %d, filter Cin %d do not fit %d groups",
                               (int)cin, (int)cout, (int)cin_g, (int)groups);
     if (groups > 1 && cin_g % 32 != 0)
-        return qmac_set_error(QMAC_ERR_SHAPE, "bconv2d: grouped binary conv needs Cin/groups (%d) a multiple of 32",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "bconv2d: grouped binary conv needs Cin/groups (%d) a multiple of 32",
                               (int)cin_g);
     const int64_t ext_h = (int64_t)(w_dims->h - 1) * cp->dil_h + 1;
     const int64_t ext_w = (int64_t)(w_dims->w - 1) * cp->dil_w + 1;
@@ -268,15 +271,16 @@ qmac_status qmac_bconv2d(const qmac_bconv_params *p, const qmac_dims *x_dims, co
                               (int)w_dims->h, (int)w_dims->w, (int)x_dims->h, (int)x_dims->w);
     const int64_t oh = span_h / cp->stride_h + 1, ow = span_w / cp->stride_w + 1;
     if (y_dims->n != x_dims->n || y_dims->h != oh || y_dims->w != ow || y_dims->c != cout)
-        return qmac_set_error(QMAC_ERR_SHAPE, "bconv2d: output is [%d, %d, %d, %d], expected [%d, %lld, %lld, %d]",
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "bconv2d: output is [%d, %d, %d, %d], expected [%d, %lld, %lld, %d]",
                               (int)y_dims->n, (int)y_dims->h, (int)y_dims->w, (int)y_dims->c, (int)x_dims->n,
                               (long long)oh, (long long)ow, (int)cout);
     qmac_status st = check_bout(out, cout);
     if (st != QMAC_OK)
         return st;
 
-    const int32_t xw = qmac_bwords(cin);     /* words per input pixel   */
-    const int32_t fw = qmac_bwords(cin_g);   /* words per filter tap    */
+    const int32_t xw = qmac_bwords(cin);   /* words per input pixel   */
+    const int32_t fw = qmac_bwords(cin_g); /* words per filter tap    */
     const int32_t cout_g = cout / groups;
     size_t row = 0;
     for (int32_t n = 0; n < x_dims->n; ++n) {
@@ -291,14 +295,16 @@ qmac_status qmac_bconv2d(const qmac_bconv_params *p, const qmac_dims *x_dims, co
                         for (int32_t kx = 0; kx < w_dims->w; ++kx) {
                             const int32_t ix = ox * cp->stride_w - cp->pad_left + kx * cp->dil_w;
                             const uint32_t *wt =
-                                w + (((size_t)oc * (size_t)w_dims->h + (size_t)ky) * (size_t)w_dims->w + (size_t)kx) *
+                                w + (((size_t)oc * (size_t)w_dims->h + (size_t)ky) * (size_t)w_dims->w +
+                                     (size_t)kx) *
                                         (size_t)fw;
                             if (iy < 0 || iy >= x_dims->h || ix < 0 || ix >= x_dims->w) {
                                 if (p->pad == QMAC_BPAD_ONE) {
                                     int32_t pc = 0;
                                     for (int32_t k = 0; k < fw; ++k) {
                                         const int32_t bits = (k == fw - 1 && cin_g % 32) ? cin_g % 32 : 32;
-                                        const uint32_t m = bits == 32 ? 0xffffffffu : (UINT32_C(1) << bits) - 1u;
+                                        const uint32_t m =
+                                            bits == 32 ? 0xffffffffu : (UINT32_C(1) << bits) - 1u;
                                         pc += qmac_popcount32(wt[k] & m);
                                     }
                                     dot += cin_g - 2 * pc;
@@ -306,8 +312,10 @@ qmac_status qmac_bconv2d(const qmac_bconv_params *p, const qmac_dims *x_dims, co
                                 continue;
                             }
                             const uint32_t *xt =
-                                x + (((size_t)n * (size_t)x_dims->h + (size_t)iy) * (size_t)x_dims->w + (size_t)ix) *
-                                        (size_t)xw +
+                                x +
+                                (((size_t)n * (size_t)x_dims->h + (size_t)iy) * (size_t)x_dims->w +
+                                 (size_t)ix) *
+                                    (size_t)xw +
                                 (size_t)g * (size_t)(cin_g / 32);
                             dot += qmac_bdot(xt, wt, cin_g);
                         }
@@ -341,7 +349,8 @@ qmac_status qmac_bdense(int32_t batches, int32_t depth, int32_t cout, const uint
 qmac_status qmac_xnor_alpha(const float *w, int32_t cout, size_t per_filter, float *alpha)
 {
     if (cout < 1 || per_filter == 0)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "xnor alpha: %d filters of %zu weights", (int)cout, per_filter);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "xnor alpha: %d filters of %zu weights", (int)cout,
+                              per_filter);
     for (int32_t c = 0; c < cout; ++c) {
         double sum = 0.0;
         const float *wc = w + (size_t)c * per_filter;

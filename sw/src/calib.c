@@ -150,7 +150,8 @@ qmac_status qmac_minmax_range(qmac_minmax_calib *c, float *rmin, float *rmax)
         return st;
     for (int32_t ch = 0; ch < c->n_ch; ++ch) {
         if (!c->has_range[ch])
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "min-max calibration: channel %d saw no data", (int)ch);
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "min-max calibration: channel %d saw no data",
+                                  (int)ch);
         rmin[ch] = c->range_min[ch];
         rmax[ch] = c->range_max[ch];
     }
@@ -183,7 +184,8 @@ qmac_status qmac_hist_init(qmac_hist *h, int32_t n_ch, int32_t num_bins, qmac_hi
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "histogram calibration: unknown origin %d", (int)origin);
     h->ch = calloc((size_t)n_ch, sizeof *h->ch);
     if (!h->ch)
-        return qmac_set_error(QMAC_ERR_NOMEM, "histogram calibration: cannot allocate %d channels", (int)n_ch);
+        return qmac_set_error(QMAC_ERR_NOMEM, "histogram calibration: cannot allocate %d channels",
+                              (int)n_ch);
     h->n_ch = n_ch;
     h->init_bins = num_bins;
     h->origin = origin;
@@ -213,8 +215,8 @@ static float f32_div(float a, float b)
 }
 
 /* First batch of a channel: np.histogram(a, n, range=(first, last)) for float32 data a. */
-static qmac_status hist_first(qmac_hist_ch *hc, int32_t n, float first, float last, const float *x, size_t outer,
-                              size_t nch, size_t ch, size_t inner)
+static qmac_status hist_first(qmac_hist_ch *hc, int32_t n, float first, float last, const float *x,
+                              size_t outer, size_t nch, size_t ch, size_t inner)
 {
     if (first == last) { /* numpy widens an empty range */
         first = f32_sub(first, 0.5f);
@@ -285,8 +287,8 @@ static int64_t bin_of(const double *e, int64_t n, double v)
 
 /* Later batch: grow the edges like ORT (np.arange in float64 from float32 scalars), then
  * np.histogram(a, bins=edges) and add the old counts. */
-static qmac_status hist_more(qmac_hist_ch *hc, float amax, const float *x, size_t outer, size_t nch, size_t ch,
-                             size_t inner)
+static qmac_status hist_more(qmac_hist_ch *hc, float amax, const float *x, size_t outer, size_t nch,
+                             size_t ch, size_t inner)
 {
     const int64_t old_n = hc->nbins;
     int64_t add = 0;
@@ -297,8 +299,8 @@ static qmac_status hist_more(qmac_hist_ch *hc, float amax, const float *x, size_
         const float stop = f32_add(amax, width);
         const double len = ceil((double)f32_div(f32_sub(stop, a0), width));
         if (!(len <= (double)(QMAC_HIST_MAX_BINS - old_n)))
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "histogram: growing to max |x| = %g needs %g more bins",
-                                  (double)amax, len);
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                  "histogram: growing to max |x| = %g needs %g more bins", (double)amax, len);
         add = len > 0.0 ? (int64_t)len : 0;
         start = (double)a0;
         delta = (double)f32_add(a0, width) - start;

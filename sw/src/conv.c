@@ -163,16 +163,18 @@ qmac_status qmac_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, 
                     const int32_t wzp = zp_of(w, oc);
                     uint32_t sum = bias ? (uint32_t)bias[oc] : 0u;
                     for (int32_t ky = 0; ky < w_dims->h; ++ky) {
-                        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                        const int64_t iy = (int64_t)oy * p->stride_h - p->pad_top + (int64_t)ky * p->dil_h;
                         if (iy < 0 || iy >= x_dims->h)
                             continue; /* padded tap: (zp - zp) * w = 0 */
                         for (int32_t kx = 0; kx < w_dims->w; ++kx) {
-                            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                            const int64_t ix =
+                                (int64_t)ox * p->stride_w - p->pad_left + (int64_t)kx * p->dil_w;
                             if (ix < 0 || ix >= x_dims->w)
                                 continue;
                             for (int32_t ic = 0; ic < cin_g; ++ic) {
                                 const int32_t xv = qmac_load_int(
-                                    x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, g * cin_g + ic));
+                                    x->dtype, x->data,
+                                    qmac_nhwc_index(x_dims, n, (int32_t)iy, (int32_t)ix, g * cin_g + ic));
                                 const int32_t wv =
                                     qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, oc, ky, kx, ic));
                                 sum = qmac_mac_u32(sum, xv - x->zp, wv - wzp);
@@ -231,15 +233,16 @@ qmac_status qmac_depthwise_conv2d_acc(const qmac_conv_params *p, const qmac_dims
                     const int32_t wzp = zp_of(w, oc);
                     uint32_t sum = bias ? (uint32_t)bias[oc] : 0u;
                     for (int32_t ky = 0; ky < w_dims->h; ++ky) {
-                        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                        const int64_t iy = (int64_t)oy * p->stride_h - p->pad_top + (int64_t)ky * p->dil_h;
                         if (iy < 0 || iy >= x_dims->h)
                             continue;
                         for (int32_t kx = 0; kx < w_dims->w; ++kx) {
-                            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                            const int64_t ix =
+                                (int64_t)ox * p->stride_w - p->pad_left + (int64_t)kx * p->dil_w;
                             if (ix < 0 || ix >= x_dims->w)
                                 continue;
-                            const int32_t xv =
-                                qmac_load_int(x->dtype, x->data, qmac_nhwc_index(x_dims, n, iy, ix, ic));
+                            const int32_t xv = qmac_load_int(
+                                x->dtype, x->data, qmac_nhwc_index(x_dims, n, (int32_t)iy, (int32_t)ix, ic));
                             const int32_t wv =
                                 qmac_load_int(w->dtype, w->data, qmac_nhwc_index(w_dims, 0, ky, kx, oc));
                             sum = qmac_mac_u32(sum, xv - x->zp, wv - wzp);

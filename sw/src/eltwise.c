@@ -141,7 +141,8 @@ int32_t qmac_add_onnxrt_one_a_scalar(const qmac_add_onnxrt_params *p, int32_t a,
     return ort_round_saturate(p, fmaf((float)b, p->ratio_b, t));
 }
 
-int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank, const int64_t *y_shape)
+int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank,
+                                const int64_t *y_shape)
 {
     int32_t axis = y_rank - 1;
     while (axis >= 0 && y_shape[axis] == 1)

@@ -9,15 +9,18 @@
 #include "kern_util.h"
 #include "qmac/kernels.h"
 
-/* Does output position o of one axis see at least one in-image tap? */
-static int window_has_tap(int32_t o, int32_t stride, int32_t pad_before, int32_t k, int32_t dil, int32_t in)
+/* In-image taps of one window along one axis: the taps i in [0, k) with 0 <= base + i*dil < in
+ * are consecutive; *first receives the first one. Returns their count (0 when the window lies
+ * entirely in the padding). int64 arithmetic: no overflow for any int32 geometry. */
+static int32_t window_taps(int64_t base, int32_t k, int32_t dil, int32_t in, int32_t *first)
 {
-    for (int32_t i = 0; i < k; ++i) {
-        const int64_t pos = (int64_t)o * stride - pad_before + (int64_t)i * dil;
-        if (pos >= 0 && pos < in)
-            return 1;
-    }
-    return 0;
+    const int64_t lo = base >= 0 ? 0 : (-base + dil - 1) / dil;
+    const int64_t last_pos = (int64_t)in - 1 - base;
+    int64_t hi = last_pos < 0 ? -1 : last_pos / dil;
+    if (hi > (int64_t)k - 1)
+        hi = (int64_t)k - 1;
+    *first = (int32_t)(lo < k ? lo : k);
+    return hi >= lo ? (int32_t)(hi - lo + 1) : 0;
 }
 
 qmac_status qmac_pool_check(const qmac_pool_params *p, const qmac_dims *x_dims, const qmac_dims *y_dims)
@@ -58,12 +61,13 @@ qmac_status qmac_pool_check(const qmac_pool_params *p, const qmac_dims *x_dims, 
         return qmac_set_error(QMAC_ERR_SHAPE,
                               "pool: output %dx%d should be %dx%d (floor) or %dx%d (ceil mode)",
                               (int)y_dims->h, (int)y_dims->w, (int)fh, (int)fw, (int)ch, (int)cw);
+    int32_t first;
     for (int32_t o = 0; o < y_dims->h; ++o)
-        if (!window_has_tap(o, p->stride_h, p->pad_top, p->k_h, p->dil_h, x_dims->h))
+        if (!window_taps((int64_t)o * p->stride_h - p->pad_top, p->k_h, p->dil_h, x_dims->h, &first))
             return qmac_set_error(QMAC_ERR_SHAPE,
                                   "pool: window of output row %d lies entirely in the padding", (int)o);
     for (int32_t o = 0; o < y_dims->w; ++o)
-        if (!window_has_tap(o, p->stride_w, p->pad_left, p->k_w, p->dil_w, x_dims->w))
+        if (!window_taps((int64_t)o * p->stride_w - p->pad_left, p->k_w, p->dil_w, x_dims->w, &first))
             return qmac_set_error(QMAC_ERR_SHAPE,
                                   "pool: window of output column %d lies entirely in the padding", (int)o);
     return QMAC_OK;
@@ -98,15 +102,17 @@ qmac_status qmac_maxpool(const qmac_pool_params *p, const qmac_dims *x_dims, qma
         for (int32_t oy = 0; oy < y_dims->h; ++oy)
             for (int32_t ox = 0; ox < y_dims->w; ++ox)
                 for (int32_t c = 0; c < y_dims->c; ++c) {
+                    const int64_t by = (int64_t)oy * p->stride_h - p->pad_top;
+                    const int64_t bx = (int64_t)ox * p->stride_w - p->pad_left;
+                    int32_t fy, fx;
+                    const int32_t ny = window_taps(by, p->k_h, p->dil_h, x_dims->h, &fy);
+                    const int32_t nx = window_taps(bx, p->k_w, p->dil_w, x_dims->w, &fx);
                     int32_t best = INT32_MIN; /* the check guarantees at least one in-image tap */
-                    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
-                        if (iy < 0 || iy >= x_dims->h)
-                            continue; /* padded taps never win */
-                        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
-                            if (ix < 0 || ix >= x_dims->w)
-                                continue;
+                    /* only in-image taps are visited: padded taps never win */
+                    for (int32_t ky = fy; ky < fy + ny; ++ky) {
+                        const int32_t iy = (int32_t)(by + (int64_t)ky * p->dil_h);
+                        for (int32_t kx = fx; kx < fx + nx; ++kx) {
+                            const int32_t ix = (int32_t)(bx + (int64_t)kx * p->dil_w);
                             const int32_t v = qmac_load_int(dt, x, qmac_nhwc_index(x_dims, n, iy, ix, c));
                             if (v > best)
                                 best = v;
@@ -131,20 +137,21 @@ qmac_status qmac_avgpool_tflite(const qmac_pool_params *p, const qmac_dims *x_di
         for (int32_t oy = 0; oy < y_dims->h; ++oy)
             for (int32_t ox = 0; ox < y_dims->w; ++ox)
                 for (int32_t c = 0; c < y_dims->c; ++c) {
+                    const int64_t by = (int64_t)oy * p->stride_h - p->pad_top;
+                    const int64_t bx = (int64_t)ox * p->stride_w - p->pad_left;
+                    int32_t fy, fx;
+                    const int32_t ny = window_taps(by, p->k_h, p->dil_h, x_dims->h, &fy);
+                    const int32_t nx = window_taps(bx, p->k_w, p->dil_w, x_dims->w, &fx);
                     int64_t sum = 0; /* < 2^40 taps of |v| <= 2^16: no overflow */
-                    int64_t count = 0;
-                    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
-                        if (iy < 0 || iy >= x_dims->h)
-                            continue; /* padded taps are neither summed nor counted */
-                        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
-                            if (ix < 0 || ix >= x_dims->w)
-                                continue;
+                    /* only in-image taps: padded taps are neither summed nor counted */
+                    for (int32_t ky = fy; ky < fy + ny; ++ky) {
+                        const int32_t iy = (int32_t)(by + (int64_t)ky * p->dil_h);
+                        for (int32_t kx = fx; kx < fx + nx; ++kx) {
+                            const int32_t ix = (int32_t)(bx + (int64_t)kx * p->dil_w);
                             sum += qmac_load_int(dt, x, qmac_nhwc_index(x_dims, n, iy, ix, c));
-                            ++count;
                         }
                     }
+                    const int64_t count = (int64_t)ny * nx;
                     /* TFLite: rounding half away from zero by C's truncating division */
                     const int64_t avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
                     qmac_store_int(dt, y, qmac_nhwc_index(y_dims, n, oy, ox, c),
@@ -252,20 +259,19 @@ qmac_status qmac_avgpool_onnxrt(const qmac_pool_params *p, int count_include_pad
     for (int32_t n = 0; n < y_dims->n; ++n)
         for (int32_t oy = 0; oy < y_dims->h; ++oy) {
             /* ORT clips the window to the image, not to the padded image */
-            int32_t h0 = oy * p->stride_h - p->pad_top;
-            const int32_t h1 = h0 + p->k_h < x_dims->h ? h0 + p->k_h : x_dims->h;
+            int64_t h0 = (int64_t)oy * p->stride_h - p->pad_top;
+            const int64_t h1 = h0 + p->k_h < x_dims->h ? h0 + p->k_h : x_dims->h;
             h0 = h0 > 0 ? h0 : 0;
             for (int32_t ox = 0; ox < y_dims->w; ++ox) {
-                int32_t w0 = ox * p->stride_w - p->pad_left;
-                const int32_t w1 = w0 + p->k_w < x_dims->w ? w0 + p->k_w : x_dims->w;
+                int64_t w0 = (int64_t)ox * p->stride_w - p->pad_left;
+                const int64_t w1 = w0 + p->k_w < x_dims->w ? w0 + p->k_w : x_dims->w;
                 w0 = w0 > 0 ? w0 : 0;
-                const int64_t count =
-                    count_include_pad ? (int64_t)p->k_h * p->k_w : (int64_t)(h1 - h0) * (w1 - w0);
+                const int64_t count = count_include_pad ? (int64_t)p->k_h * p->k_w : (h1 - h0) * (w1 - w0);
                 for (int32_t c = 0; c < y_dims->c; ++c) {
                     /* dequantize each tap (x_scale * (x - zp)), sum in float32 row by row */
                     float sum = 0.0f;
-                    for (int32_t ih = h0; ih < h1; ++ih)
-                        for (int32_t iw = w0; iw < w1; ++iw) {
+                    for (int32_t ih = (int32_t)h0; ih < h1; ++ih)
+                        for (int32_t iw = (int32_t)w0; iw < w1; ++iw) {
                             const int32_t v = qmac_load_int(dt, x, qmac_nhwc_index(x_dims, n, ih, iw, c));
                             const float deq = x_scale * (float)(v - x_zp);
                             sum = sum + deq; /* separate statements: no contraction into an FMA */

@@ -90,8 +90,8 @@ float qmac_dequantize_f32(int32_t q, float scale, int32_t zp)
 
 /* ---------------------------------------------------------------- arrays */
 
-qmac_status qmac_axis_split(const int64_t *shape, int32_t rank, int32_t axis, size_t *outer,
-                            size_t *axis_len, size_t *inner)
+qmac_status qmac_axis_split(const int64_t *shape, int32_t rank, int32_t axis, size_t *outer, size_t *axis_len,
+                            size_t *inner)
 {
     if (rank < 1 || axis < -rank || axis >= rank)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "axis %d is outside [-%d, %d] for a rank-%d tensor",
@@ -277,8 +277,8 @@ static qmac_status qparams_onnxrt(float rmin, float rmax, int32_t qmin, int32_t 
                                   float *scale, int32_t *zp)
 {
     if (qmin > 0 || qmax < 0)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG,
-                              "onnxrt qparams need qmin <= 0 <= qmax, got [%d, %d]", (int)qmin, (int)qmax);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "onnxrt qparams need qmin <= 0 <= qmax, got [%d, %d]",
+                              (int)qmin, (int)qmax);
     float lo = rmin < 0.0f ? rmin : 0.0f;
     float hi = rmax > 0.0f ? rmax : 0.0f;
     if (symmetric) {
@@ -378,7 +378,8 @@ qmac_status qmac_choose_qparams_axis(const float *rmin, const float *rmax, int32
     if (n < 1)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "per-channel qparams: %d channels", (int)n);
     for (int32_t c = 0; c < n; ++c) {
-        qmac_status st = qmac_choose_qparams(rmin[c], rmax[c], qmin, qmax, symmetric, rule, &scale[c], &zp[c]);
+        qmac_status st =
+            qmac_choose_qparams(rmin[c], rmax[c], qmin, qmax, symmetric, rule, &scale[c], &zp[c]);
         if (st != QMAC_OK) {
             char why[256];
             snprintf(why, sizeof why, "%s", qmac_last_error()); /* the detail buffer is rewritten next */

@@ -20,13 +20,15 @@ outputs of test_qlinearmatmul_{2D,3D}_int8_* hold e.g. 20 where the spec and ONN
 -128. The runner corrects exactly those elements (the ones whose exact result is out of range and
 whose shipped value is its wrap-around), prints a note for each, and --no-fix-expected disables it.
 
-For each selected test and data set: each input_K.pb (an onnx TensorProto) is read. The node
-tests pass scales, zero points and even conv weights as graph inputs, while quantized models (and
-qmac's importer) hold them as constants; so by default the runner writes a copy of the model in
-which the inputs that are only used as such operands (everything but QuantizeLinear/
-DequantizeLinear/QLinearConv/ConvInteger input 0 and QLinearMatMul/MatMulInteger's two matrices)
-are initializers holding the data set's values (--no-fold passes everything as --input).
-The remaining inputs are written as .npy and
+Each selected test and data set runs in two modes (--mode picks one):
+  verbatim  every input_K.pb (an onnx TensorProto) is written as .npy and bound with --input to
+            the model's graph inputs in order, exactly as the node test defines them (scales,
+            zero points and even conv weights arrive at run time);
+  folded    a copy of the model (model_folded.onnx in the working directory) holds the inputs
+            that are only used as quantization parameters or weights (everything but
+            QuantizeLinear/DequantizeLinear/QLinearConv/ConvInteger input 0 and
+            QLinearMatMul/MatMulInteger's two matrices) as initializers with the data set's
+            values, the way real quantized models carry them; the rest are --input.
 `qmac run MODEL --input in_0.npy ... --output OUTDIR --backend ref` runs; for each graph
 output K, OUTDIR/<output name with [^A-Za-z0-9._-] replaced by _>.npy must equal output_K.pb:
 same dtype, same shape, every element bit-identical.
@@ -57,7 +59,7 @@ ALLOWED_TYPES = EIGHT_BIT | {TP.FLOAT, TP.FLOAT16, TP.INT32}
 # Number of tests the selection finds in onnx 1.19.1 (the pinned version); see --min-tests.
 EXPECTED_MIN = 18
 # Inputs of each op that carry run-time data; the others (scales, zero points, conv weights,
-# biases) are what a quantized model holds as constants. See --no-fold.
+# biases) are what a quantized model holds as constants (mode "folded").
 DATA_INPUTS = {"QuantizeLinear": {0}, "DequantizeLinear": {0}, "QLinearConv": {0},
                "QLinearMatMul": {0, 3}, "ConvInteger": {0}, "MatMulInteger": {0, 1}}
 # Attributes whose integer value is a TensorProto element type.
@@ -208,7 +210,7 @@ def params_to_fold(graph):
     return {i.name for i in graph.input} & (param - data)
 
 
-def run_case(args, name, test_dir, ds, work):
+def run_case(args, name, test_dir, ds, work, mode):
     """Run one data set; returns a list of problems and the command that was run."""
     model_path = os.path.join(test_dir, "model.onnx")
     model = onnx.load(model_path)
@@ -231,7 +233,7 @@ def run_case(args, name, test_dir, ds, work):
     feeds = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     for f, gname in zip(in_files, g_inputs):
         feeds[gname] = load_pb(os.path.join(ds_dir, f))
-    fold = params_to_fold(g) if args.fold else set()
+    fold = params_to_fold(g) if mode == "folded" else set()
     if fold:
         # The node tests feed scales, zero points and weights as graph inputs; qmac (like any
         # integer engine) takes them as constants. Move them into initializers with the data
@@ -268,7 +270,7 @@ def run_case(args, name, test_dir, ds, work):
         if args.fix_expected:
             want, n_fixed = fix_qlinearmatmul_wrap(model, feeds, want)
             if n_fixed:
-                print(f"note {name}/{ds}: output '{gname}': {n_fixed} expected element(s) corrected "
+                print(f"note {name}/{ds} [{mode}]: output '{gname}': {n_fixed} expected element(s) corrected "
                       f"from wrap-around to saturation (onnx reference bug onnx/onnx#7835)")
         p = os.path.join(out_dir, sanitize(gname) + ".npy")
         if not os.path.exists(p):
@@ -295,10 +297,10 @@ def main():
                     help=f"fail if fewer tests are selected (default {EXPECTED_MIN}, onnx 1.19.1)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per qmac run")
     ap.add_argument("--keep", action="store_true", help="keep every working directory")
-    ap.add_argument("--no-fold", dest="fold", action="store_false",
-                    help="pass every graph input as --input; by default the inputs that are "
-                         "scales, zero points or conv weights become initializers of a copy of "
-                         "the model (model_folded.onnx in the working directory)")
+    ap.add_argument("--mode", choices=("verbatim", "folded", "both"), default="both",
+                    help="verbatim: every graph input is an --input; folded: scales, zero points "
+                         "and conv weights become initializers of a copy of the model; "
+                         "both (default): each test runs in both modes")
     ap.add_argument("--no-fix-expected", dest="fix_expected", action="store_false",
                     help="compare against the shipped outputs verbatim, even where onnx's reference "
                          "wrapped an int8 QLinearMatMul result instead of saturating it")
@@ -332,16 +334,17 @@ def main():
     for name, reason in skipped:
         print(f"  {name}: {reason}")
 
+    modes = ("verbatim", "folded") if args.mode == "both" else (args.mode,)
     root = tempfile.mkdtemp(prefix="qmac-node-tests-")
     passed = failed = 0
     for name, _ in selected:
         test_dir = os.path.join(args.data, name)
-        for ds in data_sets(test_dir):
-            work = os.path.join(root, name, ds)
+        for ds, mode in ((d, m) for d in data_sets(test_dir) for m in modes):
+            work = os.path.join(root, name, ds, mode)
             os.makedirs(work)
-            label = f"{name}/{ds}"
+            label = f"{name}/{ds} [{mode}]"
             try:
-                probs, cmd = run_case(args, name, test_dir, ds, work)
+                probs, cmd = run_case(args, name, test_dir, ds, work, mode)
             except Exception as e:  # noqa: BLE001 - report and go on with the other tests
                 probs, cmd = [f"harness error: {type(e).__name__}: {e}"], None
             if probs:
@@ -367,7 +370,7 @@ def main():
     if failed:
         print(f"run_node_tests: {failed} failed; rerun one with -k NAME")
         status = 1
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed")  # one count per test, data set and mode
     return status
 
 

@@ -440,7 +440,7 @@ def check_add_broadcast_rule(rng, n_probes, clib, tally, seed):
         if len(idx):
             j = int(idx[int(rng.integers(0, len(idx)))])
             probes.append((q, int(a_all[j]), int(b_all[j]), int(full[j]), int(swap[j])))
-    mism = c_mism = 0
+    mism = c_mism = always_plain = 0
     for sa_, sb_ in BCAST_SHAPES:
         sess = add_session(dt, sa_, sb_)
         y_shape = list(np.broadcast_shapes(tuple(sa_), tuple(sb_)))
@@ -448,12 +448,14 @@ def check_add_broadcast_rule(rng, n_probes, clib, tally, seed):
         for q, a, b, full, swap in probes:
             got = sess.run(None, dict(add_feed(q, dt), A=np.full(sa_, a, dt), B=np.full(sb_, b, dt)))[0]
             mism += int((got.astype(np.int64) != (swap if want_swap else full)).sum())
+            always_plain += int((got.astype(np.int64) != full).sum())
         if clib:
             ca = (ctypes.c_int64 * max(1, len(sa_)))(*sa_)
             cy = (ctypes.c_int64 * max(1, len(y_shape)))(*y_shape)
             c_mism += int(bool(clib.lib.qmac_add_onnxrt_a_is_scalar(len(sa_), ca, len(y_shape), cy)) != want_swap)
     tally.add(f"QLinearAdd int8 broadcast rule ({len(BCAST_SHAPES)} shape pairs x {n_probes} probes)",
-              len(BCAST_SHAPES) * n_probes, len(BCAST_SHAPES) * n_probes, mism, c_mism if clib else None, {})
+              len(BCAST_SHAPES) * n_probes, len(BCAST_SHAPES) * n_probes, mism, c_mism if clib else None,
+              {"always-plain-form(elements)": always_plain})
 
 
 def tie_prone_scales(rng):

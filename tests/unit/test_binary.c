@@ -288,14 +288,16 @@ static void test_binary_bconv_one_padding_random(void **state)
     (void)state;
     /* 5x4 input, 37 channels (a partial word), 3x3 filter, stride (2, 1), dilation (1, 2),
      * pads top 1 left 2 bottom 2 right 1: OH = (5+3-3)/2+1 = 3, OW = (4+3-5)/1+1 = 3 */
-    const conv_case cc = {{{2, 1, 1, 2, 1, 2, 2, 1, 1}, QMAC_BPAD_ONE}, {2, 5, 4, 37}, {5, 3, 3, 37}, {2, 3, 3, 5}};
+    const conv_case cc = {
+        {{2, 1, 1, 2, 1, 2, 2, 1, 1}, QMAC_BPAD_ONE}, {2, 5, 4, 37}, {5, 3, 3, 37}, {2, 3, 3, 5}};
     run_conv_case(&cc);
 }
 
 static void test_binary_bconv_zero_padding_random(void **state)
 {
     (void)state;
-    const conv_case cc = {{{2, 1, 1, 2, 1, 2, 2, 1, 1}, QMAC_BPAD_ZERO}, {2, 5, 4, 37}, {5, 3, 3, 37}, {2, 3, 3, 5}};
+    const conv_case cc = {
+        {{2, 1, 1, 2, 1, 2, 2, 1, 1}, QMAC_BPAD_ZERO}, {2, 5, 4, 37}, {5, 3, 3, 37}, {2, 3, 3, 5}};
     run_conv_case(&cc);
 }
 
@@ -304,9 +306,11 @@ static void test_binary_bconv_groups_and_wide_cout(void **state)
     (void)state;
     /* groups 2 with 64 input channels (32 per group), 40 output channels (2 output words), SAME-style
      * padding 1, stride 1: 4x4 -> 4x4 */
-    const conv_case cc = {{{1, 1, 1, 1, 1, 1, 1, 1, 2}, QMAC_BPAD_ZERO}, {1, 4, 4, 64}, {40, 3, 3, 32}, {1, 4, 4, 40}};
+    const conv_case cc = {
+        {{1, 1, 1, 1, 1, 1, 1, 1, 2}, QMAC_BPAD_ZERO}, {1, 4, 4, 64}, {40, 3, 3, 32}, {1, 4, 4, 40}};
     run_conv_case(&cc);
-    const conv_case c1 = {{{1, 1, 1, 1, 1, 1, 1, 1, 2}, QMAC_BPAD_ONE}, {1, 4, 4, 64}, {40, 3, 3, 32}, {1, 4, 4, 40}};
+    const conv_case c1 = {
+        {{1, 1, 1, 1, 1, 1, 1, 1, 2}, QMAC_BPAD_ONE}, {1, 4, 4, 64}, {40, 3, 3, 32}, {1, 4, 4, 40}};
     run_conv_case(&c1);
 }
 
@@ -341,9 +345,9 @@ static void test_binary_bconv_int8_output(void **state)
     const float sw[2] = {0.5f, 0.5f};
     float scale[2];
     qmac_requant rq;
-    assert_int_equal(qmac_requant_prepare(&rq, QMAC_REQUANT_ONNXRT, 1.0f, sw, 2, 1.0f, 2, -128, 127, NULL, NULL,
-                                          scale),
-                     QMAC_OK);
+    assert_int_equal(
+        qmac_requant_prepare(&rq, QMAC_REQUANT_ONNXRT, 1.0f, sw, 2, 1.0f, 2, -128, 127, NULL, NULL, scale),
+        QMAC_OK);
     const int32_t bias[2] = {10, -4};
     const qmac_bout out = {QMAC_BOUT_INT8, bias, &rq, NULL, NULL};
     const qmac_bconv_params p = {{1, 1, 1, 1, 0, 0, 0, 0, 1}, QMAC_BPAD_ONE};
@@ -413,9 +417,9 @@ static void test_binary_layer_rejects(void **state)
     const float sw[3] = {1.0f, 1.0f, 1.0f};
     float scale[3];
     qmac_requant rq;
-    assert_int_equal(qmac_requant_prepare(&rq, QMAC_REQUANT_ONNXRT, 1.0f, sw, 3, 1.0f, 0, -128, 127, NULL, NULL,
-                                          scale),
-                     QMAC_OK);
+    assert_int_equal(
+        qmac_requant_prepare(&rq, QMAC_REQUANT_ONNXRT, 1.0f, sw, 3, 1.0f, 0, -128, 127, NULL, NULL, scale),
+        QMAC_OK);
     const qmac_bout o8 = {QMAC_BOUT_INT8, NULL, &rq, NULL, NULL};
     assert_int_equal(qmac_bconv2d(&p, &xd, x, &wd, w, &o8, &yd, y), QMAC_ERR_INVALID_ARG);
     const qmac_bout ob = {QMAC_BOUT_BITS, NULL, NULL, NULL, NULL};

@@ -176,6 +176,27 @@ static void test_eltwise_add_onnxrt_span_and_errors(void **state)
                      QMAC_ERR_INVALID_ARG);
 }
 
+/* The broadcast rule, case by case: drop output axes of size 1; A is the scalar of its spans when
+ * it does not extend along the innermost remaining axis, or when no axis remains. */
+static void test_eltwise_add_onnxrt_a_is_scalar_rule(void **state)
+{
+    (void)state;
+    const int64_t y34[2] = {3, 4}, a1[1] = {1}, a4[1] = {4}, a31[2] = {3, 1}, a11[2] = {1, 1};
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(1, a1, 2, y34), 1);  /* [1] + [3,4] */
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(1, a4, 2, y34), 0);  /* [4] + [3,4] */
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, a31, 2, y34), 1); /* [3,1] + [3,4]: A constant per row */
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, a11, 2, y34), 1);
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, y34, 2, y34), 0);
+    const int64_t y31[2] = {3, 1}; /* [3,1] + [3,1] or [1,1]: axis 0 decides */
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, a31, 2, y31), 0);
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, a11, 2, y31), 1);
+    const int64_t y531[3] = {5, 3, 1}, a511[3] = {5, 1, 1};
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(3, a511, 3, y531), 1);
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(3, y531, 3, y531), 0);
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(2, a11, 2, a11), 1); /* one element: A is the scalar */
+    assert_int_equal(qmac_add_onnxrt_a_is_scalar(0, NULL, 0, NULL), 1);
+}
+
 /* TFLite CalculateActivationRangeQuantized, round() ties away from zero:
  *   RELU6, scale 12, zp 0: 6/12 = 0.5 -> 1 (ties to even would give 0)   -> [0, 1]
  *   RELU6, scale 4, zp -128: 6/4 = 1.5 -> 2                              -> [-128, -126]
@@ -271,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_eltwise_add_onnxrt_uint8_zero_points),
         cmocka_unit_test(test_eltwise_add_onnxrt_out_of_int32_range),
         cmocka_unit_test(test_eltwise_add_onnxrt_span_and_errors),
+        cmocka_unit_test(test_eltwise_add_onnxrt_a_is_scalar_rule),
         cmocka_unit_test(test_eltwise_activation_range_ties),
         cmocka_unit_test(test_eltwise_clamp_in_place),
         cmocka_unit_test(test_eltwise_concat),

@@ -29,9 +29,9 @@ static void test_log2q_exponent_log_boundary(void **state)
     assert_int_equal(qmac_log2_exponent(0x1.6a09e8p+0f, QMAC_LOG2_ROUND_LOG), 1);
     assert_int_equal(qmac_log2_exponent(-0x1.6a09e8p+0f, QMAC_LOG2_ROUND_LOG), 1); /* |x| */
     assert_int_equal(qmac_log2_exponent(1.0f, QMAC_LOG2_ROUND_LOG), 0);
-    assert_int_equal(qmac_log2_exponent(0.75f, QMAC_LOG2_ROUND_LOG), 0);  /* 1.5 * 2^-1, 1.5 > sqrt 2 */
-    assert_int_equal(qmac_log2_exponent(2.8f, QMAC_LOG2_ROUND_LOG), 1);   /* 1.4 * 2 */
-    assert_int_equal(qmac_log2_exponent(2.9f, QMAC_LOG2_ROUND_LOG), 2);   /* 1.45 * 2 */
+    assert_int_equal(qmac_log2_exponent(0.75f, QMAC_LOG2_ROUND_LOG), 0);        /* 1.5 * 2^-1, 1.5 > sqrt 2 */
+    assert_int_equal(qmac_log2_exponent(2.8f, QMAC_LOG2_ROUND_LOG), 1);         /* 1.4 * 2 */
+    assert_int_equal(qmac_log2_exponent(2.9f, QMAC_LOG2_ROUND_LOG), 2);         /* 1.45 * 2 */
     assert_int_equal(qmac_log2_exponent(0x1p-149f, QMAC_LOG2_ROUND_LOG), -149); /* smallest subnormal */
     assert_int_equal(qmac_log2_exponent(0x1.8p-140f, QMAC_LOG2_ROUND_LOG), -139);
     assert_int_equal(qmac_log2_exponent(0x1.fffffep+127f, QMAC_LOG2_ROUND_LOG), 128);
@@ -57,12 +57,12 @@ static void test_log2q_quantize_clip(void **state)
     (void)state;
     const qmac_log2_params p = {-4, 2, QMAC_LOG2_ROUND_LOG, 0, 4};
     assert_int_equal(qmac_log2_check(&p), QMAC_OK);
-    assert_f32_same(qmac_log2q_f32(100.0f, &p), 4.0f);     /* 2^7 clipped to 2^2 */
+    assert_f32_same(qmac_log2q_f32(100.0f, &p), 4.0f); /* 2^7 clipped to 2^2 */
     assert_f32_same(qmac_log2q_f32(-100.0f, &p), -4.0f);
-    assert_f32_same(qmac_log2q_f32(0.01f, &p), 0.0625f);   /* round(log2 0.01) = -7 -> clip -4 */
-    assert_f32_same(qmac_log2q_f32(-0.3f, &p), -0.25f);    /* log2 0.3 = -1.74 -> -2 */
+    assert_f32_same(qmac_log2q_f32(0.01f, &p), 0.0625f); /* round(log2 0.01) = -7 -> clip -4 */
+    assert_f32_same(qmac_log2q_f32(-0.3f, &p), -0.25f);  /* log2 0.3 = -1.74 -> -2 */
     assert_f32_same(qmac_log2q_f32(0.0f, &p), 0.0f);
-    assert_f32_same(qmac_log2q_f32(-0.0f, &p), 0.0f);      /* 0 kept as +0 */
+    assert_f32_same(qmac_log2q_f32(-0.0f, &p), 0.0f); /* 0 kept as +0 */
     assert_f32_same(qmac_log2q_f32(NAN, &p), 0.0f);
     assert_f32_same(qmac_log2q_f32(INFINITY, &p), 4.0f);
     assert_f32_same(qmac_log2q_f32(-INFINITY, &p), -4.0f);
@@ -101,8 +101,8 @@ static void test_log2q_codes(void **state)
     assert_f32_same(y, -4.0f);
     assert_int_equal(qmac_log2_decode_one(8, &p, &y), QMAC_ERR_INVALID_ARG);  /* negative zero */
     assert_int_equal(qmac_log2_decode_one(16, &p, &y), QMAC_ERR_INVALID_ARG); /* wider than 4 bits */
-    const qmac_log2_params q = {-4, 1, QMAC_LOG2_ROUND_LOG, 0, 4};         /* 6 exponents */
-    assert_int_equal(qmac_log2_decode_one(7, &q, &y), QMAC_ERR_INVALID_ARG); /* m = 7 > 6 */
+    const qmac_log2_params q = {-4, 1, QMAC_LOG2_ROUND_LOG, 0, 4};            /* 6 exponents */
+    assert_int_equal(qmac_log2_decode_one(7, &q, &y), QMAC_ERR_INVALID_ARG);  /* m = 7 > 6 */
 }
 
 static void test_log2q_arrays_roundtrip(void **state)

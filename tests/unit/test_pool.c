@@ -291,6 +291,22 @@ static void test_pool_check_rejects_bad_windows(void **state)
     assert_int_equal(qmac_maxpool(&p, &xd, QMAC_DT_INT8, x, &yd, 5, 4, y), QMAC_ERR_INVALID_ARG);
 }
 
+/* A 2^30-tall window padded by 2^30 - 1 rows above a one-pixel image: one output, one tap (7).
+ * Only in-image taps are visited, so this returns at once. */
+static void test_pool_huge_window_visits_only_image_taps(void **state)
+{
+    (void)state;
+    const int8_t x[1] = {7};
+    const qmac_dims xd = {1, 1, 1, 1}, yd = {1, 1, 1, 1};
+    const qmac_pool_params p = pparams(1 << 30, 1, 1, 1, (1 << 30) - 1, 0, 0, 0);
+    int8_t y[1] = {0};
+    assert_int_equal(qmac_maxpool(&p, &xd, QMAC_DT_INT8, x, &yd, -128, 127, y), QMAC_OK);
+    assert_int_equal(y[0], 7);
+    y[0] = 0;
+    assert_int_equal(qmac_avgpool_tflite(&p, &xd, QMAC_DT_INT8, x, &yd, -128, 127, y), QMAC_OK);
+    assert_int_equal(y[0], 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_pool_global_avgpool_onnxrt),
         cmocka_unit_test(test_pool_global_avgpool_onnxrt_range_errors),
         cmocka_unit_test(test_pool_check_rejects_bad_windows),
+        cmocka_unit_test(test_pool_huge_window_visits_only_image_taps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

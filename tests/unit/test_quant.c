@@ -182,7 +182,8 @@ static void test_quant_quantize_divides(void **state)
         volatile float prod = k_ort_ql[i].x * inv;
         const int32_t by_mul = qmac_quantize_f32(prod, 1.0f, 0, -128, 127, QMAC_ROUND_HALF_EVEN);
         differs += by_mul != k_ort_ql[i].y;
-        assert_int_equal(qmac_quantize_f32(k_ort_ql[i].x, s, 0, -128, 127, QMAC_ROUND_HALF_EVEN), k_ort_ql[i].y);
+        assert_int_equal(qmac_quantize_f32(k_ort_ql[i].x, s, 0, -128, 127, QMAC_ROUND_HALF_EVEN),
+                         k_ort_ql[i].y);
     }
     assert_int_equal(differs, 4);
 }
@@ -266,7 +267,7 @@ static void test_quant_axis_split(void **state)
 
 /* x [2, 3, 2], axis 1: scales {1, 0.5, 0.25}, zero points {0, 10, -5}. Per element x / s:
  *   a=0: 1.5, -2.5, 300, -300      a=1: 2.5, -1.5, 0.5, 200      a=2: 0.5, 160, -1.5, -132 */
-static const float k_ax_x[12] = {1.5f, -2.5f, 1.25f, -0.75f, 0.125f, 40.0f,
+static const float k_ax_x[12] = {1.5f,   -2.5f,   1.25f, -0.75f, 0.125f,  40.0f,
                                  300.0f, -300.0f, 0.25f, 100.0f, -0.375f, -33.0f};
 static const float k_ax_s[3] = {1.0f, 0.5f, 0.25f};
 static const int32_t k_ax_z[3] = {0, 10, -5};
@@ -278,7 +279,8 @@ static void test_quant_axis_s8_half_even(void **state)
      * 300->127, -300->-128 | 0.5->0 (+10), 200+10 -> 127 | -1.5->-2 (-5), -132-5 -> -128 */
     const int8_t want[12] = {2, -2, 12, 8, -5, 127, 127, -128, 10, 127, -7, -128};
     int8_t y[12];
-    assert_int_equal(qmac_quantize_axis_s8(k_ax_x, 2, 3, 2, k_ax_s, k_ax_z, QMAC_ROUND_HALF_EVEN, y), QMAC_OK);
+    assert_int_equal(qmac_quantize_axis_s8(k_ax_x, 2, 3, 2, k_ax_s, k_ax_z, QMAC_ROUND_HALF_EVEN, y),
+                     QMAC_OK);
     assert_memory_equal(y, want, sizeof want);
 }
 
@@ -287,7 +289,8 @@ static void test_quant_axis_s8_half_away(void **state)
     (void)state;
     const int8_t want[12] = {2, -3, 13, 8, -4, 127, 127, -128, 11, 127, -7, -128};
     int8_t y[12];
-    assert_int_equal(qmac_quantize_axis_s8(k_ax_x, 2, 3, 2, k_ax_s, k_ax_z, QMAC_ROUND_HALF_AWAY, y), QMAC_OK);
+    assert_int_equal(qmac_quantize_axis_s8(k_ax_x, 2, 3, 2, k_ax_s, k_ax_z, QMAC_ROUND_HALF_AWAY, y),
+                     QMAC_OK);
     assert_memory_equal(y, want, sizeof want);
 }
 
@@ -296,7 +299,8 @@ static void test_quant_axis_dequantize(void **state)
     (void)state;
     const int8_t q[12] = {2, -2, 12, 8, -5, 127, 127, -128, 10, 127, -7, -128};
     /* (q - zp[a]) * s[a] */
-    const float want[12] = {2.0f, -2.0f, 1.0f, -1.0f, 0.0f, 33.0f, 127.0f, -128.0f, 0.0f, 58.5f, -0.5f, -30.75f};
+    const float want[12] = {2.0f,   -2.0f,   1.0f, -1.0f, 0.0f,  33.0f,
+                            127.0f, -128.0f, 0.0f, 58.5f, -0.5f, -30.75f};
     float y[12];
     assert_int_equal(qmac_dequantize_axis_s8(q, 2, 3, 2, k_ax_s, k_ax_z, y), QMAC_OK);
     for (int i = 0; i < 12; ++i)
@@ -389,7 +393,8 @@ static void test_quant_qparams_check_rejects(void **state)
     qp = (qmac_qparams){9, 1, 0, 1, &s1, NULL};
     assert_int_equal(qmac_quantize_nbit(x, 1, 1, 4, &qp, QMAC_ROUND_HALF_EVEN, y), QMAC_ERR_INVALID_ARG);
     assert_int_equal(qmac_quantize_s8(x, 4, -1.0f, 0, QMAC_ROUND_HALF_EVEN, y), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_quantize_u8(x, 4, 1.0f, -1, QMAC_ROUND_HALF_EVEN, (uint8_t *)y), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_quantize_u8(x, 4, 1.0f, -1, QMAC_ROUND_HALF_EVEN, (uint8_t *)y),
+                     QMAC_ERR_INVALID_ARG);
 }
 
 /* ---------------------------------------------------------------- scale / zero point */
@@ -426,8 +431,8 @@ static void test_quant_qparams_match_onnxrt(void **state)
         float s = 0.0f;
         int32_t z = -999;
         assert_int_equal(qmac_choose_qparams(k_ort_params[i].rmin, k_ort_params[i].rmax, k_ort_params[i].qmin,
-                                             k_ort_params[i].qmax, k_ort_params[i].sym, QMAC_QPARAMS_ONNXRT, &s,
-                                             &z),
+                                             k_ort_params[i].qmax, k_ort_params[i].sym, QMAC_QPARAMS_ONNXRT,
+                                             &s, &z),
                          QMAC_OK);
         if (s != k_ort_params[i].scale || z != k_ort_params[i].zp)
             print_error("row %zu: got (%a, %d), ORT (%a, %d)\n", i, (double)s, (int)z,
@@ -437,7 +442,8 @@ static void test_quant_qparams_match_onnxrt(void **state)
     }
 }
 
-static void check_tfl(float rmin, float rmax, int32_t qmin, int32_t qmax, int sym, float want_s, int32_t want_z)
+static void check_tfl(float rmin, float rmax, int32_t qmin, int32_t qmax, int sym, float want_s,
+                      int32_t want_z)
 {
     float s = 0.0f;
     int32_t z = -999;
@@ -476,7 +482,8 @@ static void test_quant_qparams_onnxrt_vs_tflite_tie(void **state)
      * -128 + 127.5) = round_half_even(-0.5) = 0, where TFLite gives -1 (previous test). */
     float s;
     int32_t z;
-    assert_int_equal(qmac_choose_qparams(-63.75f, 63.75f, -128, 127, 0, QMAC_QPARAMS_ONNXRT, &s, &z), QMAC_OK);
+    assert_int_equal(qmac_choose_qparams(-63.75f, 63.75f, -128, 127, 0, QMAC_QPARAMS_ONNXRT, &s, &z),
+                     QMAC_OK);
     assert_f32_same(s, 0.5f);
     assert_int_equal(z, 0);
 }
@@ -501,8 +508,10 @@ static void test_quant_qparams_rejects(void **state)
     (void)state;
     float s;
     int32_t z;
-    assert_int_equal(qmac_choose_qparams(NAN, 1.0f, 0, 255, 0, QMAC_QPARAMS_ONNXRT, &s, &z), QMAC_ERR_INVALID_ARG);
-    assert_int_equal(qmac_choose_qparams(-1.0f, 1.0f, 5, 5, 0, QMAC_QPARAMS_TFLITE, &s, &z), QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_choose_qparams(NAN, 1.0f, 0, 255, 0, QMAC_QPARAMS_ONNXRT, &s, &z),
+                     QMAC_ERR_INVALID_ARG);
+    assert_int_equal(qmac_choose_qparams(-1.0f, 1.0f, 5, 5, 0, QMAC_QPARAMS_TFLITE, &s, &z),
+                     QMAC_ERR_INVALID_ARG);
     /* ORT requires qmin <= 0 <= qmax */
     assert_int_equal(qmac_choose_qparams(-1.0f, 1.0f, 1, 255, 0, QMAC_QPARAMS_ONNXRT, &s, &z),
                      QMAC_ERR_INVALID_ARG);
@@ -554,7 +563,8 @@ static void test_quant_tflite_weights_multiply_by_inverse(void **state)
         assert_int_equal(qmac_quantize_symmetric_tflite_s8(w, 1, 1, 2, &scale, q), QMAC_OK);
         assert_int_equal(q[0], 127);
         assert_int_equal(q[1], k_tfl_w[i].q_mul);
-        assert_int_equal(qmac_quantize_f32(k_tfl_w[i].w, scale, 0, -127, 127, QMAC_ROUND_HALF_AWAY), k_tfl_w[i].q_div);
+        assert_int_equal(qmac_quantize_f32(k_tfl_w[i].w, scale, 0, -127, 127, QMAC_ROUND_HALF_AWAY),
+                         k_tfl_w[i].q_div);
     }
 }
 

@@ -32,8 +32,8 @@ static void check_qm(double m, qmac_requant_rule rule, int32_t want_qm, int32_t 
 static void test_requant_qm_powers_of_two(void **state)
 {
     (void)state;
-    check_qm(1.0, QMAC_REQUANT_TFLITE, P2(30), 1);   /* frexp(1) = 0.5 * 2^1 */
-    check_qm(0.5, QMAC_REQUANT_TFLITE, P2(30), 0);   /* 0.5 * 2^0 */
+    check_qm(1.0, QMAC_REQUANT_TFLITE, P2(30), 1); /* frexp(1) = 0.5 * 2^1 */
+    check_qm(0.5, QMAC_REQUANT_TFLITE, P2(30), 0); /* 0.5 * 2^0 */
     check_qm(0.25, QMAC_REQUANT_TFLITE, P2(30), -1);
     check_qm(ldexp(1.0, -32), QMAC_REQUANT_TFLITE, P2(30), -31); /* 0.5 * 2^-31: the last kept shift */
     check_qm(1.0, QMAC_REQUANT_SINGLE, P2(30), 1);
@@ -64,7 +64,7 @@ static void test_requant_qm_carry(void **state)
 static void test_requant_qm_rule_b_saturates(void **state)
 {
     (void)state;
-    check_qm(ldexp(1.0, 30), QMAC_REQUANT_TFLITE, P2(30), 31);   /* 0.5 * 2^31 */
+    check_qm(ldexp(1.0, 30), QMAC_REQUANT_TFLITE, P2(30), 31);    /* 0.5 * 2^31 */
     check_qm(ldexp(1.0, 30), QMAC_REQUANT_SINGLE, INT32_MAX, 30); /* shift 31 > 30 saturates */
     check_qm(ldexp(1.0, 29), QMAC_REQUANT_SINGLE, P2(30), 30);    /* shift 30 is kept */
     check_qm(1e30, QMAC_REQUANT_SINGLE, INT32_MAX, 30);
@@ -166,7 +166,7 @@ static void test_requant_mbqm_shift_extremes(void **state)
     /* shift -31: qm ~ 1 -> x * 2^-31 (~1 for INT32_MAX) */
     assert_int_equal(qmac_mbqm(INT32_MAX, INT32_MAX, -31), 1);
     assert_int_equal(qmac_mbqm(INT32_MIN, INT32_MAX, -31), -1);
-    assert_int_equal(qmac_mbqm(P2(30), P2(30), -31), 0); /* 2^29 / 2^31 = 0.25 */
+    assert_int_equal(qmac_mbqm(P2(30), P2(30), -31), 0);     /* 2^29 / 2^31 = 0.25 */
     assert_int_equal(qmac_mbqm(INT32_MIN, P2(30), -31), -1); /* SRDHM = -2^30, / 2^31 = -0.5 -> away */
 }
 
@@ -292,16 +292,16 @@ static void test_requant_prepare_rejects(void **state)
     int32_t mult[2], shift[2];
     float scale[2];
     qmac_requant rq;
-    assert_int_equal(qmac_requant_prepare(&rq, QMAC_REQUANT_TFLITE, 0.5f, sw, 2, 1.0f, 0, -128, 127, mult, shift,
-                                          scale),
-                     QMAC_ERR_INVALID_ARG); /* weight scale 0 */
+    assert_int_equal(
+        qmac_requant_prepare(&rq, QMAC_REQUANT_TFLITE, 0.5f, sw, 2, 1.0f, 0, -128, 127, mult, shift, scale),
+        QMAC_ERR_INVALID_ARG); /* weight scale 0 */
     const float big = 1.0f;
     assert_int_equal(qmac_requant_prepare(&rq, QMAC_REQUANT_TFLITE, 1e10f, &big, 1, 1.0f, 0, -128, 127, mult,
                                           shift, scale),
                      QMAC_ERR_INVALID_ARG); /* effective scale 1e10 needs shift 34 */
-    assert_int_equal(qmac_requant_prepare(&rq, QMAC_REQUANT_TFLITE, 1.0f, &big, 1, 1.0f, 0, 10, -10, mult, shift,
-                                          scale),
-                     QMAC_ERR_INVALID_ARG); /* empty activation range */
+    assert_int_equal(
+        qmac_requant_prepare(&rq, QMAC_REQUANT_TFLITE, 1.0f, &big, 1, 1.0f, 0, 10, -10, mult, shift, scale),
+        QMAC_ERR_INVALID_ARG); /* empty activation range */
 }
 
 /* ---------------------------------------------------------------- differential */
@@ -397,8 +397,8 @@ static void test_requant_mbqm_random_differential(void **state)
         switch (r & 3u) {
         case 0: qm = (int32_t)(P2(30) + (int64_t)((r >> 2) % (uint64_t)P2(30))); break; /* normalised */
         case 1: qm = INT32_MAX - (int32_t)((r >> 2) & 15u); break;                      /* near 1 */
-        case 2: qm = (int32_t)((r >> 2) & 255u); break;                                  /* near 0 */
-        default: qm = (int32_t)(uint32_t)(r >> 32); break;                               /* any sign */
+        case 2: qm = (int32_t)((r >> 2) & 255u); break;                                 /* near 0 */
+        default: qm = (int32_t)(uint32_t)(r >> 32); break;                              /* any sign */
         }
         const int32_t shift = (int32_t)((r >> 40) % 63u) - 31; /* [-31, 31] */
         const int32_t got = qmac_mbqm(x, qm, shift), want = ref_mbqm(x, qm, shift);

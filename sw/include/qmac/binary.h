@@ -91,10 +91,10 @@ typedef enum {
  *   float scale and bias. Tail bits of the last output word are 0. */
 typedef struct {
     qmac_bout_kind kind;
-    const int32_t *bias;     /* INT8: [Cout] or NULL                */
-    const qmac_requant *rq;  /* INT8                                */
-    const int32_t *tau;      /* BITS: [Cout]                        */
-    const uint8_t *flip;     /* BITS: [Cout] or NULL (no flips)     */
+    const int32_t *bias;    /* INT8: [Cout] or NULL                */
+    const qmac_requant *rq; /* INT8                                */
+    const int32_t *tau;     /* BITS: [Cout]                        */
+    const uint8_t *flip;    /* BITS: [Cout] or NULL (no flips)     */
 } qmac_bout;
 
 /* (tau, flip) such that the BITS rule reproduces sign(scale * dot + bias) (sign(0) = +1) for

@@ -42,13 +42,13 @@ typedef struct {
     int32_t symmetric;
     int32_t moving_average;
     float averaging_constant;
-    int32_t round_open;  /* batches observed since the last end of round */
-    float *range_min;    /* [n_ch] running range (valid where has_range[c])          */
-    float *range_max;    /* [n_ch]                                                      */
-    uint8_t *has_range;  /* [n_ch]                                                      */
-    float *acc_min;      /* [n_ch] this round: min of minima, or float32 sum of minima  */
-    float *acc_max;      /* [n_ch]                                                      */
-    int32_t *acc_count;  /* [n_ch] batches of this round in which the channel had data  */
+    int32_t round_open; /* batches observed since the last end of round */
+    float *range_min;   /* [n_ch] running range (valid where has_range[c])          */
+    float *range_max;   /* [n_ch]                                                      */
+    uint8_t *has_range; /* [n_ch]                                                      */
+    float *acc_min;     /* [n_ch] this round: min of minima, or float32 sum of minima  */
+    float *acc_max;     /* [n_ch]                                                      */
+    int32_t *acc_count; /* [n_ch] batches of this round in which the channel had data  */
 } qmac_minmax_calib;
 
 /* n_ch >= 1; averaging_constant in [0, 1] (used only with moving_average).
@@ -85,10 +85,10 @@ typedef enum {
  * value v is counted in bin k with edges[k] <= v < edges[k+1] (the last bin includes its right
  * edge); values outside [edges[0], edges[nbins]] are dropped. */
 typedef struct {
-    int32_t nbins;    /* current number of bins (>= the initial count)  */
-    uint64_t *count;  /* [nbins]                                        */
-    float *edges;     /* [nbins + 1], float32                           */
-    float min, max;   /* signed min / max of all non-NaN samples        */
+    int32_t nbins;   /* current number of bins (>= the initial count)  */
+    uint64_t *count; /* [nbins]                                        */
+    float *edges;    /* [nbins + 1], float32                           */
+    float min, max;  /* signed min / max of all non-NaN samples        */
     int32_t has_data;
 } qmac_hist_ch;
 

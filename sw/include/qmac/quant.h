@@ -34,8 +34,7 @@ qmac_status qmac_qrange(int bits, int is_signed, int narrow, int32_t *qmin, int3
  * reduce_range first (int8 [-64, 64], uint8 [0, 127], int16 [-16384, 16384], uint16 [0, 32767]),
  * else symmetric (int8 [-127, 127], uint8 [0, 254], int16 [-32767, 32767], uint16 [0, 65534]),
  * else the full type range. dt: INT8, UINT8, INT16 or UINT16. Errors: QMAC_ERR_INVALID_ARG. */
-qmac_status qmac_qrange_onnxrt(qmac_dtype dt, int symmetric, int reduce_range, int32_t *qmin,
-                               int32_t *qmax);
+qmac_status qmac_qrange_onnxrt(qmac_dtype dt, int symmetric, int reduce_range, int32_t *qmin, int32_t *qmax);
 
 /* Quantize one value: v = x / scale evaluated as one float32 division (never a multiplication by
  * a reciprocal), rounded with r, plus zp, saturated to [qmin, qmax] (the sum is exact: it is done
@@ -60,8 +59,8 @@ float qmac_round_f32(float v, qmac_rounding r);
 /* View of a tensor of shape[rank] around one axis: [outer, axis_len, inner]. axis may be negative
  * (counted from the end, as in ONNX). A rank-0 tensor has no axis. Errors: QMAC_ERR_INVALID_ARG
  * (axis outside [-rank, rank - 1], negative dimension). */
-qmac_status qmac_axis_split(const int64_t *shape, int32_t rank, int32_t axis, size_t *outer,
-                            size_t *axis_len, size_t *inner);
+qmac_status qmac_axis_split(const int64_t *shape, int32_t rank, int32_t axis, size_t *outer, size_t *axis_len,
+                            size_t *inner);
 
 /* Quantization parameters of an n-bit tensor, per tensor (n == 1) or per axis (n == axis_len).
  * Values of 2..8 bits are stored one per byte: int8_t when is_signed, else uint8_t (packing
