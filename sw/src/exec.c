@@ -645,6 +645,7 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
                                      n->qy.zp[0], lo, hi, &pt);
     if (st != QMAC_OK)
         return FAIL(st, n, "%s", qmac_last_error());
+    const int a_scalar = qmac_add_onnxrt_a_is_scalar(a->rank, a->shape, bc.rank, bc.shape);
     if (e->rule == QMAC_REQUANT_SINGLE) {
         /* single rounding: the same multipliers, re-derived with rule B's QuantizeMultiplier */
         const double tm = 2.0 * fmax((double)n->qx.scale[0], (double)n->qw.scale[0]);
@@ -661,7 +662,7 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
         const int32_t va = qmac_load_int(a->dtype, a->data, ia), vb = qmac_load_int(b->dtype, b->data, ib);
         int32_t v;
         if (e->rule == QMAC_REQUANT_ONNXRT) {
-            v = qmac_add_onnxrt_one(&po, va, vb);
+            v = a_scalar ? qmac_add_onnxrt_one_a_scalar(&po, va, vb) : qmac_add_onnxrt_one(&po, va, vb);
             v = v < lo ? lo : v > hi ? hi : v;
         } else if (e->rule == QMAC_REQUANT_SINGLE) {
             v = add_single_one(&pt, va, vb);
@@ -675,8 +676,52 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
 
 /* ------------------------------------------------------------------ pooling */
 
+/* One spatial axis of a pool, exactly as ONNX Runtime's pool_attributes.h computes it: SAME pads
+ * from the undilated kernel with C-truncating halves (a kernel smaller than the stride gives a
+ * negative head pad, which shifts every window into the image), output size with floor or
+ * ceil mode, and ceil mode dropping a last window that would start past the head pad. The
+ * kernels take non-negative pads, so a negative head becomes a crop of the input and the tail is
+ * extended to cover windows that overhang the padded input (their taps are skipped anyway). */
+static qmac_status pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d, int32_t *crop,
+                             int32_t *head, int32_t *tail, int32_t *out)
+{
+    int64_t ph = n->pads[ax], pt = n->pads[ax + 2];
+    if (n->auto_pad == QMAC_PAD_VALID) {
+        ph = pt = 0;
+    } else if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
+        const int64_t target = ((int64_t)in + s - 1) / s;
+        const int64_t need = (target - 1) * s + k - in;
+        ph = n->auto_pad == QMAC_PAD_SAME_UPPER ? need / 2 : (need + 1) / 2;
+        pt = need - ph;
+    }
+    const int64_t eff = (int64_t)(k - 1) * d + 1;
+    const int64_t num = (int64_t)in + ph + pt - eff;
+    int64_t o = num / s + 1;
+    if (n->ceil_mode) {
+        o = (int64_t)ceil((double)num / (double)s) + 1;
+        if ((o - 1) * s >= (int64_t)in + ph)
+            --o;
+    }
+    if (o < 1 || o > INT32_MAX)
+        return FAIL(QMAC_ERR_SHAPE, n, "pooling window (%lld taps) leaves no output on an axis of %d", (long long)eff,
+                    (int)in);
+    *crop = ph < 0 ? (int32_t)-ph : 0;
+    if (*crop >= in)
+        return FAIL(QMAC_ERR_SHAPE, n, "SAME padding shifts every window out of the input");
+    const int64_t h = ph < 0 ? 0 : ph, in2 = in - *crop;
+    int64_t t = pt < 0 ? 0 : pt;
+    const int64_t cover = (o - 1) * s + eff - in2 - h;
+    if (cover > t)
+        t = cover;
+    *head = (int32_t)h;
+    *tail = (int32_t)t;
+    *out = (int32_t)o;
+    return QMAC_OK;
+}
+
+/* Pool geometry; crop_h/crop_w rows/columns are removed from the start of the input first. */
 static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_dims *xd, qmac_pool_params *p,
-                                 qmac_dims *yd, int64_t *yshape)
+                                 qmac_dims *yd, int64_t *yshape, int32_t *crop_h, int32_t *crop_w)
 {
     qmac_status st;
     qmac_node nn = *n;
@@ -689,15 +734,13 @@ static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_
     p->stride_w = n->strides[1];
     p->dil_h = n->spatial == 2 ? n->dilations[0] : 1;
     p->dil_w = n->dilations[1];
-    nn.strides[0] = p->stride_h;
-    nn.dilations[0] = p->dil_h;
     *yd = (qmac_dims){xd->n, 1, 1, xd->c};
-    if (n->spatial == 2 && (st = axis_geometry(&nn, 0, xd->h, p->k_h, &p->pad_top, &p->pad_bottom, &yd->h)))
+    *crop_h = 0;
+    if (n->spatial == 2 &&
+        (st = pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top, &p->pad_bottom, &yd->h)))
         return st;
-    if ((st = axis_geometry(&nn, 1, xd->w, p->k_w, &p->pad_left, &p->pad_right, &yd->w)))
+    if ((st = pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right, &yd->w)))
         return st;
-    if (yd->h < 1 || yd->w < 1)
-        return FAIL(QMAC_ERR_SHAPE, n, "empty output");
     yshape[0] = yd->n;
     yshape[1] = yd->c;
     yshape[2] = n->spatial == 2 ? yd->h : yd->w;
@@ -705,13 +748,24 @@ static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_
     return QMAC_OK;
 }
 
+static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor *x, qmac_tensor *cropped);
+
 static qmac_status run_pool(exec_t *e, const qmac_node *n)
 {
     const qmac_tensor *x;
+    qmac_tensor cropped;
+    memset(&cropped, 0, sizeof cropped);
+    qmac_status st = operand(e, n, 0, &x);
+    if (st == QMAC_OK)
+        st = run_pool_on(e, n, x, &cropped);
+    qmac_tensor_free(&cropped);
+    return st;
+}
+
+static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor *x, qmac_tensor *cropped)
+{
     qmac_tensor *y;
     qmac_status st;
-    if ((st = operand(e, n, 0, &x)))
-        return st;
     qmac_dims xd, yd;
     qmac_pool_params p;
     int64_t ysh[4];
@@ -729,8 +783,29 @@ static qmac_status run_pool(exec_t *e, const qmac_node *n)
         ysh[1] = xd.c;
         ysh[2] = ysh[3] = 1;
     } else {
-        if ((st = pool_geometry(n, x, &xd, &p, &yd, ysh)))
+        int32_t ch, cw;
+        if ((st = pool_geometry(n, x, &xd, &p, &yd, ysh, &ch, &cw)))
             return st;
+        if (ch || cw) { /* ORT's negative SAME head pad: drop the leading rows/columns */
+            int64_t csh[4] = {xd.n, xd.c, xd.h - ch, xd.w - cw};
+            const int32_t cr = n->spatial == 2 ? 4 : 3;
+            if (cr == 3)
+                csh[2] = xd.w - cw;
+            qmac_tensor *tmp = cropped;
+            if ((st = qmac_tensor_alloc(tmp, x->dtype, cr, csh)))
+                return FAIL(st, n, "%s", qmac_last_error());
+            const size_t esz = qmac_dtype_size(x->dtype);
+            for (int32_t b = 0; b < xd.n * xd.c; ++b)
+                for (int32_t r = ch; r < xd.h; ++r)
+                    memcpy((uint8_t *)tmp->data + (((size_t)b * (size_t)(xd.h - ch) + (size_t)(r - ch)) *
+                                                   (size_t)(xd.w - cw)) * esz,
+                           (const uint8_t *)x->data + (((size_t)b * (size_t)xd.h + (size_t)r) * (size_t)xd.w +
+                                                       (size_t)cw) * esz,
+                           (size_t)(xd.w - cw) * esz);
+            x = tmp;
+            xd.h -= ch;
+            xd.w -= cw;
+        }
     }
     const int32_t rank = x->rank;
     if (n->op == QMAC_OP_MAXPOOL && is_float(x->dtype)) {

@@ -153,8 +153,8 @@ static void test_vectors_shared_cases_all_pass(void **state)
     fclose(log);
     assert_int_equal(st, QMAC_OK);
     assert_int_equal(fail, 0);
-    assert_int_equal(pass, 54);
-    assert_int_equal(lines, 54);
+    assert_true(pass >= 54); /* the 54 cases of FORMAT.md; more may be added */
+    assert_int_equal(lines, pass);
 }
 
 static void test_vectors_hand_made_cases_pass(void **state)

@@ -104,12 +104,16 @@ typedef struct {
 qmac_status qmac_hist_init(qmac_hist *h, int32_t n_ch, int32_t num_bins, qmac_hist_origin origin);
 void qmac_hist_free(qmac_hist *h);
 
-/* Add one batch x[outer][n_ch][inner]. Errors: QMAC_ERR_INVALID_ARG for an infinite sample (numpy
- * refuses those too), QMAC_ERR_UNSUPPORTED when growth would exceed 2^24 bins, QMAC_ERR_NOMEM.
+/* Add one batch x[outer][n_ch][inner]: one histogram update. ONNX Runtime concatenates all the
+ * batches of one collect_data() call into a single update, so to reproduce it pass that
+ * concatenation here (one call per collect_data()). NaN samples are dropped (numpy would refuse
+ * them). Errors: QMAC_ERR_INVALID_ARG for an infinite sample (numpy refuses those too; nothing is
+ * recorded then), QMAC_ERR_UNSUPPORTED when growth would exceed 2^24 bins, QMAC_ERR_NOMEM.
  * A channel with no non-NaN value in the batch is left unchanged. */
 qmac_status qmac_hist_observe(qmac_hist *h, const float *x, size_t outer, size_t inner);
 
-/* Percentile threshold (ONNX Runtime compute_percentile, symmetric): cdf = running sum of
+/* Percentile threshold (ONNX Runtime compute_percentile, symmetric; ORT's PercentileCalibrater is
+ * QMAC_HIST_FROM_MIN with 2048 bins, percentile 99.999, and qmac_hist_range): cdf = running sum of
  * count[k] / total (double, bin order), k = the first bin with cdf[k] >= percentile / 100,
  * amax = edges[k] (the LEFT edge of that bin, as ORT returns it; edges[nbins] if no bin reaches
  * it). percentile in [0, 100] (ORT default 99.999). Errors: QMAC_ERR_INVALID_ARG (bad channel,
