@@ -795,8 +795,10 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
             (st = set_in(c, i, n, in_name(pb, 8))))
             return st;
     }
+    const qmac_tensor *wc = const_of(c, in_name(pb, 3));
+    const qmac_dtype w_dt = wc ? wc->dtype : QMAC_DT_INVALID; /* checked against its zero point now */
     if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 1, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, 0, 0, &n->qw)) ||
+        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), w_dt, 0, 0, &n->qw)) ||
         (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 1, 0, &n->qy)))
         return st;
     if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
