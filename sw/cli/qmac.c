@@ -36,7 +36,8 @@ static int report(qmac_status st)
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static int usage_error(const char *fmt, ...)
+static int
+usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -49,25 +50,24 @@ static int usage_error(const char *fmt, ...)
 
 static void print_help(FILE *f)
 {
-    fprintf(f,
-            "usage: qmac <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
-            "        [--backend ref] [--requant onnxrt|tflite|single]\n"
-            "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
-            "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
-            "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
-            "      add/pool (default onnxrt, bit-exact with ONNX Runtime).\n"
-            "  check-vectors DIR [-v]\n"
-            "      Run every TFLite reference-vector case (*.json) in DIR through the C reference\n"
-            "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
-            "  info MODEL.onnx\n"
-            "      Print the imported graph (one line per node with its quantization).\n"
-            "  help | --help        this text\n"
-            "  version | --version  print the version\n"
-            "\n"
-            "exit status: 0 success, 2 bad or unsupported input, 1 internal error\n");
+    fprintf(f, "usage: qmac <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
+               "        [--backend ref] [--requant onnxrt|tflite|single]\n"
+               "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
+               "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
+               "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
+               "      add/pool (default onnxrt, bit-exact with ONNX Runtime).\n"
+               "  check-vectors DIR [-v]\n"
+               "      Run every TFLite reference-vector case (*.json) in DIR through the C reference\n"
+               "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
+               "  info MODEL.onnx\n"
+               "      Print the imported graph (one line per node with its quantization).\n"
+               "  help | --help        this text\n"
+               "  version | --version  print the version\n"
+               "\n"
+               "exit status: 0 success, 2 bad or unsupported input, 1 internal error\n");
 }
 
 /* Output file name: characters outside [A-Za-z0-9._-] become '_'. */
@@ -191,8 +191,8 @@ static int cmd_run(int argc, char **argv)
             snprintf(names[k], len, "%s/%s.npy", outdir, base);
             for (int32_t j = 0; j < k; ++j)
                 if (!strcmp(names[j], names[k]))
-                    st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "outputs %d and %d both map to %s", (int)j, (int)k,
-                                        names[k]);
+                    st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "outputs %d and %d both map to %s", (int)j,
+                                        (int)k, names[k]);
         }
     }
     if (st == QMAC_OK)

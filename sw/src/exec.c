@@ -13,9 +13,9 @@
 typedef struct {
     const qmac_graph *g;
     qmac_requant_rule rule;
-    qmac_tensor *rt;  /* run-time tensor of each value id */
-    uint8_t *ready;   /* 1 when rt[id] holds a computed tensor */
-    int32_t *last;    /* index of the last node that reads each value */
+    qmac_tensor *rt; /* run-time tensor of each value id */
+    uint8_t *ready;  /* 1 when rt[id] holds a computed tensor */
+    int32_t *last;   /* index of the last node that reads each value */
 } exec_t;
 
 #define FAIL(st, n, ...) fail_node((st), (n), __VA_ARGS__)
@@ -23,7 +23,8 @@ typedef struct {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static qmac_status fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...);
+static qmac_status
+fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...);
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,7 +160,8 @@ static qmac_status axis_geometry(const qmac_node *n, int ax, int32_t in, int32_t
         *pb = *pa = 0;
     const int64_t span = (int64_t)in + *pb + *pa - eff;
     if (span < 0)
-        return FAIL(QMAC_ERR_SHAPE, n, "kernel extent %d exceeds padded input %d", (int)eff, (int)(in + *pb + *pa));
+        return FAIL(QMAC_ERR_SHAPE, n, "kernel extent %d exceeds padded input %d", (int)eff,
+                    (int)(in + *pb + *pa));
     int64_t o = span / s + 1;
     if (n->ceil_mode) {
         o = (span + s - 1) / s + 1;
@@ -188,14 +190,16 @@ static qmac_status qindex_init(const qmac_node *n, const qmac_qinfo *q, const qm
         return QMAC_OK;
     int32_t axis = q->axis < 0 ? q->axis + x->rank : q->axis;
     if (axis < 0 || axis >= x->rank)
-        return FAIL(QMAC_ERR_INVALID_ARG, n, "axis %d is out of range for rank %d", (int)q->axis, (int)x->rank);
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "axis %d is out of range for rank %d", (int)q->axis,
+                    (int)x->rank);
     qi->inner = 1;
     for (int32_t k = axis + 1; k < x->rank; ++k)
         qi->inner *= (size_t)x->shape[k];
     qi->dim = (size_t)x->shape[axis];
     if (q->block > 0) {
         if (q->srank != x->rank)
-            return FAIL(QMAC_ERR_SHAPE, n, "blocked scale has rank %d, input %d", (int)q->srank, (int)x->rank);
+            return FAIL(QMAC_ERR_SHAPE, n, "blocked scale has rank %d, input %d", (int)q->srank,
+                        (int)x->rank);
         for (int32_t k = 0; k < x->rank; ++k) {
             int64_t want = k == axis ? (x->shape[k] + q->block - 1) / q->block : x->shape[k];
             if (q->sshape[k] != want)
@@ -256,8 +260,8 @@ static qmac_status run_dequantize(exec_t *e, const qmac_node *n)
     if ((st = operand(e, n, 0, &x)))
         return st;
     if (n->qx.dtype != QMAC_DT_INVALID && x->dtype != n->qx.dtype)
-        return FAIL(QMAC_ERR_INVALID_ARG, n, "input is %s but its zero point is %s", qmac_dtype_name(x->dtype),
-                    qmac_dtype_name(n->qx.dtype));
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "input is %s but its zero point is %s",
+                    qmac_dtype_name(x->dtype), qmac_dtype_name(n->qx.dtype));
     if (x->dtype != QMAC_DT_INT8 && x->dtype != QMAC_DT_UINT8 && x->dtype != QMAC_DT_INT32)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "dequantizing %s is not supported (int8, uint8, int32)",
                     qmac_dtype_name(x->dtype));
@@ -312,8 +316,8 @@ static qmac_status rq_setup(const exec_t *e, const qmac_node *n, int32_t nch, rq
         lo = n->act_min;
         hi = n->act_max;
     }
-    qmac_status st = qmac_requant_prepare(&r->rq, e->rule, n->qx.scale[0], sw, nch, n->qy.scale[0], n->qy.zp[0],
-                                          lo, hi, r->mult, r->shift, r->scale);
+    qmac_status st = qmac_requant_prepare(&r->rq, e->rule, n->qx.scale[0], sw, nch, n->qy.scale[0],
+                                          n->qy.zp[0], lo, hi, r->mult, r->shift, r->scale);
     free(sw);
     if (st != QMAC_OK)
         return FAIL(st, n, "%s", qmac_last_error());
@@ -338,10 +342,11 @@ static qmac_status w_zero_points(const qmac_node *n, int32_t nch, int32_t **zp)
 static qmac_status check_q8(const qmac_node *n, const qmac_tensor *t, const qmac_qinfo *q, const char *what)
 {
     if (!is_q8(t->dtype))
-        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s, expected int8 or uint8", what, qmac_dtype_name(t->dtype));
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s, expected int8 or uint8", what,
+                    qmac_dtype_name(t->dtype));
     if (q->dtype != QMAC_DT_INVALID && q->dtype != t->dtype)
-        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s but its zero point is %s", what, qmac_dtype_name(t->dtype),
-                    qmac_dtype_name(q->dtype));
+        return FAIL(QMAC_ERR_INVALID_ARG, n, "%s is %s but its zero point is %s", what,
+                    qmac_dtype_name(t->dtype), qmac_dtype_name(q->dtype));
     return QMAC_OK;
 }
 
@@ -364,7 +369,8 @@ static qmac_status run_conv(exec_t *e, const qmac_node *n)
         return st;
     if (n->n_in > 2 && (st = operand(e, n, 2, &b)))
         return st;
-    qmac_node nn = *n; /* spatial rank comes from the input for ConvInteger/QLinearConv without kernel_shape */
+    qmac_node nn =
+        *n; /* spatial rank comes from the input for ConvInteger/QLinearConv without kernel_shape */
     if (x->rank == 3 || x->rank == 4)
         nn.spatial = x->rank - 2;
     qmac_dims xd;
@@ -372,7 +378,8 @@ static qmac_status run_conv(exec_t *e, const qmac_node *n)
         (st = check_q8(n, w, &n->qw, "weight")))
         return st;
     if (w->rank != x->rank)
-        return FAIL(QMAC_ERR_SHAPE, n, "weight rank %d differs from input rank %d", (int)w->rank, (int)x->rank);
+        return FAIL(QMAC_ERR_SHAPE, n, "weight rank %d differs from input rank %d", (int)w->rank,
+                    (int)x->rank);
     const int32_t M = (int32_t)w->shape[0];
     const int32_t kh = nn.spatial == 2 ? (int32_t)w->shape[2] : 1, kw = (int32_t)w->shape[w->rank - 1];
     if (n->kernel[1] && (n->kernel[0] != kh || n->kernel[1] != kw))
@@ -439,7 +446,8 @@ static qmac_status run_conv(exec_t *e, const qmac_node *n)
     if ((st = rq_setup(e, n, M, &r)) || (st = make_out(e, n, 0, n->qy.dtype, x->rank, yshape, &y)))
         goto out;
     for (size_t i = 0; i < qmac_dims_count(&yd); ++i)
-        qmac_store_int(y->dtype, y->data, i, qmac_requant_one(&r.rq, (int32_t)((i / ys) % (size_t)M), acc_nchw[i]));
+        qmac_store_int(y->dtype, y->data, i,
+                       qmac_requant_one(&r.rq, (int32_t)((i / ys) % (size_t)M), acc_nchw[i]));
 out:
     free(xh);
     free(wh);
@@ -527,7 +535,8 @@ static qmac_status run_matmul(exec_t *e, const qmac_node *n)
     }
     const int64_t M = ash[ra - 2], K = ash[ra - 1], N = bsh[rb - 1];
     if (bsh[rb - 2] != K)
-        return FAIL(QMAC_ERR_SHAPE, n, "A has K = %lld but B has K = %lld", (long long)K, (long long)bsh[rb - 2]);
+        return FAIL(QMAC_ERR_SHAPE, n, "A has K = %lld but B has K = %lld", (long long)K,
+                    (long long)bsh[rb - 2]);
     if (M > INT32_MAX || K > INT32_MAX || N > INT32_MAX)
         return FAIL(QMAC_ERR_SHAPE, n, "matrix too large");
     bcast bc;
@@ -649,8 +658,10 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
     if (e->rule == QMAC_REQUANT_SINGLE) {
         /* single rounding: the same multipliers, re-derived with rule B's QuantizeMultiplier */
         const double tm = 2.0 * fmax((double)n->qx.scale[0], (double)n->qw.scale[0]);
-        if (qmac_quantize_multiplier((double)n->qx.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.a_mult, &pt.a_shift) ||
-            qmac_quantize_multiplier((double)n->qw.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.b_mult, &pt.b_shift) ||
+        if (qmac_quantize_multiplier((double)n->qx.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.a_mult,
+                                     &pt.a_shift) ||
+            qmac_quantize_multiplier((double)n->qw.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.b_mult,
+                                     &pt.b_shift) ||
             qmac_quantize_multiplier(tm / ((double)(1 << pt.left_shift) * (double)n->qy.scale[0]),
                                      QMAC_REQUANT_SINGLE, &pt.out_mult, &pt.out_shift))
             return FAIL(QMAC_ERR_INVALID_ARG, n, "%s", qmac_last_error());
@@ -682,8 +693,8 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
  * ceil mode, and ceil mode dropping a last window that would start past the head pad. The
  * kernels take non-negative pads, so a negative head becomes a crop of the input and the tail is
  * extended to cover windows that overhang the padded input (their taps are skipped anyway). */
-static qmac_status pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d, int32_t *crop,
-                             int32_t *head, int32_t *tail, int32_t *out)
+static qmac_status pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d,
+                             int32_t *crop, int32_t *head, int32_t *tail, int32_t *out)
 {
     int64_t ph = n->pads[ax], pt = n->pads[ax + 2];
     if (n->auto_pad == QMAC_PAD_VALID) {
@@ -703,8 +714,8 @@ static qmac_status pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, 
             --o;
     }
     if (o < 1 || o > INT32_MAX)
-        return FAIL(QMAC_ERR_SHAPE, n, "pooling window (%lld taps) leaves no output on an axis of %d", (long long)eff,
-                    (int)in);
+        return FAIL(QMAC_ERR_SHAPE, n, "pooling window (%lld taps) leaves no output on an axis of %d",
+                    (long long)eff, (int)in);
     *crop = ph < 0 ? (int32_t)-ph : 0;
     if (*crop >= in)
         return FAIL(QMAC_ERR_SHAPE, n, "SAME padding shifts every window out of the input");
@@ -736,10 +747,11 @@ static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_
     p->dil_w = n->dilations[1];
     *yd = (qmac_dims){xd->n, 1, 1, xd->c};
     *crop_h = 0;
-    if (n->spatial == 2 &&
-        (st = pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top, &p->pad_bottom, &yd->h)))
+    if (n->spatial == 2 && (st = pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top,
+                                           &p->pad_bottom, &yd->h)))
         return st;
-    if ((st = pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right, &yd->w)))
+    if ((st = pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right,
+                        &yd->w)))
         return st;
     yshape[0] = yd->n;
     yshape[1] = yd->c;
@@ -797,10 +809,11 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
             const size_t esz = qmac_dtype_size(x->dtype);
             for (int32_t b = 0; b < xd.n * xd.c; ++b)
                 for (int32_t r = ch; r < xd.h; ++r)
-                    memcpy((uint8_t *)tmp->data + (((size_t)b * (size_t)(xd.h - ch) + (size_t)(r - ch)) *
-                                                   (size_t)(xd.w - cw)) * esz,
-                           (const uint8_t *)x->data + (((size_t)b * (size_t)xd.h + (size_t)r) * (size_t)xd.w +
-                                                       (size_t)cw) * esz,
+                    memcpy((uint8_t *)tmp->data +
+                               (((size_t)b * (size_t)(xd.h - ch) + (size_t)(r - ch)) * (size_t)(xd.w - cw)) *
+                                   esz,
+                           (const uint8_t *)x->data +
+                               (((size_t)b * (size_t)xd.h + (size_t)r) * (size_t)xd.w + (size_t)cw) * esz,
                            (size_t)(xd.w - cw) * esz);
             x = tmp;
             xd.h -= ch;
@@ -822,13 +835,18 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
                                 const int32_t ix = ox * p.stride_w - p.pad_left + kx * p.dil_w;
                                 if (iy < 0 || iy >= xd.h || ix < 0 || ix >= xd.w)
                                     continue;
-                                const double v = load_f(x, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)xd.h +
-                                                            (size_t)iy) * (size_t)xd.w + (size_t)ix);
+                                const double v = load_f(
+                                    x, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)xd.h + (size_t)iy) *
+                                               (size_t)xd.w +
+                                           (size_t)ix);
                                 if (v > m || isnan(v))
                                     m = v;
                             }
-                        store_f(y, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)yd.h + (size_t)oy) *
-                                           (size_t)yd.w + (size_t)ox, m);
+                        store_f(y,
+                                (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)yd.h + (size_t)oy) *
+                                        (size_t)yd.w +
+                                    (size_t)ox,
+                                m);
                     }
         return QMAC_OK;
     }
@@ -862,19 +880,23 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
             st = qmac_avgpool_onnxrt(&p, n->count_include_pad, &xd, dt, xh, n->qx.scale[0], n->qx.zp[0], &yd,
                                      n->qy.scale[0], n->qy.zp[0], yh);
         } else if (!same_q || n->count_include_pad) {
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "the %s rule's average pool needs equal input/output "
-                                "quantization and count_include_pad=0", qmac_requant_rule_name(e->rule));
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                "the %s rule's average pool needs equal input/output "
+                                "quantization and count_include_pad=0",
+                                qmac_requant_rule_name(e->rule));
         } else {
             st = qmac_avgpool_tflite(&p, &xd, dt, xh, &yd, lo, hi, yh);
         }
         break;
     default: /* global average pool */
         if (e->rule == QMAC_REQUANT_ONNXRT)
-            st = qmac_global_avgpool_onnxrt(&xd, dt, xh, n->qx.scale[0], n->qx.zp[0], n->qy.scale[0], n->qy.zp[0],
-                                             yh);
+            st = qmac_global_avgpool_onnxrt(&xd, dt, xh, n->qx.scale[0], n->qx.zp[0], n->qy.scale[0],
+                                            n->qy.zp[0], yh);
         else if (!same_q)
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "the %s rule's global average pool needs equal "
-                                "input/output quantization", qmac_requant_rule_name(e->rule));
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                "the %s rule's global average pool needs equal "
+                                "input/output quantization",
+                                qmac_requant_rule_name(e->rule));
         else
             st = qmac_global_avgpool_tflite(&xd, dt, xh, lo, hi, yh);
         break;
@@ -980,7 +1002,8 @@ static qmac_status run_reshape(exec_t *e, const qmac_node *n)
     case 1: { /* Flatten */
         int32_t ax = n->flatten_axis < 0 ? n->flatten_axis + x->rank : n->flatten_axis;
         if (ax < 0 || ax > x->rank)
-            return FAIL(QMAC_ERR_INVALID_ARG, n, "flatten axis %d for rank %d", (int)n->flatten_axis, (int)x->rank);
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "flatten axis %d for rank %d", (int)n->flatten_axis,
+                        (int)x->rank);
         int64_t outer = 1, inner = 1;
         for (int32_t k = 0; k < x->rank; ++k) {
             if (k < ax)
@@ -1103,7 +1126,8 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
     sh[ax] = 0;
     for (int32_t k = 0; k < n->n_in; ++k) {
         if (xs[k]->rank != r)
-            return FAIL(QMAC_ERR_SHAPE, n, "input %d has rank %d, expected %d", (int)k, (int)xs[k]->rank, (int)r);
+            return FAIL(QMAC_ERR_SHAPE, n, "input %d has rank %d, expected %d", (int)k, (int)xs[k]->rank,
+                        (int)r);
         if (xs[k]->dtype != (n->qin ? n->qin[k].dtype : x0->dtype))
             return FAIL(QMAC_ERR_INVALID_ARG, n, "input %d is %s", (int)k, qmac_dtype_name(xs[k]->dtype));
         for (int32_t d = 0; d < r; ++d)
@@ -1125,7 +1149,8 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
     for (int32_t k = 0; k < n->n_in; ++k) {
         const qmac_tensor *x = xs[k];
         const size_t len = (size_t)x->shape[ax] * inner;
-        const int requant = n->qin && !(n->qin[k].scale[0] == n->qy.scale[0] && n->qin[k].zp[0] == n->qy.zp[0]);
+        const int requant =
+            n->qin && !(n->qin[k].scale[0] == n->qy.scale[0] && n->qin[k].zp[0] == n->qy.zp[0]);
         for (size_t o = 0; o < outer; ++o) {
             const size_t dst = o * (size_t)sh[ax] * inner + off * inner;
             if (!requant) {
@@ -1133,10 +1158,11 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
                 continue;
             }
             for (size_t j = 0; j < len; ++j) {
-                const float v = qmac_dequantize_f32(qmac_load_int(x->dtype, x->data, o * len + j), n->qin[k].scale[0],
-                                                    n->qin[k].zp[0]);
-                qmac_store_int(out_dt, y->data, dst + j,
-                               qmac_quantize_f32(v, n->qy.scale[0], n->qy.zp[0], qmin, qmax, QMAC_ROUND_HALF_EVEN));
+                const float v = qmac_dequantize_f32(qmac_load_int(x->dtype, x->data, o * len + j),
+                                                    n->qin[k].scale[0], n->qin[k].zp[0]);
+                qmac_store_int(
+                    out_dt, y->data, dst + j,
+                    qmac_quantize_f32(v, n->qy.scale[0], n->qy.zp[0], qmin, qmax, QMAC_ROUND_HALF_EVEN));
             }
         }
         off += (size_t)x->shape[ax];
@@ -1237,8 +1263,8 @@ static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
         for (int32_t d = 0; !bad && d < in->rank; ++d)
             bad = v->decl_shape[d] >= 0 && v->decl_shape[d] != in->shape[d];
         if (bad)
-            return qmac_set_error(QMAC_ERR_SHAPE, "input %d ('%s') has shape %s, the model expects %s", (int)k,
-                                  v->name, qmac_shape_str(in->shape, in->rank, a, sizeof a),
+            return qmac_set_error(QMAC_ERR_SHAPE, "input %d ('%s') has shape %s, the model expects %s",
+                                  (int)k, v->name, qmac_shape_str(in->shape, in->rank, a, sizeof a),
                                   qmac_shape_str(v->decl_shape, v->decl_rank, b, sizeof b));
     }
     qmac_status st = qmac_tensor_clone(&e->rt[id], in);
@@ -1290,7 +1316,8 @@ qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qma
     for (int32_t k = 0; k < g->n_outputs && st == QMAC_OK; ++k) {
         const qmac_tensor *t = val(&e, g->outputs[k]);
         if (!t) {
-            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed", g->values[g->outputs[k]].name);
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed",
+                                g->values[g->outputs[k]].name);
             break;
         }
         st = qmac_tensor_clone(&outputs[k], t);

@@ -42,11 +42,11 @@ enum {
 
 static const char *onnx_type_name(int32_t t)
 {
-    static const char *names[] = {"undefined", "float", "uint8",  "int8",      "uint16",     "int16",
-                                  "int32",     "int64", "string", "bool",      "float16",    "double",
-                                  "uint32",    "uint64", "complex64", "complex128", "bfloat16",
-                                  "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz",
-                                  "uint4", "int4", "float4e2m1"};
+    static const char *names[] = {
+        "undefined",      "float",      "uint8",          "int8",       "uint16",   "int16",
+        "int32",          "int64",      "string",         "bool",       "float16",  "double",
+        "uint32",         "uint64",     "complex64",      "complex128", "bfloat16", "float8e4m3fn",
+        "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4",      "int4",     "float4e2m1"};
     if (t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]))
         return names[t];
     return "unknown";
@@ -388,24 +388,25 @@ qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_
     memset(q, 0, sizeof *q);
     q->scale_id = q->zp_id = -1;
     if (s->dtype != QMAC_DT_FLOAT32 && s->dtype != QMAC_DT_FLOAT16)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale '%s' has type %s (need float32/float16)", label,
-                              scale_name, qmac_dtype_name(s->dtype));
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale '%s' has type %s (need float32/float16)",
+                              label, scale_name, qmac_dtype_name(s->dtype));
     const size_t n = qmac_tensor_count(s);
     if (n == 0 || n > (1u << 24))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s' has %zu elements", label, scale_name, n);
     if (z && qmac_tensor_count(z) != n)
-        return qmac_set_error(QMAC_ERR_SHAPE, "%s: zero point '%s' has %zu elements, scale '%s' has %zu", label,
-                              zp_name, qmac_tensor_count(z), scale_name, n);
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: zero point '%s' has %zu elements, scale '%s' has %zu",
+                              label, zp_name, qmac_tensor_count(z), scale_name, n);
     qmac_dtype qdt = x_dt;
     if (z) {
         if (x_dt != QMAC_DT_INVALID && z->dtype != x_dt)
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point '%s' is %s but the tensor is %s", label,
-                                  zp_name, qmac_dtype_name(z->dtype), qmac_dtype_name(x_dt));
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: zero point '%s' is %s but the tensor is %s",
+                                  label, zp_name, qmac_dtype_name(z->dtype), qmac_dtype_name(x_dt));
         qdt = z->dtype;
     }
     if (qdt != QMAC_DT_INVALID && qdt != QMAC_DT_INT8 && qdt != QMAC_DT_UINT8 && qdt != QMAC_DT_INT32)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: quantized type %s is not supported (int8, uint8 only)",
-                              label, qmac_dtype_name(qdt));
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "%s: quantized type %s is not supported (int8, uint8 only)", label,
+                              qmac_dtype_name(qdt));
     if (block < 0)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: block_size %d < 0", label, (int)block);
     if (block == 0 && n > 1 && s->rank != 1)
@@ -414,11 +415,11 @@ qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_
         const double v = s->dtype == QMAC_DT_FLOAT16 ? (double)qmac_f16_to_f32(((const uint16_t *)s->data)[i])
                                                      : (double)((const float *)s->data)[i];
         if (!(isfinite(v) && v > 0.0))
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s'[%zu] = %g must be finite and > 0", label,
-                                  scale_name, i, v);
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: scale '%s'[%zu] = %g must be finite and > 0",
+                                  label, scale_name, i, v);
         if (z && qdt == QMAC_DT_INT32 && qmac_load_int(z->dtype, z->data, i) != 0)
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: int32 zero point '%s'[%zu] = %d must be 0", label,
-                                  zp_name, i, (int)qmac_load_int(z->dtype, z->data, i));
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: int32 zero point '%s'[%zu] = %d must be 0",
+                                  label, zp_name, i, (int)qmac_load_int(z->dtype, z->data, i));
     }
     q->scale = malloc(n * sizeof *q->scale);
     q->zp = calloc(n, sizeof *q->zp);
@@ -465,8 +466,8 @@ static qmac_status resolve_qparams(ctx_t *c, int32_t src, const char *scale_name
     q->scale_id = find_value(c, scale_name);
     q->zp_id = zp_name ? find_value(c, zp_name) : -1;
     if (q->scale_id < 0 || (zp_name && q->zp_id < 0))
-        return qmac_set_error(QMAC_ERR_FORMAT, "%s: scale/zero point input is not produced by any earlier node",
-                              label);
+        return qmac_set_error(QMAC_ERR_FORMAT,
+                              "%s: scale/zero point input is not produced by any earlier node", label);
     q->dynamic = 1;
     q->axis = (int32_t)axis;
     q->block = (int32_t)block;
@@ -499,8 +500,8 @@ static qmac_status input_id(ctx_t *c, int32_t src, const char *name, int32_t *id
 
 /* A DequantizeLinear feeding a fusable op: the quantized tensor name and its parameters. */
 typedef struct {
-    int32_t node;     /* DQ node index, -1 if the input is not a DQ output */
-    const char *x;    /* the DQ's integer input */
+    int32_t node;  /* DQ node index, -1 if the input is not a DQ output */
+    const char *x; /* the DQ's integer input */
     qmac_qinfo q;
 } dq_info;
 
@@ -561,8 +562,10 @@ static qmac_status fold_activation(ctx_t *c, int32_t act, const qmac_qinfo *qy, 
     if (act < 0)
         return QMAC_OK; /* no folded activation: the output type's range */
     if (qy->dynamic || qy->n != 1)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s': a folded activation needs a constant per-tensor "
-                              "output scale", n->name);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "node '%s': a folded activation needs a constant per-tensor "
+                              "output scale",
+                              n->name);
     int32_t qmin, qmax;
     qmac_dtype_range(qy->dtype, &qmin, &qmax);
     n->has_act = 1;
@@ -731,8 +734,9 @@ static qmac_status lower_qdq(ctx_t *c, int32_t i)
         if (od) {
             x_dt = dtype_from_onnx((int32_t)od);
             if (x_dt != QMAC_DT_INT8 && x_dt != QMAC_DT_UINT8)
-                return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QuantizeLinear #%d: output_dtype %s not supported",
-                                      (int)i, onnx_type_name((int32_t)od));
+                return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                      "QuantizeLinear #%d: output_dtype %s not supported", (int)i,
+                                      onnx_type_name((int32_t)od));
         }
     }
     st = new_node(c, is_q ? QMAC_OP_QUANTIZE : QMAC_OP_DEQUANTIZE, i, pb->op_type, &n);
@@ -802,8 +806,8 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
         (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 1, 0, &n->qy)))
         return st;
     if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "QLinearConv '%s': x and y quantization must be per-tensor",
-                              n->name);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "QLinearConv '%s': x and y quantization must be per-tensor", n->name);
     if ((st = fold_activation(c, -1, &n->qy, n)))
         return st;
     return add_output(c, n, pb, 0);
@@ -836,7 +840,8 @@ static qmac_status lower_qlinearmatmul(ctx_t *c, int32_t i)
     if (st != QMAC_OK)
         return st;
     if (pb->n_input != 8)
-        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearMatMul '%s' needs 8 inputs, has %zu", n->name, pb->n_input);
+        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearMatMul '%s' needs 8 inputs, has %zu", n->name,
+                              pb->n_input);
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
     if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
@@ -880,8 +885,8 @@ static qmac_status integer_zp(ctx_t *c, const char *label, const char *zname, in
         q->dynamic = 1;
         q->zp_id = find_value(c, zname);
         if (q->zp_id < 0)
-            return qmac_set_error(QMAC_ERR_FORMAT, "%s: zero point '%s' is not produced by any earlier node", label,
-                                  zname);
+            return qmac_set_error(QMAC_ERR_FORMAT, "%s: zero point '%s' is not produced by any earlier node",
+                                  label, zname);
         q->dtype = c->g->values[q->zp_id].decl_dtype;
         return QMAC_OK;
     }
@@ -923,10 +928,13 @@ static qmac_status lower_qgemm(ctx_t *c, int32_t i)
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 9 || !in_name(pb, 7))
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': only the quantized-output form (with y_scale, "
-                              "y_zero_point) is supported", n->name);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "QGemm '%s': only the quantized-output form (with y_scale, "
+                              "y_zero_point) is supported",
+                              n->name);
     if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_int(pb, "transA", 0) != 0)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': only alpha=1, transA=0 are supported", n->name);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': only alpha=1, transA=0 are supported",
+                              n->name);
     n->trans_b = (int)attr_int(pb, "transB", 0);
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
@@ -937,7 +945,8 @@ static qmac_status lower_qgemm(ctx_t *c, int32_t i)
         (st = resolve_qparams(c, i, in_name(pb, 7), in_name(pb, 8), QMAC_DT_INVALID, 0, 0, &n->qy)))
         return st;
     if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': a and y must be quantized per tensor", n->name);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': a and y must be quantized per tensor",
+                              n->name);
     return add_output(c, n, pb, 0);
 }
 
@@ -950,7 +959,8 @@ static qmac_status lower_qlinearadd(ctx_t *c, int32_t i)
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 7)
-        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearAdd '%s' needs 8 inputs, has %zu", n->name, pb->n_input);
+        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearAdd '%s' needs 8 inputs, has %zu", n->name,
+                              pb->n_input);
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
     if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
@@ -1003,7 +1013,8 @@ static qmac_status lower_qlinearconcat(ctx_t *c, int32_t i)
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 5 || (pb->n_input - 2) % 3 != 0)
-        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearConcat '%s': bad input count %zu", n->name, pb->n_input);
+        return qmac_set_error(QMAC_ERR_FORMAT, "QLinearConcat '%s': bad input count %zu", n->name,
+                              pb->n_input);
     const size_t k = (pb->n_input - 2) / 3;
     if (k > QMAC_MAX_NODE_IO)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QLinearConcat '%s': too many inputs", n->name);
@@ -1057,11 +1068,11 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
         goto out;
     }
     const QmacOnnx__Node *qn = c->nodes[q].pb;
-    qmac_op op = is_conv ? QMAC_OP_CONV
+    qmac_op op = is_conv              ? QMAC_OP_CONV
                  : (is_mm || is_gemm) ? QMAC_OP_MATMUL
-                 : is_add ? QMAC_OP_ADD
-                 : is_ap ? QMAC_OP_AVGPOOL
-                         : QMAC_OP_GLOBAL_AVGPOOL;
+                 : is_add             ? QMAC_OP_ADD
+                 : is_ap              ? QMAC_OP_AVGPOOL
+                                      : QMAC_OP_GLOBAL_AVGPOOL;
     char ops[96];
     snprintf(ops, sizeof ops, "DQ->%s%s%s->Q", pb->op_type, act >= 0 ? "->" : "",
              act >= 0 ? c->nodes[act].pb->op_type : "");
@@ -1075,7 +1086,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     if (is_gemm) {
         if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_float(pb, "beta", 1.0f) != 1.0f ||
             attr_int(pb, "transA", 0) != 0) {
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only alpha=1, beta=1, transA=0 are supported", label);
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only alpha=1, beta=1, transA=0 are supported",
+                                label);
             goto out;
         }
         n->trans_b = (int)attr_int(pb, "transB", 0);
@@ -1224,8 +1236,8 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
             const char *s = in_name(pb, 1);
             const qmac_tensor *t = s ? const_of(c, s) : NULL;
             if (!t || t->dtype != QMAC_DT_INT64 || t->rank != 1)
-                return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the shape must be a constant 1-D int64 tensor",
-                                      label);
+                return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                      "%s: the shape must be a constant 1-D int64 tensor", label);
             n->shape_id = find_value(c, s);
             n->allowzero = (int)attr_int(pb, "allowzero", 0);
         } else if (op_is(pb, "Flatten")) {
@@ -1238,7 +1250,8 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
             if (a) {
                 const qmac_tensor *t = const_of(c, a);
                 if (!t || t->dtype != QMAC_DT_INT64 || qmac_tensor_count(t) > QMAC_MAX_RANK)
-                    return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: axes must be a constant int64 tensor", label);
+                    return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: axes must be a constant int64 tensor",
+                                          label);
                 k = (int)qmac_tensor_count(t);
                 for (int j = 0; j < k; ++j)
                     v[j] = ((const int64_t *)t->data)[j];
@@ -1302,8 +1315,8 @@ static qmac_status lower_constant(ctx_t *c, int32_t i)
         if (st == QMAC_OK && a->n_floats)
             memcpy(v->konst.data, a->floats, a->n_floats * sizeof(float));
     } else {
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only tensor, float(s) and int(s) values are supported",
-                              label);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "%s: only tensor, float(s) and int(s) values are supported", label);
     }
     if (st == QMAC_OK)
         v->is_const = 1;
@@ -1415,8 +1428,8 @@ static qmac_status read_value_info(ctx_t *c, const QmacOnnx__ValueInfo *vi, int3
     if (tt->has_elem_type) {
         v->decl_dtype = dtype_from_onnx(tt->elem_type);
         if (v->decl_dtype == QMAC_DT_INVALID)
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "graph input/output '%s' has element type %s", v->name,
-                                  onnx_type_name(tt->elem_type));
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "graph input/output '%s' has element type %s",
+                                  v->name, onnx_type_name(tt->elem_type));
     }
     if (tt->shape) {
         if (tt->shape->n_dim > QMAC_MAX_RANK)
@@ -1425,8 +1438,8 @@ static qmac_status read_value_info(ctx_t *c, const QmacOnnx__ValueInfo *vi, int3
         v->decl_rank = (int32_t)tt->shape->n_dim;
         for (size_t k = 0; k < tt->shape->n_dim; ++k) {
             const QmacOnnx__TensorShape__Dimension *d = tt->shape->dim[k];
-            v->decl_shape[k] = d->value_case == QMAC_ONNX__TENSOR_SHAPE__DIMENSION__VALUE_DIM_VALUE ? d->dim_value
-                                                                                                  : -1;
+            v->decl_shape[k] =
+                d->value_case == QMAC_ONNX__TENSOR_SHAPE__DIMENSION__VALUE_DIM_VALUE ? d->dim_value : -1;
         }
     }
     return QMAC_OK;
@@ -1588,9 +1601,9 @@ qmac_status qmac_onnx_load(const char *path, qmac_graph **out)
 
 const char *qmac_op_name(qmac_op op)
 {
-    static const char *names[QMAC_OP_COUNT] = {"quantize", "dequantize", "conv",    "matmul",
+    static const char *names[QMAC_OP_COUNT] = {"quantize", "dequantize", "conv",           "matmul",
                                                "add",      "avgpool",    "global_avgpool", "maxpool",
-                                               "clamp",    "reshape",    "transpose", "concat"};
+                                               "clamp",    "reshape",    "transpose",      "concat"};
     return (int)op >= 0 && op < QMAC_OP_COUNT ? names[op] : "invalid";
 }
 
@@ -1629,7 +1642,8 @@ static void print_q(FILE *f, const char *what, const qmac_qinfo *q)
     if (q->n == 1)
         fprintf(f, " %s=%s(s=%g,zp=%d)", what, qmac_dtype_name(q->dtype), (double)q->scale[0], (int)q->zp[0]);
     else
-        fprintf(f, " %s=%s(%d scales%s)", what, qmac_dtype_name(q->dtype), (int)q->n, q->block ? ", blocked" : "");
+        fprintf(f, " %s=%s(%d scales%s)", what, qmac_dtype_name(q->dtype), (int)q->n,
+                q->block ? ", blocked" : "");
 }
 
 void qmac_graph_print(const qmac_graph *g, void *file)

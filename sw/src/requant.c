@@ -119,10 +119,9 @@ int32_t qmac_requant_float(int32_t acc, float scale, int32_t zp, int32_t qmin, i
     return (int32_t)nearbyintf(g) + zp;
 }
 
-qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float s_in,
-                                 const float *s_w, int32_t n_ch, float s_out, int32_t out_zp,
-                                 int32_t act_min, int32_t act_max, int32_t *mult, int32_t *shift,
-                                 float *scale)
+qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float s_in, const float *s_w,
+                                 int32_t n_ch, float s_out, int32_t out_zp, int32_t act_min, int32_t act_max,
+                                 int32_t *mult, int32_t *shift, float *scale)
 {
     if (n_ch < 1)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "requant: %d channels", (int)n_ch);
@@ -131,8 +130,8 @@ qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float
     if (!(isfinite(s_out) && s_out > 0.0f))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "output scale %g must be finite and > 0", (double)s_out);
     if (act_min > act_max)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range [%d, %d] is empty",
-                              (int)act_min, (int)act_max);
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation range [%d, %d] is empty", (int)act_min,
+                              (int)act_max);
     memset(rq, 0, sizeof *rq);
     rq->rule = rule;
     rq->n_ch = n_ch;
@@ -170,15 +169,11 @@ int32_t qmac_requant_one(const qmac_requant *rq, int32_t c, int32_t acc)
     const int32_t ch = rq->n_ch == 1 ? 0 : c;
     int32_t y;
     switch (rq->rule) {
-    case QMAC_REQUANT_SINGLE:
-        y = qmac_mbqm_single(acc, rq->multiplier[ch], rq->shift[ch]);
-        break;
+    case QMAC_REQUANT_SINGLE: y = qmac_mbqm_single(acc, rq->multiplier[ch], rq->shift[ch]); break;
     case QMAC_REQUANT_ONNXRT:
         return qmac_requant_float(acc, rq->scale[ch], rq->out_zp, rq->act_min, rq->act_max);
     case QMAC_REQUANT_TFLITE:
-    default:
-        y = qmac_mbqm(acc, rq->multiplier[ch], rq->shift[ch]);
-        break;
+    default: y = qmac_mbqm(acc, rq->multiplier[ch], rq->shift[ch]); break;
     }
     /* y + zp cannot overflow in practice for 8-bit outputs, but compute it wide anyway */
     int64_t v = (int64_t)y + rq->out_zp;
@@ -201,8 +196,8 @@ void qmac_store_int(qmac_dtype dt, void *data, size_t i, int32_t v)
     }
 }
 
-void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t count,
-                         qmac_dtype out_dt, void *out)
+void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t count, qmac_dtype out_dt,
+                         void *out)
 {
     const size_t nch = (size_t)rq->n_ch;
     for (size_t i = 0; i < count; ++i)

@@ -22,9 +22,15 @@ const char *qmac_status_str(qmac_status st)
     return "unknown status";
 }
 
-const char *qmac_last_error(void) { return g_detail; }
+const char *qmac_last_error(void)
+{
+    return g_detail;
+}
 
-void qmac_clear_error(void) { g_detail[0] = '\0'; }
+void qmac_clear_error(void)
+{
+    g_detail[0] = '\0';
+}
 
 qmac_status qmac_set_error(qmac_status st, const char *fmt, ...)
 {

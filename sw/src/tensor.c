@@ -32,8 +32,7 @@ qmac_status qmac_tensor_alloc(qmac_tensor *t, qmac_dtype dt, int32_t rank, const
     size_t bytes = esz;
     for (int32_t i = 0; i < rank; ++i) {
         if (shape[i] < 0)
-            return qmac_set_error(QMAC_ERR_INVALID_ARG, "negative dimension %lld",
-                                  (long long)shape[i]);
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "negative dimension %lld", (long long)shape[i]);
         if (shape[i] > 0 && bytes > QMAC_TENSOR_MAX_BYTES / (size_t)shape[i])
             return qmac_set_error(QMAC_ERR_INVALID_ARG, "tensor larger than 2 GiB");
         bytes *= (size_t)shape[i];

@@ -44,11 +44,26 @@ int qmac_dtype_range(qmac_dtype dt, int32_t *qmin, int32_t *qmax)
 {
     int32_t lo = 0, hi = 0;
     switch (dt) {
-    case QMAC_DT_INT8: lo = -128; hi = 127; break;
-    case QMAC_DT_UINT8: lo = 0; hi = 255; break;
-    case QMAC_DT_INT16: lo = -32768; hi = 32767; break;
-    case QMAC_DT_UINT16: lo = 0; hi = 65535; break;
-    default: *qmin = 0; *qmax = 0; return 0;
+    case QMAC_DT_INT8:
+        lo = -128;
+        hi = 127;
+        break;
+    case QMAC_DT_UINT8:
+        lo = 0;
+        hi = 255;
+        break;
+    case QMAC_DT_INT16:
+        lo = -32768;
+        hi = 32767;
+        break;
+    case QMAC_DT_UINT16:
+        lo = 0;
+        hi = 65535;
+        break;
+    default:
+        *qmin = 0;
+        *qmax = 0;
+        return 0;
     }
     *qmin = lo;
     *qmax = hi;

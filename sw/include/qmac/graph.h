@@ -59,12 +59,12 @@ typedef struct {
 
 /* Fill q from a scale tensor and an optional zero-point tensor, validating them: scales finite
  * and > 0, zero point of the tensor's integer type (x_dt; QMAC_DT_INVALID = take it from the
- * zero point; stays QMAC_DT_INVALID = "the tensor's own type" when both are unknown), same element count, int32 zero points equal to 0, per-axis
- * scales 1-D. label/scale_name/zp_name only feed error messages. Frees nothing on error (q is
- * left empty). */
-qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_name, const qmac_tensor *scale,
-                            const char *zp_name, const qmac_tensor *zp, qmac_dtype x_dt, int32_t axis,
-                            int32_t block);
+ * zero point; stays QMAC_DT_INVALID = "the tensor's own type" when both are unknown), same element count,
+ * int32 zero points equal to 0, per-axis scales 1-D. label/scale_name/zp_name only feed error messages. Frees
+ * nothing on error (q is left empty). */
+qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_name,
+                            const qmac_tensor *scale, const char *zp_name, const qmac_tensor *zp,
+                            qmac_dtype x_dt, int32_t axis, int32_t block);
 void qmac_qinfo_free(qmac_qinfo *q);
 
 /* A value (edge) of the graph. Constants (initializers, Constant nodes) hold their tensor. */
@@ -78,7 +78,12 @@ typedef struct {
     int64_t decl_shape[QMAC_MAX_RANK];
 } qmac_value;
 
-typedef enum { QMAC_PAD_EXPLICIT = 0, QMAC_PAD_SAME_UPPER, QMAC_PAD_SAME_LOWER, QMAC_PAD_VALID } qmac_auto_pad;
+typedef enum {
+    QMAC_PAD_EXPLICIT = 0,
+    QMAC_PAD_SAME_UPPER,
+    QMAC_PAD_SAME_LOWER,
+    QMAC_PAD_VALID
+} qmac_auto_pad;
 
 #define QMAC_MAX_NODE_IO 16
 
@@ -86,8 +91,8 @@ typedef enum { QMAC_PAD_EXPLICIT = 0, QMAC_PAD_SAME_UPPER, QMAC_PAD_SAME_LOWER, 
  * are value ids; constant operands (weights, bias, shapes) are value ids of constants. */
 typedef struct {
     qmac_op op;
-    char *name;       /* ONNX node name, or "<OpType>#<index>" when the model gives none */
-    char *onnx_ops;   /* the ONNX op(s) this node came from, e.g. "DQ->Conv->Q"        */
+    char *name;     /* ONNX node name, or "<OpType>#<index>" when the model gives none */
+    char *onnx_ops; /* the ONNX op(s) this node came from, e.g. "DQ->Conv->Q"        */
     int32_t n_in, n_out;
     int32_t in[QMAC_MAX_NODE_IO];
     int32_t out[QMAC_MAX_NODE_IO];
@@ -95,21 +100,21 @@ typedef struct {
     /* quantization: x = first activation input, w = weights / second input, y = output;
      * QUANTIZE uses qy, DEQUANTIZE qx; CONCAT: qin[] per input (n == 0: no requantization) */
     qmac_qinfo qx, qw, qy;
-    qmac_qinfo *qin;   /* [n_in] for QLinearConcat, else NULL */
-    int out_int32;       /* ConvInteger / MatMulInteger: raw int32 accumulators, no requant */
+    qmac_qinfo *qin; /* [n_in] for QLinearConcat, else NULL */
+    int out_int32;   /* ConvInteger / MatMulInteger: raw int32 accumulators, no requant */
 
     /* CONV: in = [x, w, (bias)]; MATMUL: in = [a, b, (bias)]. Weights and biases are usually
      * constant values; bias is int32 with scale s_x * s_w and zero point 0. */
-    int trans_b;         /* MATMUL from Gemm(transB=1): B given as [N, K] */
+    int trans_b; /* MATMUL from Gemm(transB=1): B given as [N, K] */
     /* fused activation (a Relu/Clip folded between the op and its QuantizeLinear), as a clamp
      * of the quantized output; has_act == 0 means the output type's full range */
     int has_act;
     int32_t act_min, act_max;
 
     /* CONV / pools: spatial attributes for the last two (H, W) axes; 1-D ops use h = 1 */
-    int32_t spatial;     /* 1 or 2 */
+    int32_t spatial; /* 1 or 2 */
     int32_t kernel[2], strides[2], dilations[2];
-    int32_t pads[4];     /* top, left, bottom, right */
+    int32_t pads[4]; /* top, left, bottom, right */
     qmac_auto_pad auto_pad;
     int32_t group;
     int ceil_mode, count_include_pad;
@@ -119,15 +124,15 @@ typedef struct {
     double lo, hi;
 
     /* RESHAPE */
-    int32_t shape_id;    /* Reshape: int64 shape constant; -1 for Flatten/Squeeze/Unsqueeze */
+    int32_t shape_id; /* Reshape: int64 shape constant; -1 for Flatten/Squeeze/Unsqueeze */
     int allowzero;
-    int32_t flatten_axis;  /* Flatten: axis (>= 0 normalized at run time), -1 otherwise */
-    int32_t n_axes;        /* Squeeze/Unsqueeze axes (n_axes == -1: squeeze all 1s) */
+    int32_t flatten_axis; /* Flatten: axis (>= 0 normalized at run time), -1 otherwise */
+    int32_t n_axes;       /* Squeeze/Unsqueeze axes (n_axes == -1: squeeze all 1s) */
     int64_t axes[QMAC_MAX_RANK];
-    int reshape_kind;      /* 0 reshape, 1 flatten, 2 squeeze, 3 unsqueeze, 4 identity */
+    int reshape_kind; /* 0 reshape, 1 flatten, 2 squeeze, 3 unsqueeze, 4 identity */
 
     /* TRANSPOSE */
-    int32_t n_perm;        /* 0 = reverse */
+    int32_t n_perm; /* 0 = reverse */
     int32_t perm[QMAC_MAX_RANK];
 
     /* CONCAT */
@@ -139,11 +144,11 @@ typedef struct {
     int32_t n_values;
     qmac_node *nodes; /* topologically ordered */
     int32_t n_nodes;
-    int32_t *inputs;  /* value ids of the run-time graph inputs, in ONNX order */
+    int32_t *inputs; /* value ids of the run-time graph inputs, in ONNX order */
     int32_t n_inputs;
     int32_t *outputs; /* value ids of the graph outputs, in ONNX order */
     int32_t n_outputs;
-    int64_t opset;    /* ai.onnx opset version */
+    int64_t opset; /* ai.onnx opset version */
 } qmac_graph;
 
 /* Free a graph and everything it owns. NULL is fine. */

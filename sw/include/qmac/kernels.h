@@ -31,10 +31,10 @@ typedef struct {
 /* ---------------------------------------------------------------- convolution */
 
 typedef struct {
-    int32_t stride_h, stride_w; /* >= 1 */
-    int32_t dil_h, dil_w;       /* >= 1 */
+    int32_t stride_h, stride_w;                       /* >= 1 */
+    int32_t dil_h, dil_w;                             /* >= 1 */
     int32_t pad_top, pad_left, pad_bottom, pad_right; /* >= 0; padded taps are skipped (= x_zp) */
-    int32_t groups;             /* >= 1, divides Cin and Cout */
+    int32_t groups;                                   /* >= 1, divides Cin and Cout */
 } qmac_conv_params;
 
 /* Output size of one spatial axis: (in + pb + pa - ((k-1)*d + 1)) / stride + 1 (floor), or
@@ -70,10 +70,9 @@ qmac_status qmac_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, 
  * [Cout, KH, KW, 1]; p->groups is ignored. w_dims is {n = 1, h = KH, w = KW, c = Cout}. */
 qmac_status qmac_depthwise_conv2d_check(const qmac_conv_params *p, const qmac_dims *x_dims,
                                         const qmac_dims *w_dims, int32_t depth_mult, const qmac_dims *y_dims);
-qmac_status qmac_depthwise_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims,
-                                      const qmac_qbuf *x, const qmac_dims *w_dims, const qmac_qbuf *w,
-                                      int32_t depth_mult, const int32_t *bias, const qmac_dims *y_dims,
-                                      int32_t *acc);
+qmac_status qmac_depthwise_conv2d_acc(const qmac_conv_params *p, const qmac_dims *x_dims, const qmac_qbuf *x,
+                                      const qmac_dims *w_dims, const qmac_qbuf *w, int32_t depth_mult,
+                                      const int32_t *bias, const qmac_dims *y_dims, int32_t *acc);
 
 /* Validate a prepared requantization for an output of n_ch channels (channel innermost) and type
  * y_dt (INT8/UINT8): rq->n_ch is 1 or n_ch, the arrays of its rule are present, shifts in range
@@ -104,8 +103,8 @@ qmac_status qmac_fc_check(int32_t batches, int32_t depth, int32_t cout, const qm
                           const qmac_qbuf *w);
 
 /* TFLite fully connected: acc[b][oc] = bias[oc] + sum_d (x[b][d] - x.zp) * (w[oc][d] - w.zp[oc]). */
-qmac_status qmac_fc_acc(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x,
-                        const qmac_qbuf *w, const int32_t *bias, int32_t *acc);
+qmac_status qmac_fc_acc(int32_t batches, int32_t depth, int32_t cout, const qmac_qbuf *x, const qmac_qbuf *w,
+                        const int32_t *bias, int32_t *acc);
 
 /* ---------------------------------------------------------------- pooling */
 
@@ -173,7 +172,8 @@ typedef struct {
 } qmac_add_tflite_params;
 
 qmac_status qmac_add_tflite_prepare(float a_scale, int32_t a_zp, float b_scale, int32_t b_zp, float y_scale,
-                                    int32_t y_zp, int32_t act_min, int32_t act_max, qmac_add_tflite_params *p);
+                                    int32_t y_zp, int32_t act_min, int32_t act_max,
+                                    qmac_add_tflite_params *p);
 int32_t qmac_add_tflite_one(const qmac_add_tflite_params *p, int32_t a, int32_t b);
 
 /* ONNX Runtime QLinearAdd (x86 MLAS, AVX2 kernel; GCC contracted the scalar prologue into an FMA):
@@ -201,7 +201,8 @@ int32_t qmac_add_onnxrt_one_a_scalar(const qmac_add_onnxrt_params *p, int32_t a,
  * scalar; otherwise A is the scalar of every span when its extent along the innermost remaining
  * axis is 1 (it is missing there or has size 1). Returns 1 for qmac_add_onnxrt_one_a_scalar, 0 for
  * qmac_add_onnxrt_one. Checked against onnxruntime 1.23 by tests/oracles/ort_eltwise_pool.py. */
-int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank, const int64_t *y_shape);
+int qmac_add_onnxrt_a_is_scalar(int32_t a_rank, const int64_t *a_shape, int32_t y_rank,
+                                const int64_t *y_shape);
 
 /* One ORT broadcast span: n = max(a_len, b_len) outputs; a_len and b_len are each 1 or n. A span
  * with a_len == 1 uses the _a_scalar form (as ORT does), any other the plain form. dt must be the

@@ -71,17 +71,16 @@ typedef struct {
  * the rule does not use it). All scales must be finite and > 0; act_min <= out_zp is not
  * required, but qmin <= act_min <= act_max <= qmax of out_dt is.
  * Errors: QMAC_ERR_INVALID_ARG naming the bad value. */
-qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float s_in,
-                                 const float *s_w, int32_t n_ch, float s_out, int32_t out_zp,
-                                 int32_t act_min, int32_t act_max, int32_t *mult, int32_t *shift,
-                                 float *scale);
+qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float s_in, const float *s_w,
+                                 int32_t n_ch, float s_out, int32_t out_zp, int32_t act_min, int32_t act_max,
+                                 int32_t *mult, int32_t *shift, float *scale);
 
 /* Requantize one accumulator of channel c (0 <= c < n_ch, or any c when n_ch == 1). */
 int32_t qmac_requant_one(const qmac_requant *rq, int32_t c, int32_t acc);
 
 /* Requantize count accumulators (channel innermost) into out of type out_dt (INT8 or UINT8). */
-void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t count,
-                         qmac_dtype out_dt, void *out);
+void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t count, qmac_dtype out_dt,
+                         void *out);
 
 /* Store an int32 that is already within the type's range into element i of a buffer. */
 void qmac_store_int(qmac_dtype dt, void *data, size_t i, int32_t v);

@@ -21,7 +21,7 @@ typedef enum {
     QMAC_DT_FLOAT16, /* IEEE binary16, stored as uint16_t bits */
     QMAC_DT_FLOAT32,
     QMAC_DT_FLOAT64,
-    QMAC_DT_BOOL     /* one byte, 0 or 1 */
+    QMAC_DT_BOOL /* one byte, 0 or 1 */
 } qmac_dtype;
 
 /* Bytes per element (0 for QMAC_DT_INVALID). */
