@@ -37,9 +37,15 @@ if [ -n "$need" ]; then
     echo "setup: installing Debian packages: $need"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
+    log=$(mktemp /tmp/qmac-setup-apt.XXXXXX)
     # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+            --no-install-recommends $need; } >"$log" 2>&1; then
+        cat "$log"
+        echo "setup: apt-get failed (log above)" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
 
 if ! venv_ok; then

@@ -611,11 +611,12 @@ static qmac_status fold_activation(ctx_t *c, int32_t act, const qmac_qinfo *qy, 
     return QMAC_OK;
 }
 
-static qmac_status take_qparams(qmac_qinfo *dst, qmac_qinfo *src)
+/* Move src into dst, leaving src empty. */
+static void take_qparams(qmac_qinfo *dst, qmac_qinfo *src)
 {
     *dst = *src;
     memset(src, 0, sizeof *src);
-    return QMAC_OK;
+    src->scale_id = src->zp_id = -1;
 }
 
 /* ------------------------------------------------------------------ spatial attributes */
@@ -779,6 +780,27 @@ static qmac_status check_const_int(ctx_t *c, const char *name, qmac_dtype want, 
     return QMAC_OK;
 }
 
+/* The (scale, zero point) input pairs of a QLinear-style node for x, w and y, given the input
+ * index of each scale (its zero point follows it). w_dt: the weight's type when known; w_axis:
+ * the axis of per-channel weight scales. x and y must be per tensor. */
+static qmac_status resolve_xwy(ctx_t *c, int32_t i, qmac_node *n, int xs, int ws, int ys, qmac_dtype w_dt,
+                               int32_t w_axis)
+{
+    const QmacOnnx__Node *pb = c->nodes[i].pb;
+    qmac_status st;
+    if ((st = resolve_qparams(c, i, in_name(pb, (size_t)xs), in_name(pb, (size_t)xs + 1), QMAC_DT_INVALID, 0,
+                              0, &n->qx)) ||
+        (st = resolve_qparams(c, i, in_name(pb, (size_t)ws), in_name(pb, (size_t)ws + 1), w_dt, w_axis, 0,
+                              &n->qw)) ||
+        (st = resolve_qparams(c, i, in_name(pb, (size_t)ys), in_name(pb, (size_t)ys + 1), QMAC_DT_INVALID, 0,
+                              0, &n->qy)))
+        return st;
+    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s '%s': input and output must be quantized per tensor",
+                              pb->op_type, n->name);
+    return QMAC_OK;
+}
+
 /* QLinearConv: x, xs, xz, w, ws, wz, ys, yz, [B] */
 static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
 {
@@ -801,14 +823,7 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
     }
     const qmac_tensor *wc = const_of(c, in_name(pb, 3));
     const qmac_dtype w_dt = wc ? wc->dtype : QMAC_DT_INVALID; /* checked against its zero point now */
-    if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 1, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), w_dt, 0, 0, &n->qw)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 1, 0, &n->qy)))
-        return st;
-    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
-        return qmac_set_error(QMAC_ERR_INVALID_ARG,
-                              "QLinearConv '%s': x and y quantization must be per-tensor", n->name);
-    if ((st = fold_activation(c, -1, &n->qy, n)))
+    if ((st = resolve_xwy(c, i, n, 1, 4, 6, w_dt, 0)))
         return st;
     return add_output(c, n, pb, 0);
 }
@@ -844,14 +859,7 @@ static qmac_status lower_qlinearmatmul(ctx_t *c, int32_t i)
                               pb->n_input);
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
-    if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, -1, 0, &n->qw)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 0, 0, &n->qy)))
-        return st;
-    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "QLinearMatMul '%s': per-row a or y quantization is not supported", n->name);
-    if ((st = fold_activation(c, -1, &n->qy, n)))
+    if ((st = resolve_xwy(c, i, n, 1, 4, 6, QMAC_DT_INVALID, -1)))
         return st;
     return add_output(c, n, pb, 0);
 }
@@ -940,13 +948,8 @@ static qmac_status lower_qgemm(ctx_t *c, int32_t i)
         return st;
     if (in_name(pb, 6) && (st = set_in(c, i, n, in_name(pb, 6))))
         return st;
-    if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, -1, 0, &n->qw)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 7), in_name(pb, 8), QMAC_DT_INVALID, 0, 0, &n->qy)))
+    if ((st = resolve_xwy(c, i, n, 1, 4, 7, QMAC_DT_INVALID, -1)))
         return st;
-    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qy))
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QGemm '%s': a and y must be quantized per tensor",
-                              n->name);
     return add_output(c, n, pb, 0);
 }
 
@@ -963,14 +966,10 @@ static qmac_status lower_qlinearadd(ctx_t *c, int32_t i)
                               pb->n_input);
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
-    if ((st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), QMAC_DT_INVALID, 0, 0, &n->qx)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 4), in_name(pb, 5), QMAC_DT_INVALID, 0, 0, &n->qw)) ||
-        (st = resolve_qparams(c, i, in_name(pb, 6), in_name(pb, 7), QMAC_DT_INVALID, 0, 0, &n->qy)))
+    if ((st = resolve_xwy(c, i, n, 1, 4, 6, QMAC_DT_INVALID, 0)))
         return st;
-    if (!qparams_per_tensor(&n->qx) || !qparams_per_tensor(&n->qw) || !qparams_per_tensor(&n->qy))
+    if (!qparams_per_tensor(&n->qw))
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "QLinearAdd '%s': only per-tensor quantization", n->name);
-    if ((st = fold_activation(c, -1, &n->qy, n)))
-        return st;
     return add_output(c, n, pb, 0);
 }
 
@@ -999,8 +998,6 @@ static qmac_status lower_qlinearpool(ctx_t *c, int32_t i, int global)
     if (!n->qx.dynamic && !n->qy.dynamic && n->qx.dtype != n->qy.dtype)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: input is %s, output %s", n->name,
                               qmac_dtype_name(n->qx.dtype), qmac_dtype_name(n->qy.dtype));
-    if ((st = fold_activation(c, -1, &n->qy, n)))
-        return st;
     return add_output(c, n, pb, 0);
 }
 
