@@ -828,21 +828,21 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
     return add_output(c, n, pb, 0);
 }
 
-/* ConvInteger: x, w, [x_zp], [w_zp] -> int32 */
-static qmac_status lower_convinteger(ctx_t *c, int32_t i)
+/* ConvInteger / MatMulInteger: x, w, [x_zp], [w_zp] -> int32 accumulators (no requantization;
+ * the zero points become unit-scale quantization info, see integer_zps). */
+static qmac_status lower_integer_op(ctx_t *c, int32_t i, qmac_op op)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_CONV, i, "ConvInteger", &n);
+    qmac_status st = new_node(c, op, i, pb->op_type, &n);
     if (st != QMAC_OK)
         return st;
     n->out_int32 = 1;
     if (pb->n_input < 2)
-        return qmac_set_error(QMAC_ERR_FORMAT, "ConvInteger '%s' needs at least 2 inputs", n->name);
-    if ((st = read_spatial(c, i, n, 0)) || (st = set_in(c, i, n, in_name(pb, 0))) ||
+        return qmac_set_error(QMAC_ERR_FORMAT, "%s '%s' needs at least 2 inputs", pb->op_type, n->name);
+    if ((op == QMAC_OP_CONV && (st = read_spatial(c, i, n, 0))) || (st = set_in(c, i, n, in_name(pb, 0))) ||
         (st = set_in(c, i, n, in_name(pb, 1))))
         return st;
-    /* zero points only: unit scales */
     return add_output(c, n, pb, 0);
 }
 
@@ -860,22 +860,6 @@ static qmac_status lower_qlinearmatmul(ctx_t *c, int32_t i)
     if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 3))))
         return st;
     if ((st = resolve_xwy(c, i, n, 1, 4, 6, QMAC_DT_INVALID, -1)))
-        return st;
-    return add_output(c, n, pb, 0);
-}
-
-/* MatMulInteger: a, b, [a_zp], [b_zp] -> int32 */
-static qmac_status lower_matmulinteger(ctx_t *c, int32_t i)
-{
-    const QmacOnnx__Node *pb = c->nodes[i].pb;
-    qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_MATMUL, i, "MatMulInteger", &n);
-    if (st != QMAC_OK)
-        return st;
-    n->out_int32 = 1;
-    if (pb->n_input < 2)
-        return qmac_set_error(QMAC_ERR_FORMAT, "MatMulInteger '%s' needs at least 2 inputs", n->name);
-    if ((st = set_in(c, i, n, in_name(pb, 0))) || (st = set_in(c, i, n, in_name(pb, 1))))
         return st;
     return add_output(c, n, pb, 0);
 }
@@ -1354,12 +1338,8 @@ static qmac_status lower_node(ctx_t *c, int32_t i)
         return lower_qlinearconv(c, i);
     if (op_is(pb, "QLinearMatMul"))
         return lower_qlinearmatmul(c, i);
-    if (op_is(pb, "ConvInteger")) {
-        st = lower_convinteger(c, i);
-        return st ? st : integer_zps(c, i, &c->g->nodes[c->g->n_nodes - 1]);
-    }
-    if (op_is(pb, "MatMulInteger")) {
-        st = lower_matmulinteger(c, i);
+    if (op_is(pb, "ConvInteger") || op_is(pb, "MatMulInteger")) {
+        st = lower_integer_op(c, i, op_is(pb, "ConvInteger") ? QMAC_OP_CONV : QMAC_OP_MATMUL);
         return st ? st : integer_zps(c, i, &c->g->nodes[c->g->n_nodes - 1]);
     }
     if (op_is(pb, "Conv") || op_is(pb, "MatMul") || op_is(pb, "Gemm") || op_is(pb, "Add") ||
