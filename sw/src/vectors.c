@@ -209,6 +209,8 @@ static int get_tensor(vcase *vc, const cJSON *tensors, const char *name, size_t 
 typedef struct {
     int32_t *in1, *in2, *filter, *bias, *expected, *acc;
     int8_t *x8, *y8, *w8, *got;
+    int32_t *mult, *shift; /* rule-A requantization of weighted layers (rq points here) */
+    qmac_requant rq;
     size_t n_out;
 } vbufs;
 
@@ -224,6 +226,8 @@ static void case_free(vbufs *b)
     free(b->y8);
     free(b->w8);
     free(b->got);
+    free(b->mult);
+    free(b->shift);
 }
 
 /* int8 copy of an already range-checked int32 array. */
@@ -316,6 +320,33 @@ static qmac_dims dims4(const int32_t *d)
     return r;
 }
 
+/* The tensors and rule-A requantization of a weighted layer (conv2d, depthwise, fully_connected),
+ * validated and loaded into b, with int8 copies of input and filter and room for the int32
+ * accumulators and the int8 result. Returns 0 (case failed, message recorded) on any problem. */
+static int load_weighted(vcase *vc, const cJSON *params, const cJSON *tensors, size_t n_in, size_t n_f,
+                         int32_t cout, size_t n_out, const vout *o, vbufs *b)
+{
+    if (!get_tensor(vc, tensors, "input", n_in, -128, 127, &b->in1) ||
+        !get_tensor(vc, tensors, "filter", n_f, -128, 127, &b->filter) ||
+        !get_tensor(vc, tensors, "bias", (size_t)cout, INT32_MIN, INT32_MAX, &b->bias) ||
+        !get_tensor(vc, tensors, "expected_output", n_out, -128, 127, &b->expected))
+        return 0;
+    b->mult = malloc((size_t)cout * sizeof *b->mult);
+    b->shift = malloc((size_t)cout * sizeof *b->shift);
+    if (!b->mult || !b->shift)
+        return vfail(vc, QMAC_ERR_NOMEM, "out of memory for %d channels", (int)cout);
+    if (!get_requant(vc, params, cout, o, b->mult, b->shift, &b->rq))
+        return 0;
+    if (!(b->x8 = narrow8(vc, b->in1, n_in, "input")) || !(b->w8 = narrow8(vc, b->filter, n_f, "filter")))
+        return 0;
+    b->got = malloc(n_out ? n_out : 1);
+    b->acc = malloc((n_out ? n_out : 1) * sizeof *b->acc);
+    if (!b->got || !b->acc)
+        return vfail(vc, QMAC_ERR_NOMEM, "out of memory");
+    b->n_out = n_out;
+    return 1;
+}
+
 /* conv2d and depthwise_conv2d. */
 static int run_conv(vcase *vc, const cJSON *params, const cJSON *tensors, int depthwise, vbufs *b)
 {
@@ -348,40 +379,19 @@ static int run_conv(vcase *vc, const cJSON *params, const cJSON *tensors, int de
     }
     cp.groups = groups;
     const int32_t cout = depthwise ? f_s[3] : f_s[0];
-    if (!get_tensor(vc, tensors, "input", n_in, -128, 127, &b->in1) ||
-        !get_tensor(vc, tensors, "filter", n_f, -128, 127, &b->filter) ||
-        !get_tensor(vc, tensors, "bias", (size_t)cout, INT32_MIN, INT32_MAX, &b->bias) ||
-        !get_tensor(vc, tensors, "expected_output", n_out, -128, 127, &b->expected))
+    if (!load_weighted(vc, params, tensors, n_in, n_f, cout, n_out, &o, b))
         return 0;
-    int32_t *mult = malloc((size_t)cout * sizeof *mult), *shift = malloc((size_t)cout * sizeof *shift);
-    int ok = mult && shift;
-    if (!ok)
-        vfail(vc, QMAC_ERR_NOMEM, "out of memory for %d channels", (int)cout);
-    qmac_requant rq;
-    ok = ok && get_requant(vc, params, cout, &o, mult, shift, &rq);
-    ok = ok && (b->x8 = narrow8(vc, b->in1, n_in, "input")) != NULL &&
-         (b->w8 = narrow8(vc, b->filter, n_f, "filter")) != NULL && (b->got = malloc(n_out)) != NULL &&
-         (b->acc = malloc(n_out * sizeof *b->acc)) != NULL;
-    if (ok) {
-        const qmac_dims xd = dims4(in_s), wd = dims4(f_s), yd = dims4(out_s);
-        const qmac_qbuf x = {QMAC_DT_INT8, b->x8, -in_off, NULL};
-        const qmac_qbuf w = {QMAC_DT_INT8, b->w8, -f_off, NULL};
-        qmac_status st = depthwise
-                             ? qmac_depthwise_conv2d_acc(&cp, &xd, &x, &wd, &w, dmult, b->bias, &yd, b->acc)
-                             : qmac_conv2d_acc(&cp, &xd, &x, &wd, &w, b->bias, &yd, b->acc);
-        if (st == QMAC_OK)
-            st = qmac_requant_check(&rq, cout, QMAC_DT_INT8, depthwise ? "depthwise_conv2d" : "conv2d");
-        if (st == QMAC_OK)
-            qmac_requant_tensor(&rq, b->acc, n_out, QMAC_DT_INT8, b->got);
-        else
-            ok = kernel_fail(vc, st);
-    } else if (vc->st == QMAC_OK) {
-        vfail(vc, QMAC_ERR_NOMEM, "out of memory");
-    }
-    free(mult);
-    free(shift);
-    b->n_out = n_out;
-    return ok;
+    const qmac_dims xd = dims4(in_s), wd = dims4(f_s), yd = dims4(out_s);
+    const qmac_qbuf x = {QMAC_DT_INT8, b->x8, -in_off, NULL};
+    const qmac_qbuf w = {QMAC_DT_INT8, b->w8, -f_off, NULL};
+    qmac_status st = depthwise ? qmac_depthwise_conv2d_acc(&cp, &xd, &x, &wd, &w, dmult, b->bias, &yd, b->acc)
+                               : qmac_conv2d_acc(&cp, &xd, &x, &wd, &w, b->bias, &yd, b->acc);
+    if (st == QMAC_OK)
+        st = qmac_requant_check(&b->rq, cout, QMAC_DT_INT8, depthwise ? "depthwise_conv2d" : "conv2d");
+    if (st != QMAC_OK)
+        return kernel_fail(vc, st);
+    qmac_requant_tensor(&b->rq, b->acc, n_out, QMAC_DT_INT8, b->got);
+    return 1;
 }
 
 static int run_fc(vcase *vc, const cJSON *params, const cJSON *tensors, vbufs *b)
@@ -410,37 +420,17 @@ static int run_fc(vcase *vc, const cJSON *params, const cJSON *tensors, vbufs *b
             "depth %d",
             (int)f_s[0], (int)f_s[1], (int)out_s[0], (int)out_s[1], (int)batches, (int)depth);
     const int32_t cout = f_s[0];
-    if (!get_tensor(vc, tensors, "input", n_in, -128, 127, &b->in1) ||
-        !get_tensor(vc, tensors, "filter", n_f, -128, 127, &b->filter) ||
-        !get_tensor(vc, tensors, "bias", (size_t)cout, INT32_MIN, INT32_MAX, &b->bias) ||
-        !get_tensor(vc, tensors, "expected_output", n_out, -128, 127, &b->expected))
+    if (!load_weighted(vc, params, tensors, n_in, n_f, cout, n_out, &o, b))
         return 0;
-    int32_t *mult = malloc((size_t)cout * sizeof *mult), *shift = malloc((size_t)cout * sizeof *shift);
-    int ok = mult && shift;
-    if (!ok)
-        vfail(vc, QMAC_ERR_NOMEM, "out of memory for %d channels", (int)cout);
-    qmac_requant rq;
-    ok = ok && get_requant(vc, params, cout, &o, mult, shift, &rq);
-    ok = ok && (b->x8 = narrow8(vc, b->in1, n_in, "input")) != NULL &&
-         (b->w8 = narrow8(vc, b->filter, n_f, "filter")) != NULL && (b->got = malloc(n_out)) != NULL &&
-         (b->acc = malloc(n_out * sizeof *b->acc)) != NULL;
-    if (ok) {
-        const qmac_qbuf x = {QMAC_DT_INT8, b->x8, -in_off, NULL};
-        const qmac_qbuf w = {QMAC_DT_INT8, b->w8, -f_off, NULL};
-        qmac_status st = qmac_fc_acc(batches, depth, cout, &x, &w, b->bias, b->acc);
-        if (st == QMAC_OK)
-            st = qmac_requant_check(&rq, cout, QMAC_DT_INT8, "fully_connected");
-        if (st == QMAC_OK)
-            qmac_requant_tensor(&rq, b->acc, n_out, QMAC_DT_INT8, b->got);
-        else
-            ok = kernel_fail(vc, st);
-    } else if (vc->st == QMAC_OK) {
-        vfail(vc, QMAC_ERR_NOMEM, "out of memory");
-    }
-    free(mult);
-    free(shift);
-    b->n_out = n_out;
-    return ok;
+    const qmac_qbuf x = {QMAC_DT_INT8, b->x8, -in_off, NULL};
+    const qmac_qbuf w = {QMAC_DT_INT8, b->w8, -f_off, NULL};
+    qmac_status st = qmac_fc_acc(batches, depth, cout, &x, &w, b->bias, b->acc);
+    if (st == QMAC_OK)
+        st = qmac_requant_check(&b->rq, cout, QMAC_DT_INT8, "fully_connected");
+    if (st != QMAC_OK)
+        return kernel_fail(vc, st);
+    qmac_requant_tensor(&b->rq, b->acc, n_out, QMAC_DT_INT8, b->got);
+    return 1;
 }
 
 static int run_pool(vcase *vc, const cJSON *params, const cJSON *tensors, int is_max, vbufs *b)
