@@ -17,8 +17,10 @@
  * weights of PE(r, 0..cols-1) at the end of cycle t. A vector with act_swap set copies the shadow
  * weights into the active weights of each PE it passes and already uses them itself; it reaches
  * PE(r, c) in cycle t + 1 + r + c. So a new tile may be written while the previous one computes:
- * row r's write must fall in cycles [s + r + cols, s2 + r] where s is the cycle of the previous
- * swap vector and s2 the next one's; full-rate streaming needs s2 - s >= cols.
+ * row r's write must fall in cycles [s + r + cols, s2 + r] where s is the input cycle of the
+ * previous swap vector and s2 the next one's. Writing row r in cycle s2 + r meets this whenever
+ * s2 - s >= cols and uses the single write port in cycles s2 .. s2 + rows - 1, so back-to-back
+ * tiles stream at full rate when every tile is at least max(rows, cols) vectors long.
  *
  * The model holds every register of the RTL, so for ANY input sequence (legal schedule or not)
  * its outputs equal the RTL's on every cycle. Use: in each cycle, read qmac_array_model_outputs()
@@ -54,8 +56,8 @@ typedef struct {
     uint8_t act[QMAC_ARRAY_MAX_DIM]; /* [rows] */
     /* one row of shadow weights */
     bool wgt_valid;
-    bool wgt_signed;   /* int8 (true) or uint8 (false) weights and zero points */
-    uint32_t wgt_row;  /* taken modulo 2^ceil(log2(rows)) like the RTL port; rows >= row: no write */
+    bool wgt_signed;  /* int8 (true) or uint8 (false) weights and zero points */
+    uint32_t wgt_row; /* taken modulo 2^ceil(log2(rows)) like the RTL port; rows >= row: no write */
     uint8_t wgt[QMAC_ARRAY_MAX_DIM];    /* [cols] */
     uint8_t wgt_zp[QMAC_ARRAY_MAX_DIM]; /* [cols] per output channel */
     /* accumulators, added to the vector whose results leave in the next cycle when it has act_acc */
