@@ -38,6 +38,46 @@ TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 QMAC := $(BUILD)/qmac
 LIBQMAC := $(BUILD)/libqmac.a
+# RTL in read order (Yosys 0.23 needs the package first)
+HW_RTL = hw/rtl/qmac_pkg.sv $(filter-out hw/rtl/qmac_pkg.sv,$(sort $(wildcard hw/rtl/*.sv)))
+
+# ---------------------------------------------------------------------------------------------
+# Verilator harness (sim/, see sim/README.md): one binary per array shape, all C apart from the
+# thin C++ shim sim/qsim_shim.cpp. $(SIM_DIR)/<build>/ holds the verilated model (vl/), its
+# library, the shim and the binary sim_array. Builds: array-<R>x<C> for each of SIM_SHAPES, and
+# array-4x4-fault with +define+QMAC_FAULT_INJECT (one PE miswired) that the suite must catch; they
+# can write FST traces. `make bench` adds array-16x16-notrace, built without trace support (~25%
+# faster). Re-verilates only when hw/rtl or the verilator command line changes.
+CXX         ?= g++
+SIM_SHAPES  ?= 4x4 8x16 16x16
+SIM_DIR     := $(BUILD)/sim
+SIM_BUILDS  := $(addprefix array-,$(SIM_SHAPES)) array-4x4-fault
+SIM_BINS    := $(foreach b,$(SIM_BUILDS),$(SIM_DIR)/$b/sim_array)
+SIM_C_OBJ   := $(patsubst sim/%.c,$(SIM_DIR)/obj/%.o,$(sort $(wildcard sim/*.c)))
+# looked up once, on first use
+VL_ROOT      = $(eval VL_ROOT := $(shell $(VERILATOR) --getenv VERILATOR_ROOT))$(VL_ROOT)
+# -O3/--x-*: fastest model. -fno-dfg: Verilator 5.006's DFG pass turned wide vectors driven slice
+# by slice (the array's first flat psum grid) into chains of wide concatenations, 3.4x slower; on
+# today's per-PE signals it is neutral to 2% slower, and stays off as a guard. Generated C++: hot code at VL_OPT_FAST, code
+# that runs once (constructors, trace declarations) at VL_OPT_SLOW: -O1 and up take 10x longer on
+# the 16x16's trace-declaration file for no speed.
+VL_FLAGS    := --cc -O3 --x-assign fast --x-initial fast --timescale 1ns/1ns -fno-dfg
+VL_OPT_FAST ?= -O2
+VL_OPT_SLOW ?= -O0
+VL_CXXFLAGS  = -I$(VL_ROOT)/include -I$(VL_ROOT)/include/vltstd -DVM_COVERAGE=0 -DVM_SC=0 \
+               -DVM_TRACE_VCD=0 -faligned-new -fcf-protection=none -Wno-bool-operation \
+               -Wno-sign-compare -Wno-uninitialized -Wno-unused-but-set-variable -Wno-unused-parameter \
+               -Wno-unused-variable -Wno-shadow
+VL_RT_OBJ   := $(addprefix $(SIM_DIR)/vlrt/,verilated.o verilated_fst_c.o verilated_threads.o)
+# build name -> shape, trace support, defines: array-16x16 -> 16 16 traced; array-4x4-fault ->
+# +define+QMAC_FAULT_INJECT; array-16x16-notrace -> no --trace-fst
+sim_dim      = $(word $2,$(subst x, ,$(word 2,$(subst -, ,$1))))
+sim_trace    = $(if $(findstring -notrace,$1),0,1)
+sim_defs     = $(if $(findstring -fault,$1),+define+QMAC_FAULT_INJECT)
+sim_vlcmd    = $(VERILATOR) $(VL_FLAGS) $(if $(filter 1,$(call sim_trace,$1)),--trace-fst) \
+               --top-module qmac_array -GRows=$(call sim_dim,$1,1) -GCols=$(call sim_dim,$1,2) \
+               $(call sim_defs,$1) $(HW_RTL)
+sim_vmtrace  = -DVM_TRACE=$(call sim_trace,$1) -DVM_TRACE_FST=$(call sim_trace,$1)
 
 .PHONY: all help setup test test-unit test-long demo lint sim synth bench clean format
 
@@ -51,13 +91,14 @@ help:
 	@echo "                  TFLite vectors, bundled example  (SAN=1: ASan+UBSan build)"
 	@echo "  make test-long  test with a 10x larger randomized conformance sweep"
 	@echo "  make test-unit  cmocka unit tests only"
-	@echo "  make lint       verilator --lint-only on hw/rtl (when there is RTL) + clang-format check"
-	@echo "  make sim        Verilator co-simulation (arrives with the RTL, issue 3)"
-	@echo "  make synth      Yosys synthesis (arrives with the RTL, issue 3)"
+	@echo "  make lint       verilator --lint-only -Wall + yosys elaboration of hw/rtl, clang-format check"
+	@echo "  make sim        build the Verilator harness for every SIM_SHAPES (+ a fault-injected 4x4),"
+	@echo "                  run the RTL-vs-C-model differential test on each (sim/README.md)"
+	@echo "  make synth      Yosys + nextpnr-ice40: cells, iCE40 LUT/FF/DSP/carry, Fmax -> hw/synth/REPORT.md"
 	@echo "  make bench      benchmarks"
 	@echo "  make setup      install missing Debian packages and the .venv (scripts/setup.sh)"
 	@echo "  make clean      remove build/"
-	@echo "Variables: SAN=1, BUILD=dir, CC, VERILATOR, YOSYS, PYTHON, CONFORMANCE_N, SEED"
+	@echo "Variables: SAN=1, BUILD=dir, CC, VERILATOR, YOSYS, NEXTPNR, PYTHON, CONFORMANCE_N, SEED"
 
 # Installs only what is missing; cheap when everything is there.
 setup:
@@ -93,30 +134,86 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBQMAC)
 test-unit: all $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run_all.sh unit
 
-test: all $(TEST_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run_all.sh all
+test: all $(TEST_BIN) $(SIM_BINS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SIM_SHAPES="$(SIM_SHAPES)" tests/run_all.sh all
 
-test-long: all $(TEST_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) CONFORMANCE_SCALE=10 tests/run_all.sh all
+test-long: all $(TEST_BIN) $(SIM_BINS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SIM_SHAPES="$(SIM_SHAPES)" CONFORMANCE_SCALE=10 tests/run_all.sh all
 
 demo: all
 	@$(PYTHON) scripts/demo.py --qmac $(QMAC)
 
+# `lint` runs Verilator -Wall (waivers only in hw/lint/verilator.vlt) and a Yosys elaboration over
+# several shapes, with and without +define+QMAC_FAULT_INJECT (scripts/lint_rtl.sh).
+
 lint: setup
-	@if ls hw/rtl/*.sv >/dev/null 2>&1; then $(VERILATOR) --lint-only -Wall hw/rtl/*.sv; \
-	 else echo "lint: no RTL yet (hw/rtl arrives with issue 3)"; fi
-	@clang-format --dry-run --Werror sw/src/*.c sw/cli/*.c sw/include/qmac/*.h && echo "lint: C formatting ok"
+	@VERILATOR=$(VERILATOR) YOSYS=$(YOSYS) scripts/lint_rtl.sh $(HW_RTL)
+	@clang-format --dry-run --Werror sw/src/*.c sw/cli/*.c sw/include/qmac/*.h sim/*.c sim/*.h sim/*.cpp && echo "lint: C formatting ok"
 
-sim synth:
-	@echo "$@: no RTL in this tree yet (the MAC array arrives with issue 3)"; exit 1
+# Yosys generic + iCE40 synthesis and nextpnr-ice40 place and route (scripts/synth.sh): raw logs
+# in $(BUILD)/synth/<run>/, the diff-stable summary in $(SYNTH_REPORT) (committed).
+NEXTPNR      ?= nextpnr-ice40
+SYNTH_REPORT := hw/synth/REPORT.md
 
-bench: all
-	@$(PYTHON) scripts/bench.py --qmac $(QMAC)
+synth: setup
+	@YOSYS=$(YOSYS) NEXTPNR=$(NEXTPNR) PYTHON=$(PYTHON) scripts/synth.sh $(BUILD)/synth $(SYNTH_REPORT) $(HW_RTL)
+
+# Verilator harness (variables at the top): `make sim` runs the differential test on every shape.
+sim: $(SIM_BINS)
+	@BUILD=$(BUILD) SIM_SHAPES="$(SIM_SHAPES)" tests/run_all.sh sim
+
+.PHONY: FORCE
+FORCE:
+
+# the verilator command line of a build; rewritten only when it changes
+$(SIM_DIR)/%/vl.cmd: FORCE
+	@mkdir -p $(@D)
+	@echo '$(call sim_vlcmd,$*)' > $@.new && { cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@; }
+
+$(SIM_DIR)/%/vl/Vqmac_array.h: $(SIM_DIR)/%/vl.cmd $(HW_RTL) | setup
+	@rm -rf $(@D)
+	$(call sim_vlcmd,$*) --Mdir $(@D)
+
+# The generated file list is known only after verilating, so one recipe compiles them all.
+$(SIM_DIR)/%/libvtop.a: $(SIM_DIR)/%/vl/Vqmac_array.h
+	@set -e; cd $(@D)/vl; rm -f *.o; \
+	 slow=" $$(awk '/^VM_(CLASSES|SUPPORT)_SLOW/ {f = 1; next} /^VM_/ {f = 0} f && NF {print $$1}' \
+	        Vqmac_array_classes.mk | tr '\n' ' ') "; \
+	 for f in *.cpp; do b=$${f%.cpp}; \
+	     case "$$slow" in *" $$b "*) opt='$(VL_OPT_SLOW)';; *) opt='$(VL_OPT_FAST)';; esac; \
+	     echo "$(CXX) $$opt -c $(@D)/vl/$$f"; $(CXX) $(VL_CXXFLAGS) $(call sim_vmtrace,$*) $$opt -c $$f -o $$b.o; \
+	 done; rm -f ../libvtop.a; $(AR) rcs ../libvtop.a *.o
+
+$(SIM_DIR)/vlrt/%.o: | setup
+	@mkdir -p $(@D)
+	$(CXX) $(VL_CXXFLAGS) -DVM_TRACE=1 -DVM_TRACE_FST=1 -O2 -c $(VL_ROOT)/include/$*.cpp -o $@
+
+$(SIM_DIR)/%/qsim_shim.o: sim/qsim_shim.cpp $(SIM_DIR)/%/vl/Vqmac_array.h
+	$(CXX) $(OPT) -Wall -Wextra -Werror $(VL_CXXFLAGS) $(call sim_vmtrace,$*) -Isw/include -I$(@D)/vl \
+	    -DQSIM_PORTS_H='"ports_qmac_array.h"' -DQSIM_ROWS=$(call sim_dim,$*,1) \
+	    -DQSIM_COLS=$(call sim_dim,$*,2) -MMD -MP -c $< -o $@
+
+$(SIM_DIR)/obj/%.o: sim/%.c | setup
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+# C++ link (the Verilated model needs libstdc++); sanitizers with SAN=1 cover the C harness and
+# libqmac, not the Verilated C++.
+$(SIM_DIR)/%/sim_array: $(SIM_C_OBJ) $(SIM_DIR)/%/qsim_shim.o $(SIM_DIR)/%/libvtop.a $(VL_RT_OBJ) $(LIBQMAC)
+	$(CXX) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lz -pthread
+
+.SECONDARY: $(SIM_C_OBJ) $(VL_RT_OBJ) $(foreach b,$(SIM_BUILDS) array-16x16-notrace,\
+    $(addprefix $(SIM_DIR)/$b/,vl.cmd vl/Vqmac_array.h libvtop.a qsim_shim.o))
+
+bench: all $(SIM_DIR)/array-16x16-notrace/sim_array
+	@$(PYTHON) scripts/bench.py --qmac $(QMAC) --json $(BUILD)/bench.json \
+	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array
 
 format:
-	clang-format -i sw/src/*.c sw/cli/*.c sw/include/qmac/*.h tests/unit/*.c
+	clang-format -i sw/src/*.c sw/cli/*.c sw/include/qmac/*.h tests/unit/*.c sim/*.c sim/*.h sim/*.cpp
 
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
+-include $(wildcard $(SIM_DIR)/obj/*.d $(SIM_DIR)/*/qsim_shim.d)

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""bench.py - measure the reference backend: wall time and peak memory of `qmac run`.
+"""bench.py - measure the reference backend (wall time and peak memory of `qmac run`) and, with
+--array-sim, the Verilator simulation of the MAC array against its C model.
 
-    .venv/bin/python scripts/bench.py --qmac build/qmac [--repeat 5]
+    .venv/bin/python scripts/bench.py --qmac build/qmac [--repeat 5] [--json build/bench.json]
+                                      [--array-sim build/sim/array-16x16/sim_array]
 
 Cases: the bundled digits CNN (end to end, process start included) and one larger QLinearConv
 (1x64x56x56 -> 64 channels, 3x3, the shape of a ResNet stage), reported as the best of
 --repeat runs, with MAC/s for the convolution and the child's peak RSS. The reference kernels
 are the readable oracle, not the fast path: these numbers are a baseline to catch regressions.
+
+--array-sim runs `sim_array --bench` (sim/README.md): cycles per second of the Verilated 16x16 array
+alone and of its C model. --json merges every printed figure into one JSON object {"name": value}
+(names in snake_case with their unit); keys of other benchmarks already in the file are kept.
 """
+import json
 import argparse
 import os
 import resource
@@ -56,16 +63,36 @@ def run(qmac, model, inputs, out, repeat):
     return best
 
 
+def merge_json(path, figures):
+    """Merge figures into the JSON object in path (written to a temporary file, then renamed)."""
+    data = {}
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise SystemExit(f"bench: {path} is not a JSON object; remove it")
+    data.update(figures)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--qmac", default="build/qmac")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", help="merge the figures into this JSON object")
+    ap.add_argument("--array-sim", help="the Verilator MAC array harness (sim_array) to bench")
     a = ap.parse_args()
+    figures = {}
     tmp = tempfile.mkdtemp(prefix="qmac-bench-")
     ex = os.path.join(ROOT, "examples", "digits")
     t = run(a.qmac, os.path.join(ex, "model.onnx"), [os.path.join(ex, "inputs", "00.npy")], os.path.join(tmp, "o1"),
             a.repeat)
     print(f"digits CNN (bundled example), one image, process included: {t * 1e3:8.2f} ms")
+    figures["digits_ms_per_image"] = round(t * 1e3, 3)
     model = os.path.join(tmp, "conv.onnx")
     x, macs = big_conv(model)
     xp = os.path.join(tmp, "x.npy")
@@ -73,8 +100,23 @@ def main():
     t = run(a.qmac, model, [xp], os.path.join(tmp, "o2"), a.repeat)
     print(f"QLinearConv 1x64x56x56 -> 64, 3x3 ({macs / 1e6:.0f} M MACs):          {t * 1e3:8.2f} ms, "
           f"{macs / t / 1e6:8.1f} M MAC/s")
+    figures["qlinearconv_64x56x56_ms"] = round(t * 1e3, 3)
+    figures["qlinearconv_64x56x56_mmac_per_s"] = round(macs / t / 1e6, 2)
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"peak RSS of a qmac run:                                     {rss / 1024:8.1f} MiB")
+    figures["qmac_run_peak_rss_mib"] = round(rss / 1024, 1)
+    if a.json:
+        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    if a.array_sim:
+        # after the RSS figure: the simulator is a child process too. It merges its own figures.
+        sys.stdout.flush()
+        cmd = [a.array_sim, "--bench"] + (["--json", a.json] if a.json else [])
+        if subprocess.run(cmd).returncode != 0:
+            print(f"bench: {' '.join(cmd)} failed", file=sys.stderr)
+            return 1
+    if a.json:
+        merge_json(a.json, figures)  # after the simulator's merge: one sorted object
+        print(f"figures written to {a.json}")
     return 0
 
 

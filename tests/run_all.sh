@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # run_all.sh - run qmac's test suites and print one closing line "N passed, N failed".
 #   tests/run_all.sh unit   cmocka unit tests only
+#   tests/run_all.sh sim    Verilator harness only: RTL vs C model per array shape (what `make sim` runs)
 #   tests/run_all.sh all    every suite (what `make test` runs)
 # Environment: BUILD (build dir), PYTHON (venv python), CONFORMANCE_SCALE (1, or 10 for test-long),
-#              SEED (conformance seed), SHARED (path of the shared/ folder, default ../shared).
+#              SEED (conformance and sim seed), SHARED (path of the shared/ folder, default ../shared),
+#              SIM_SHAPES (array shapes built by make, default "4x4 8x16 16x16").
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -29,10 +31,40 @@ suite() { # suite NAME CMD...
     fi
 }
 
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
-    suite "unit:$(basename "$t")" "$t"
-done
+# Verilator differential tests (sim/README.md): every output of the RTL equals the C model's in
+# every cycle, for thousands of random weight tiles, vectors and mode switches per shape; then the
+# self-check: a build with one miswired PE must be caught with a mismatch report and a trace.
+sim_cases() { # cases per shape: 1.5 to 10 s each on one core of the reference machine
+    case $1 in
+        4x4) echo 40000 ;;
+        8x16) echo 15000 ;;
+        16x16) echo 12000 ;;
+        *) echo 2000 ;;
+    esac
+}
+sim_suites() {
+    local shape bin
+    for shape in ${SIM_SHAPES:-4x4 8x16 16x16}; do
+        bin="$BUILD/sim/array-$shape/sim_array"
+        if [ -x "$bin" ]; then
+            suite "sim:array-$shape" "$bin" --cases $(($(sim_cases "$shape") * SCALE)) \
+                --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
+        else
+            suite "sim:array-$shape" sh -c "echo '$bin is not built (make sim builds it)'; false"
+        fi
+    done
+    suite sim:fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/array-4x4-fault/sim_array" \
+        --cases 200 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
+}
+
+if [ "$what" = sim ]; then
+    sim_suites
+else
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        suite "unit:$(basename "$t")" "$t"
+    done
+fi
 
 if [ "$what" = all ]; then
     suite cli "$PYTHON" tests/cli/test_cli.py --qmac "$QMAC"
@@ -51,6 +83,7 @@ if [ "$what" = all ]; then
     fi
     [ -f tests/example/check_example.py ] &&
         suite example "$PYTHON" tests/example/check_example.py --qmac "$QMAC"
+    sim_suites
 fi
 
 echo

@@ -65,7 +65,7 @@ module qmac_array #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       edge_q <= '0;
     end else begin
@@ -89,15 +89,13 @@ module qmac_array #(
     end
   end
 
-  // psum of column c entering row r: psum[(r*Cols + c)*PsumW +: PsumW]; row Rows is the bottom
-  logic [(Rows+1)*Cols*PsumW-1:0] psum;
-  logic [Rows-1:0]                unused_slot;
+  logic [Rows-1:0] unused_slot;
 
-  assign psum[0+:Cols*PsumW] = '0;
-
+  // Each PE's inputs are its neighbours' generate-scoped outputs: g_row[r].g_col[c].slot_out goes
+  // right, g_row[r].g_col[c].psum_out goes down. Separate signals per PE simulate faster than
+  // slices of one flat vector.
   for (genvar r = 0; r < Rows; r++) begin : g_row
-    // slot entering PE(r, c): slot[c*SlotW +: SlotW]; c = Cols is the slot leaving the row
-    logic [(Cols+1)*SlotW-1:0] slot;
+    logic [SlotW-1:0] slot_first;  // the slot entering PE(r, 0)
 
     qmac_delay #(
       .Width(SlotW),
@@ -106,22 +104,35 @@ module qmac_array #(
       .clk_i (clk_i),
       .rst_ni(rst_ni),
       .d_i   (edge_q[r*SlotW+:SlotW]),
-      .q_o   (slot[0+:SlotW])
+      .q_o   (slot_first)
     );
 
     for (genvar c = 0; c < Cols; c++) begin : g_col
-      localparam int unsigned S = c * SlotW;
-      logic [OP_W-1:0] pe_act;
+      logic [SlotW-1:0] slot_in, slot_out;
+      logic [PsumW-1:0] psum_in, psum_out;
+      logic [OP_W-1:0]  pe_act;
+
+      if (c == 0) begin : g_left
+        assign slot_in = slot_first;
+      end else begin : g_inner
+        assign slot_in = g_row[r].g_col[c-1].slot_out;
+      end
+      if (r == 0) begin : g_top
+        assign psum_in = '0;
+      end else begin : g_below
+        assign psum_in = g_row[r-1].g_col[c].psum_out;
+      end
+
 `ifdef QMAC_FAULT_INJECT
       // Deliberately broken build for the test suite's self-check: the PE in the middle of the
       // array has bits 0 and 1 of its activation input crossed.
       if (r == Rows / 2 && c == Cols / 2) begin : g_fault
-        assign pe_act = {slot[S+2+:OP_W-2], slot[S], slot[S+1]};
+        assign pe_act = {slot_in[OP_W-1:2], slot_in[0], slot_in[1]};
       end else begin : g_ok
-        assign pe_act = slot[S+:OP_W];
+        assign pe_act = slot_in[OP_W-1:0];
       end
 `else
-      assign pe_act = slot[S+:OP_W];
+      assign pe_act = slot_in[OP_W-1:0];
 `endif
 
       qmac_pe #(
@@ -129,23 +140,23 @@ module qmac_array #(
       ) u_pe (
         .clk_i   (clk_i),
         .rst_ni  (rst_ni),
-        .valid_i (slot[S+OP_W+2]),
-        .swap_i  (slot[S+OP_W+1]),
-        .bin_i   (slot[S+OP_W]),
+        .valid_i (slot_in[OP_W+2]),
+        .swap_i  (slot_in[OP_W+1]),
+        .bin_i   (slot_in[OP_W]),
         .act_i   (pe_act),
-        .valid_o (slot[S+SlotW+OP_W+2]),
-        .swap_o  (slot[S+SlotW+OP_W+1]),
-        .bin_o   (slot[S+SlotW+OP_W]),
-        .act_o   (slot[S+SlotW+:OP_W]),
-        .psum_i  (psum[(r*Cols+c)*PsumW+:PsumW]),
-        .psum_o  (psum[((r+1)*Cols+c)*PsumW+:PsumW]),
+        .valid_o (slot_out[OP_W+2]),
+        .swap_o  (slot_out[OP_W+1]),
+        .bin_o   (slot_out[OP_W]),
+        .act_o   (slot_out[OP_W-1:0]),
+        .psum_i  (psum_in),
+        .psum_o  (psum_out),
         .wgt_we_i(wgt_we[r]),
         .wgt_i   (wgt_corr[c*OP_W+:OP_W])
       );
     end
 
     // the slot leaving the right edge has no consumer
-    assign unused_slot[r] = ^slot[Cols*SlotW+:SlotW];
+    assign unused_slot[r] = ^g_row[r].g_col[Cols-1].slot_out;
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -161,7 +172,7 @@ module qmac_array #(
     ) u_deskew (
       .clk_i (clk_i),
       .rst_ni(rst_ni),
-      .d_i   (psum[(Rows*Cols+c)*PsumW+:PsumW]),
+      .d_i   (g_row[Rows-1].g_col[c].psum_out),
       .q_o   (colsum[c*PsumW+:PsumW])
     );
   end
@@ -190,7 +201,7 @@ module qmac_array #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       out_valid_q <= 1'b0;
       out_q       <= '0;

@@ -25,7 +25,7 @@ module qmac_delay #(
       end
     end
 
-    always_ff @(posedge clk_i or negedge rst_ni) begin
+    always_ff @(posedge clk_i) begin
       if (!rst_ni) begin
         pipe_q <= '0;
       end else begin

@@ -61,7 +61,7 @@ module qmac_pe #(
     psum_d = valid_i ? psum_i + PsumW'(prod) : '0;
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       valid_q  <= 1'b0;
       swap_q   <= 1'b0;

@@ -77,7 +77,8 @@ typedef struct qmac_array_model qmac_array_model;
 qmac_status qmac_array_model_create(uint32_t rows, uint32_t cols, qmac_array_model **out);
 void qmac_array_model_free(qmac_array_model *m);
 
-/* Asynchronous reset: every register to zero (as rst_ni low). */
+/* Synchronous reset: every register to zero. Call it instead of qmac_array_model_clock() for a
+ * clock edge at which rst_ni is low (also once after create, which already resets). */
 void qmac_array_model_reset(qmac_array_model *m);
 
 uint32_t qmac_array_model_rows(const qmac_array_model *m);
