@@ -88,17 +88,18 @@ help:
 	@echo "  make            build $(QMAC) and $(LIBQMAC) (installs missing tools first)"
 	@echo "  make demo       run the bundled example CNN with the reference backend"
 	@echo "  make test       all tests: unit, CLI/bad-input, ONNX node tests, ORT conformance,"
-	@echo "                  TFLite vectors, bundled example  (SAN=1: ASan+UBSan build)"
-	@echo "  make test-long  test with a 10x larger randomized conformance sweep"
+	@echo "                  TFLite vectors, bundled example, RTL-vs-C-model co-simulation of the"
+	@echo "                  MAC array per shape + fault-injection self-check  (SAN=1: ASan+UBSan)"
+	@echo "  make test-long  test with 10x more randomized conformance and co-simulation cases"
 	@echo "  make test-unit  cmocka unit tests only"
 	@echo "  make lint       verilator --lint-only -Wall + yosys elaboration of hw/rtl, clang-format check"
 	@echo "  make sim        build the Verilator harness for every SIM_SHAPES (+ a fault-injected 4x4),"
 	@echo "                  run the RTL-vs-C-model differential test on each (sim/README.md)"
 	@echo "  make synth      Yosys + nextpnr-ice40: cells, iCE40 LUT/FF/DSP/carry, Fmax -> hw/synth/REPORT.md"
-	@echo "  make bench      benchmarks"
+	@echo "  make bench      benchmarks, every figure also in $(BUILD)/bench.json"
 	@echo "  make setup      install missing Debian packages and the .venv (scripts/setup.sh)"
 	@echo "  make clean      remove build/"
-	@echo "Variables: SAN=1, BUILD=dir, CC, VERILATOR, YOSYS, NEXTPNR, PYTHON, CONFORMANCE_N, SEED"
+	@echo "Variables: SAN=1, BUILD=dir, CC, CXX, VERILATOR, YOSYS, NEXTPNR, PYTHON, SIM_SHAPES, SEED"
 
 # Installs only what is missing; cheap when everything is there.
 setup:
