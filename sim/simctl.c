@@ -1,6 +1,8 @@
 /* simctl.c - simulation control shared by the Verilator harness mains (see simctl.h). */
 #include "simctl.h"
 
+#include "qmac/fileio.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -270,49 +272,15 @@ bool simctl_rng_chance(simctl_rng *r, uint32_t num, uint32_t den)
     return simctl_rng_below(r, den) < num;
 }
 
-/* Read a whole file into a NUL-terminated buffer that the caller frees; *out = NULL for a missing
- * file. */
-static qmac_status slurp(const char *path, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return errno == ENOENT ? QMAC_OK : qmac_set_error(QMAC_ERR_IO, "%s: cannot read", path);
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - 1 - len, f);
-        if (len < cap - 1) {
-            break;
-        }
-        cap *= 2;
-        char *nb = realloc(buf, cap);
-        if (!nb) {
-            free(buf);
-        }
-        buf = nb;
-    }
-    const bool err = ferror(f) != 0;
-    fclose(f);
-    if (!buf) {
-        return qmac_set_error(QMAC_ERR_NOMEM, "%s: out of memory", path);
-    }
-    if (err) {
-        free(buf);
-        return qmac_set_error(QMAC_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return QMAC_OK;
-}
-
 qmac_status simctl_json_merge(const char *path, const char *const *keys, const double *values, int n)
 {
-    char *text;
-    qmac_status st = slurp(path, &text);
-    if (st != QMAC_OK) {
-        return st;
+    char *text = NULL; /* a missing file is an empty object */
+    size_t text_len;
+    if (access(path, F_OK) == 0) {
+        qmac_status st = qmac_read_file(path, (size_t)1 << 24, &text, &text_len);
+        if (st != QMAC_OK) {
+            return st;
+        }
     }
     cJSON *root = NULL;
     if (text && text[strspn(text, " \t\r\n")] != '\0') {

@@ -53,6 +53,7 @@ sim_suites() {
             suite "sim:array-$shape" sh -c "echo '$bin is not built (make sim builds it)'; false"
         fi
     done
+    suite sim:cli tests/sim/test_sim_cli.sh "$BUILD/sim/array-4x4-fault/sim_array"
     suite sim:fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/array-4x4-fault/sim_array" \
         --cases 200 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
 }

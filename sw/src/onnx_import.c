@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "onnx_subset.pb-c.h"
+#include "qmac/fileio.h"
 #include "qmac/graph.h"
 
 #define MAX_MODEL_BYTES ((size_t)1 << 30)
@@ -1528,43 +1529,16 @@ qmac_status qmac_onnx_load_mem(const uint8_t *buf, size_t len, qmac_graph **out)
 qmac_status qmac_onnx_load(const char *path, qmac_graph **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qmac_set_error(QMAC_ERR_IO, "%s: %s", path, strerror(errno));
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            if (cap > MAX_MODEL_BYTES) {
-                free(buf);
-                fclose(f);
-                return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: model larger than 1 GiB", path);
-            }
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return qmac_set_error(QMAC_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return qmac_set_error(QMAC_ERR_IO, "%s: read error", path);
-    }
+    char *buf;
+    size_t len;
+    qmac_status rst = qmac_read_file(path, MAX_MODEL_BYTES, &buf, &len);
+    if (rst != QMAC_OK)
+        return rst;
     if (len == 0) {
         free(buf);
         return qmac_set_error(QMAC_ERR_FORMAT, "%s: empty file", path);
     }
-    qmac_status st = qmac_onnx_load_mem(buf, len, out);
+    qmac_status st = qmac_onnx_load_mem((const uint8_t *)buf, len, out);
     free(buf);
     if (st != QMAC_OK) {
         char detail[512];

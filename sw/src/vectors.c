@@ -2,6 +2,7 @@
  * Every value read from a file is validated (type, integrality, range, array length) before it
  * reaches a kernel: a bad file is a FAIL naming the file and the field, never a crash.
  * Memory: each case allocates its buffers and frees them before returning; nothing is kept. */
+#include "qmac/fileio.h"
 #include "qmac/vectors.h"
 
 #include <cjson/cJSON.h>
@@ -519,43 +520,14 @@ static int run_eltwise(vcase *vc, const cJSON *params, const cJSON *tensors, int
 /* Read a whole file (at most VEC_MAX_FILE_BYTES) into a malloc'ed buffer (caller frees). */
 static int read_file(vcase *vc, const char *path, char **buf, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vfail(vc, QMAC_ERR_IO, "cannot open the file");
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        if (n == cap) {
-            if (cap >= VEC_MAX_FILE_BYTES) {
-                free(b);
-                fclose(f);
-                return vfail(vc, QMAC_ERR_FORMAT, "file is larger than %zu bytes", VEC_MAX_FILE_BYTES);
-            }
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        const size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    const int err = ferror(f);
-    fclose(f);
-    if (!b)
-        return vfail(vc, QMAC_ERR_NOMEM, "out of memory reading the file");
-    if (err) {
-        free(b);
-        return vfail(vc, QMAC_ERR_IO, "read error");
-    }
-    *buf = b;
-    *len = n;
-    return 1;
+    qmac_status st = qmac_read_file(path, VEC_MAX_FILE_BYTES, buf, len);
+    if (st == QMAC_OK)
+        return 1;
+    const char *detail = qmac_last_error(); /* "<path>: <detail>"; vfail adds the file itself */
+    const size_t n = strlen(path);
+    if (strncmp(detail, path, n) == 0 && detail[n] == ':')
+        detail += n + 2;
+    return vfail(vc, st, "%s", detail);
 }
 
 /* File stem ("dir/conv_2.json" -> "conv_2") for the log when the file has no usable name. */
