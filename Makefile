@@ -42,18 +42,23 @@ LIBQMAC := $(BUILD)/libqmac.a
 HW_RTL = hw/rtl/qmac_pkg.sv $(filter-out hw/rtl/qmac_pkg.sv,$(sort $(wildcard hw/rtl/*.sv)))
 
 # ---------------------------------------------------------------------------------------------
-# Verilator harness (sim/, see sim/README.md): one binary per array shape, all C apart from the
-# thin C++ shim sim/qsim_shim.cpp. $(SIM_DIR)/<build>/ holds the verilated model (vl/), its
-# library, the shim and the binary sim_array. Builds: array-<R>x<C> for each of SIM_SHAPES, and
-# array-4x4-fault with +define+QMAC_FAULT_INJECT (one PE miswired) that the suite must catch; they
-# can write FST traces. `make bench` adds array-16x16-notrace, built without trace support (~25%
-# faster). Re-verilates only when hw/rtl or the verilator command line changes.
+# Verilator harness (sim/, see sim/README.md): one binary per build, all C apart from the thin C++
+# shim sim/qsim_shim.cpp. A build is named <kind>-<variant>; $(SIM_DIR)/<build>/ holds the verilated
+# model (vl/, class Vtop), its library, the shim and the binary sim_<kind>. Each kind names its top
+# module, its -G parameters and shim defines (from the variant), its port table sim/ports_<top>.h
+# and its C objects (sim_<kind>_*). Kinds:
+#   array-<R>x<C>[-fault|-notrace]  the MAC array; -fault adds +define+QMAC_FAULT_INJECT (one PE
+#                                   miswired) that the suite must catch; -notrace (bench) has no FST
+#   requant-<lanes>                 the post-processing unit against the C lane model
+# Re-verilates only when hw/rtl or the verilator command line changes.
 CXX         ?= g++
 SIM_SHAPES  ?= 4x4 8x16 16x16
 SIM_DIR     := $(BUILD)/sim
 SIM_BUILDS  := $(addprefix array-,$(SIM_SHAPES)) array-4x4-fault
-SIM_BINS    := $(foreach b,$(SIM_BUILDS),$(SIM_DIR)/$b/sim_array)
-SIM_C_OBJ   := $(patsubst sim/%.c,$(SIM_DIR)/obj/%.o,$(sort $(wildcard sim/*.c)))
+sim_kind     = $(firstword $(subst -, ,$1))
+sim_bin      = $(SIM_DIR)/$1/sim_$(call sim_kind,$1)
+SIM_BINS    := $(foreach b,$(SIM_BUILDS),$(call sim_bin,$b))
+SIM_COMMON  := simctl
 # looked up once, on first use
 VL_ROOT      = $(eval VL_ROOT := $(shell $(VERILATOR) --getenv VERILATOR_ROOT))$(VL_ROOT)
 # -O3/--x-*: fastest model. -fno-dfg: Verilator 5.006's DFG pass turned wide vectors driven slice
@@ -61,7 +66,7 @@ VL_ROOT      = $(eval VL_ROOT := $(shell $(VERILATOR) --getenv VERILATOR_ROOT))$
 # today's per-PE signals it is neutral to 2% slower, and stays off as a guard. Generated C++: hot code at VL_OPT_FAST, code
 # that runs once (constructors, trace declarations) at VL_OPT_SLOW: -O1 and up take 10x longer on
 # the 16x16's trace-declaration file for no speed.
-VL_FLAGS    := --cc -O3 --x-assign fast --x-initial fast --timescale 1ns/1ns -fno-dfg
+VL_FLAGS    := --cc -O3 --x-assign fast --x-initial fast --timescale 1ns/1ns -fno-dfg --prefix Vtop
 VL_OPT_FAST ?= -O2
 VL_OPT_SLOW ?= -O0
 VL_CXXFLAGS  = -I$(VL_ROOT)/include -I$(VL_ROOT)/include/vltstd -DVM_COVERAGE=0 -DVM_SC=0 \
@@ -69,15 +74,26 @@ VL_CXXFLAGS  = -I$(VL_ROOT)/include -I$(VL_ROOT)/include/vltstd -DVM_COVERAGE=0 
                -Wno-sign-compare -Wno-uninitialized -Wno-unused-but-set-variable -Wno-unused-parameter \
                -Wno-unused-variable -Wno-shadow
 VL_RT_OBJ   := $(addprefix $(SIM_DIR)/vlrt/,verilated.o verilated_fst_c.o verilated_threads.o)
-# build name -> shape, trace support, defines: array-16x16 -> 16 16 traced; array-4x4-fault ->
-# +define+QMAC_FAULT_INJECT; array-16x16-notrace -> no --trace-fst
-sim_dim      = $(word $2,$(subst x, ,$(word 2,$(subst -, ,$1))))
+# word $2 of a build name split at '-' and 'x': array-16x8-fault -> 1 array, 2 16, 3 8, 4 fault
+sim_word     = $(word $2,$(subst x, ,$(subst -, ,$1)))
 sim_trace    = $(if $(findstring -notrace,$1),0,1)
-sim_defs     = $(if $(findstring -fault,$1),+define+QMAC_FAULT_INJECT)
-sim_vlcmd    = $(VERILATOR) $(VL_FLAGS) $(if $(filter 1,$(call sim_trace,$1)),--trace-fst) \
-               --top-module qmac_array -GRows=$(call sim_dim,$1,1) -GCols=$(call sim_dim,$1,2) \
-               $(call sim_defs,$1) $(HW_RTL)
 sim_vmtrace  = -DVM_TRACE=$(call sim_trace,$1) -DVM_TRACE_FST=$(call sim_trace,$1)
+# kind array
+sim_array_top    = qmac_array
+sim_array_params = -GRows=$(call sim_word,$1,2) -GCols=$(call sim_word,$1,3) \
+                   $(if $(findstring -fault,$1),+define+QMAC_FAULT_INJECT)
+sim_array_shim   = -DQSIM_ROWS=$(call sim_word,$1,2) -DQSIM_COLS=$(call sim_word,$1,3)
+sim_array_objs   = array_main array_stim
+# kind requant
+sim_requant_top    = qmac_requant
+sim_requant_params = -GLanes=$(call sim_word,$1,2)
+sim_requant_shim   = -DQSIM_LANES=$(call sim_word,$1,2)
+sim_requant_objs   = requant_main
+# per build, from its kind
+sim_top      = $(sim_$(call sim_kind,$1)_top)
+sim_vlcmd    = $(VERILATOR) $(VL_FLAGS) $(if $(filter 1,$(call sim_trace,$1)),--trace-fst) \
+               --top-module $(call sim_top,$1) $(call sim_$(call sim_kind,$1)_params,$1) $(HW_RTL)
+sim_objs     = $(addprefix $(SIM_DIR)/obj/,$(addsuffix .o,$(SIM_COMMON) $(sim_$(call sim_kind,$1)_objs)))
 
 .PHONY: all help setup test test-unit test-long demo lint sim synth bench clean format
 
@@ -144,12 +160,18 @@ test-long: all $(TEST_BIN) $(SIM_BINS)
 demo: all
 	@$(PYTHON) scripts/demo.py --qmac $(QMAC)
 
-# `lint` runs Verilator -Wall (waivers only in hw/lint/verilator.vlt) and a Yosys elaboration over
+# C sources under clang-format; the files scripts/gen_isa.py writes are left as generated
+GEN_ISA  := sw/include/qmac/isa_gen.h sw/src/isa_gen.c
+FMT_SRC   = $(filter-out $(GEN_ISA),$(wildcard sw/src/*.c sw/cli/*.c sw/include/qmac/*.h sim/*.c sim/*.h sim/*.cpp))
+
+# `lint` checks that the files generated from hw/spec/qmac_isa.json are fresh, runs Verilator -Wall
+# (waivers only in hw/lint/verilator.vlt) and a Yosys elaboration over
 # several shapes, with and without +define+QMAC_FAULT_INJECT (scripts/lint_rtl.sh).
 
 lint: setup
+	@python3 scripts/gen_isa.py --check
 	@VERILATOR=$(VERILATOR) YOSYS=$(YOSYS) scripts/lint_rtl.sh $(HW_RTL)
-	@clang-format --dry-run --Werror sw/src/*.c sw/cli/*.c sw/include/qmac/*.h sim/*.c sim/*.h sim/*.cpp && echo "lint: C formatting ok"
+	@clang-format --dry-run --Werror $(FMT_SRC) && echo "lint: C formatting ok"
 
 # Yosys generic + iCE40 synthesis and nextpnr-ice40 place and route (scripts/synth.sh): raw logs
 # in $(BUILD)/synth/<run>/, the diff-stable summary in $(SYNTH_REPORT) (committed).
@@ -171,15 +193,15 @@ $(SIM_DIR)/%/vl.cmd: FORCE
 	@mkdir -p $(@D)
 	@echo '$(call sim_vlcmd,$*)' > $@.new && { cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@; }
 
-$(SIM_DIR)/%/vl/Vqmac_array.h: $(SIM_DIR)/%/vl.cmd $(HW_RTL) | setup
+$(SIM_DIR)/%/vl/Vtop.h: $(SIM_DIR)/%/vl.cmd $(HW_RTL) | setup
 	@rm -rf $(@D)
 	$(call sim_vlcmd,$*) --Mdir $(@D)
 
 # The generated file list is known only after verilating, so one recipe compiles them all.
-$(SIM_DIR)/%/libvtop.a: $(SIM_DIR)/%/vl/Vqmac_array.h
+$(SIM_DIR)/%/libvtop.a: $(SIM_DIR)/%/vl/Vtop.h
 	@set -e; cd $(@D)/vl; rm -f *.o; \
 	 slow=" $$(awk '/^VM_(CLASSES|SUPPORT)_SLOW/ {f = 1; next} /^VM_/ {f = 0} f && NF {print $$1}' \
-	        Vqmac_array_classes.mk | tr '\n' ' ') "; \
+	        Vtop_classes.mk | tr '\n' ' ') "; \
 	 for f in *.cpp; do b=$${f%.cpp}; \
 	     case "$$slow" in *" $$b "*) opt='$(VL_OPT_SLOW)';; *) opt='$(VL_OPT_FAST)';; esac; \
 	     echo "$(CXX) $$opt -c $(@D)/vl/$$f"; $(CXX) $(VL_CXXFLAGS) $(call sim_vmtrace,$*) $$opt -c $$f -o $$b.o; \
@@ -189,29 +211,33 @@ $(SIM_DIR)/vlrt/%.o: | setup
 	@mkdir -p $(@D)
 	$(CXX) $(VL_CXXFLAGS) -DVM_TRACE=1 -DVM_TRACE_FST=1 -O2 -c $(VL_ROOT)/include/$*.cpp -o $@
 
-$(SIM_DIR)/%/qsim_shim.o: sim/qsim_shim.cpp $(SIM_DIR)/%/vl/Vqmac_array.h
+$(SIM_DIR)/%/qsim_shim.o: sim/qsim_shim.cpp $(SIM_DIR)/%/vl/Vtop.h
 	$(CXX) $(OPT) -Wall -Wextra -Werror $(VL_CXXFLAGS) $(call sim_vmtrace,$*) -Isw/include -I$(@D)/vl \
-	    -DQSIM_PORTS_H='"ports_qmac_array.h"' -DQSIM_ROWS=$(call sim_dim,$*,1) \
-	    -DQSIM_COLS=$(call sim_dim,$*,2) -MMD -MP -c $< -o $@
+	    -DQSIM_PORTS_H='"ports_$(call sim_top,$*).h"' $(call sim_$(call sim_kind,$*)_shim,$*) \
+	    -MMD -MP -c $< -o $@
 
 $(SIM_DIR)/obj/%.o: sim/%.c | setup
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
 # C++ link (the Verilated model needs libstdc++); sanitizers with SAN=1 cover the C harness and
-# libqmac, not the Verilated C++.
-$(SIM_DIR)/%/sim_array: $(SIM_C_OBJ) $(SIM_DIR)/%/qsim_shim.o $(SIM_DIR)/%/libvtop.a $(VL_RT_OBJ) $(LIBQMAC)
-	$(CXX) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lz -pthread
+# libqmac, not the Verilated C++. One rule per kind: the binary's name carries the kind.
+define SIM_LINK_RULE
+$(SIM_DIR)/$(1)-%/sim_$(1): $$$$(call sim_objs,$(1)-$$$$*) $(SIM_DIR)/$(1)-%/qsim_shim.o $(SIM_DIR)/$(1)-%/libvtop.a $$(VL_RT_OBJ) $$(LIBQMAC)
+	$$(CXX) $$(SANFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lz -pthread
+endef
+.SECONDEXPANSION:
+$(foreach k,array requant,$(eval $(call SIM_LINK_RULE,$k)))
 
-.SECONDARY: $(SIM_C_OBJ) $(VL_RT_OBJ) $(foreach b,$(SIM_BUILDS) array-16x16-notrace,\
-    $(addprefix $(SIM_DIR)/$b/,vl.cmd vl/Vqmac_array.h libvtop.a qsim_shim.o))
+.SECONDARY: $(VL_RT_OBJ) $(foreach b,$(SIM_BUILDS) array-16x16-notrace,\
+    $(call sim_objs,$b) $(addprefix $(SIM_DIR)/$b/,vl.cmd vl/Vtop.h libvtop.a qsim_shim.o))
 
 bench: all $(SIM_DIR)/array-16x16-notrace/sim_array
 	@$(PYTHON) scripts/bench.py --qmac $(QMAC) --json $(BUILD)/bench.json \
 	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array
 
 format:
-	clang-format -i sw/src/*.c sw/cli/*.c sw/include/qmac/*.h tests/unit/*.c sim/*.c sim/*.h sim/*.cpp
+	clang-format -i $(FMT_SRC) tests/unit/*.c
 
 clean:
 	rm -rf build

@@ -12,8 +12,8 @@
 #error "ports_qmac_array.h needs -DQSIM_ROWS and -DQSIM_COLS (the -GRows/-GCols of the build)"
 #endif
 
-#define QSIM_TOP Vqmac_array
-#define QSIM_TOP_HEADER "Vqmac_array.h"
+#define QSIM_TOP Vtop
+#define QSIM_TOP_HEADER "Vtop.h"
 #define QSIM_TOP_NAME "qmac_array"
 /* the port the shim toggles in qsim_tick() */
 #define QSIM_CLOCK clk_i

@@ -2,6 +2,7 @@
  * B: single rounding, C: ONNX Runtime float32). Each function mirrors one framework expression;
  * the RTL requantizer implements rule A/B with exactly these integer steps. */
 #include "qmac/requant.h"
+#include "qmac/isa_gen.h"
 
 #include <limits.h>
 #include <math.h>
@@ -117,6 +118,39 @@ int32_t qmac_requant_float(int32_t acc, float scale, int32_t zp, int32_t qmin, i
     if (g > hi)
         g = hi;
     return (int32_t)nearbyintf(g) + zp;
+}
+
+static int32_t clamp_i32(int64_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : x > hi ? hi : (int32_t)x;
+}
+
+uint32_t qmac_rq_lane(uint32_t rule, uint32_t omode, uint8_t out_zp, uint8_t clamp_min, uint8_t clamp_max,
+                      int32_t acc, int32_t bias, uint32_t mult, int8_t shift)
+{
+    const int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    if (omode == QMAC_OMODE_BIN)
+        return (uint32_t)(v < (int32_t)mult) ^ ((uint32_t)shift & 1u);
+    const int s8 = omode == QMAC_OMODE_S8;
+    const int32_t zp = s8 ? (int8_t)out_zp : out_zp;
+    const int32_t lo = s8 ? (int8_t)clamp_min : clamp_min;
+    const int32_t hi = s8 ? (int8_t)clamp_max : clamp_max;
+    int32_t r;
+    if (rule == QMAC_RULE_FLOAT) {
+        float scale;
+        memcpy(&scale, &mult, sizeof scale);
+        volatile float p = (float)v; /* volatile: float32 precision, no FMA contraction */
+        p = p * scale;
+        float g = isnan(p) ? 0.0f : p;
+        const float flo = (float)(lo - zp), fhi = (float)(hi - zp);
+        g = g < flo ? flo : g > fhi ? fhi : g;
+        r = (int32_t)nearbyintf(g) + zp;
+    } else if (rule == QMAC_RULE_SINGLE) {
+        r = clamp_i32((int64_t)qmac_mbqm_single(v, (int32_t)mult, clamp_i32(shift, -31, 30)) + zp, lo, hi);
+    } else {
+        r = clamp_i32((int64_t)qmac_mbqm(v, (int32_t)mult, clamp_i32(shift, -31, 31)) + zp, lo, hi);
+    }
+    return (uint32_t)r & 0xffu;
 }
 
 qmac_status qmac_requant_prepare(qmac_requant *rq, qmac_requant_rule rule, float s_in, const float *s_w,

@@ -82,6 +82,23 @@ int32_t qmac_requant_one(const qmac_requant *rq, int32_t c, int32_t acc);
 void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t count, qmac_dtype out_dt,
                          void *out);
 
+/* One lane of the accelerator's post-processing unit (hw/rtl/qmac_requant.sv, docs/isa.md "POST"),
+ * defined for every bit pattern of its data inputs: the hardware never traps on data.
+ *   v = acc + bias (32-bit wrap)
+ *   omode BIN:  bit = (v < (int32)mult) XOR (shift & 1)                          -> returns 0 or 1
+ *   otherwise zp, lo, hi = out_zp, clamp_min, clamp_max read as int8 (S8) or uint8 (U8), and
+ *     TFLITE: y = qmac_mbqm(v, mult, clamp(shift, -31, 31));  r = clamp(y + zp, lo, hi)
+ *     SINGLE: y = qmac_mbqm_single(v, mult, clamp(shift, -31, 30)); r = clamp(y + zp, lo, hi)
+ *     FLOAT:  p = (float)v * float_from_bits(mult) in binary32, round to nearest even; a NaN p
+ *             counts as 0; p = clamp(p, lo - zp, hi - zp); r = (int32)nearbyintf(p) + zp
+ *             (exactly qmac_requant_float for finite positive scales). Flushing subnormal inputs
+ *             or products to zero gives the same r, because |p| < 1 then.
+ *   returns r & 0xff, the output byte.
+ * clamp(x, lo, hi) is x < lo ? lo : x > hi ? hi : x. rule and omode take the qmac_rule and
+ * qmac_omode values of isa_gen.h (CONFIG refuses the others); shift is the lane's int8 shift. */
+uint32_t qmac_rq_lane(uint32_t rule, uint32_t omode, uint8_t out_zp, uint8_t clamp_min, uint8_t clamp_max,
+                      int32_t acc, int32_t bias, uint32_t mult, int8_t shift);
+
 /* Store an int32 that is already within the type's range into element i of a buffer. */
 void qmac_store_int(qmac_dtype dt, void *data, size_t i, int32_t v);
 
