@@ -98,6 +98,7 @@ def gen_c_header(spec):
     w("#ifndef QMAC_ISA_GEN_H")
     w("#define QMAC_ISA_GEN_H")
     w("")
+    w("#include <stddef.h>")
     w("#include <stdint.h>")
     w("")
     w("#ifdef __cplusplus")

@@ -265,11 +265,11 @@ package qmac_pkg;
   localparam logic [255:0] RSVD_VALU = 256'hffffff0000000000000000000000000000000000000000000000000000000000;
 
   // control/status registers (AXI4-Lite byte offsets)
-  localparam logic [7:0] CSR_CTRL = 8'h00;  // W1: bit 0: start (when idle); bit 1: clear done/fault
+  localparam logic [7:0] CSR_CTRL = 8'h00;  // W1: bit 0: start (ignored while busy; clears done, fault and the counters)
   localparam logic [7:0] CSR_STATUS = 8'h04;  // RO: bit 0 busy, bit 1 done, bit 2 fault
   localparam logic [7:0] CSR_PROG_ADDR = 8'h08;  // RW: byte address of instruction 0; multiple of 32
   localparam logic [7:0] CSR_WIN_LO = 8'h0c;  // RW: lowest byte address the accelerator may access
-  localparam logic [7:0] CSR_WIN_HI = 8'h10;  // RW: one past the highest byte address it may access
+  localparam logic [7:0] CSR_WIN_HI = 8'h10;  // RW: highest byte address it may access (inclusive); WIN_HI < WIN_LO allows nothing
   localparam logic [7:0] CSR_FAULT_CODE = 8'h14;  // RO: fault enum of the last run (0: none)
   localparam logic [7:0] CSR_FAULT_PC = 8'h18;  // RO: index of the faulting instruction
   localparam logic [7:0] CSR_CYCLES_LO = 8'h1c;  // RO: cycles from start to done or fault, low word

@@ -3,6 +3,7 @@
 #ifndef QMAC_ISA_GEN_H
 #define QMAC_ISA_GEN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -447,11 +448,11 @@ extern const qmac_isa_format qmac_isa_formats[QMAC_OP_COUNT];
 extern const qmac_isa_csr qmac_isa_csrs[QMAC_CSR_COUNT];
 
 /* control/status registers (AXI4-Lite byte offsets) */
-#define QMAC_CSR_CTRL 0x00u /* W1: bit 0: start (when idle); bit 1: clear done/fault */
+#define QMAC_CSR_CTRL 0x00u /* W1: bit 0: start (ignored while busy; clears done, fault and the counters) */
 #define QMAC_CSR_STATUS 0x04u /* RO: bit 0 busy, bit 1 done, bit 2 fault */
 #define QMAC_CSR_PROG_ADDR 0x08u /* RW: byte address of instruction 0; multiple of 32 */
 #define QMAC_CSR_WIN_LO 0x0cu /* RW: lowest byte address the accelerator may access */
-#define QMAC_CSR_WIN_HI 0x10u /* RW: one past the highest byte address it may access */
+#define QMAC_CSR_WIN_HI 0x10u /* RW: highest byte address it may access (inclusive); WIN_HI < WIN_LO allows nothing */
 #define QMAC_CSR_FAULT_CODE 0x14u /* RO: fault enum of the last run (0: none) */
 #define QMAC_CSR_FAULT_PC 0x18u /* RO: index of the faulting instruction */
 #define QMAC_CSR_CYCLES_LO 0x1cu /* RO: cycles from start to done or fault, low word */
