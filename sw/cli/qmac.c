@@ -1,8 +1,7 @@
 /* qmac.c - the qmac command: run quantized ONNX models with the reference backend, check test
- * vectors, inspect models. Exit status: 0 success, 2 bad or unsupported input, 1 internal
- * error (see docs/cli.md). */
+ * vectors, inspect models, assemble and disassemble accelerator programs. Exit status: 0 success,
+ * 2 bad or unsupported input, 1 internal error (see docs/cli.md). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,41 +11,10 @@
 #include "qmac/npy.h"
 #include "qmac/vectors.h"
 
+#include "asm_cmd.h"
+#include "cli.h"
+
 #define QMAC_VERSION "0.1.0"
-
-enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_BADINPUT = 2 };
-
-static int exit_code(qmac_status st)
-{
-    switch (st) {
-    case QMAC_OK: return EXIT_OK;
-    case QMAC_ERR_NOMEM:
-    case QMAC_ERR_INTERNAL: return EXIT_INTERNAL;
-    default: return EXIT_BADINPUT;
-    }
-}
-
-static int report(qmac_status st)
-{
-    const char *d = qmac_last_error();
-    fprintf(stderr, "qmac: error: %s%s%s\n", qmac_status_str(st), d[0] ? ": " : "", d);
-    return exit_code(st);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "qmac: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'qmac help'.\n");
-    va_end(ap);
-    return EXIT_BADINPUT;
-}
 
 static void print_help(FILE *f)
 {
@@ -64,6 +32,11 @@ static void print_help(FILE *f)
                "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
                "  info MODEL.onnx\n"
                "      Print the imported graph (one line per node with its quantization).\n"
+               "  asm IN.qasm -o OUT.qbin\n"
+               "      Assemble a program: one instruction per line, 'OPNAME field=value ...' or\n"
+               "      '.word W0 ... W7'; '#' comments (docs/cli.md). OUT.qbin: 32 bytes per instruction.\n"
+               "  disasm IN.qbin [-o OUT.qasm]\n"
+               "      Disassemble a program (stdout by default); the listing re-assembles with 'asm'.\n"
                "  help | --help        this text\n"
                "  version | --version  print the version\n"
                "\n"
@@ -113,49 +86,49 @@ static int cmd_run(int argc, char **argv)
         if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
             if (!has_val) {
                 free(inputs);
-                return usage_error("%s needs a file", a);
+                return cli_usage_error("%s needs a file", a);
             }
             inputs[n_inputs++] = argv[++i];
         } else if (!strcmp(a, "--output") || !strcmp(a, "-o")) {
             if (!has_val) {
                 free(inputs);
-                return usage_error("%s needs a directory", a);
+                return cli_usage_error("%s needs a directory", a);
             }
             outdir = argv[++i];
         } else if (!strcmp(a, "--backend")) {
             if (!has_val) {
                 free(inputs);
-                return usage_error("%s needs a value", a);
+                return cli_usage_error("%s needs a value", a);
             }
             backend = argv[++i];
         } else if (!strcmp(a, "--requant")) {
             if (!has_val) {
                 free(inputs);
-                return usage_error("%s needs a value", a);
+                return cli_usage_error("%s needs a value", a);
             }
             rule_s = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             free(inputs);
-            return usage_error("run: unknown option '%s'", a);
+            return cli_usage_error("run: unknown option '%s'", a);
         } else if (!model) {
             model = a;
         } else {
             free(inputs);
-            return usage_error("run: unexpected argument '%s'", a);
+            return cli_usage_error("run: unexpected argument '%s'", a);
         }
     }
     if (!model || !outdir) {
         free(inputs);
-        return usage_error("%s", "run: usage: qmac run MODEL.onnx --input X.npy [...] --output OUTDIR");
+        return cli_usage_error("%s", "run: usage: qmac run MODEL.onnx --input X.npy [...] --output OUTDIR");
     }
     if (strcmp(backend, "ref") != 0) {
         free(inputs);
-        return usage_error("run: unknown backend '%s' (available: ref)", backend);
+        return cli_usage_error("run: unknown backend '%s' (available: ref)", backend);
     }
     qmac_requant_rule rule;
     if (qmac_requant_rule_parse(rule_s, &rule) != 0) {
         free(inputs);
-        return usage_error("run: unknown requant rule '%s' (onnxrt, tflite, single)", rule_s);
+        return cli_usage_error("run: unknown requant rule '%s' (onnxrt, tflite, single)", rule_s);
     }
 
     qmac_graph *g = NULL;
@@ -199,7 +172,7 @@ static int cmd_run(int argc, char **argv)
         st = make_dir(outdir);
     for (int32_t k = 0; st == QMAC_OK && k < g->n_outputs; ++k)
         st = qmac_npy_write(names[k], &out[k]);
-    int rc = st == QMAC_OK ? EXIT_OK : report(st);
+    int rc = st == QMAC_OK ? EXIT_OK : cli_report(st);
     if (g) {
         if (names)
             for (int32_t k = 0; k < g->n_outputs; ++k)
@@ -226,18 +199,18 @@ static int cmd_check_vectors(int argc, char **argv)
         if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
             verbose = 1;
         else if (argv[i][0] == '-')
-            return usage_error("check-vectors: unknown option '%s'", argv[i]);
+            return cli_usage_error("check-vectors: unknown option '%s'", argv[i]);
         else if (!dir)
             dir = argv[i];
         else
-            return usage_error("check-vectors: unexpected argument '%s'", argv[i]);
+            return cli_usage_error("check-vectors: unexpected argument '%s'", argv[i]);
     }
     if (!dir)
-        return usage_error("%s", "check-vectors: usage: qmac check-vectors DIR");
+        return cli_usage_error("%s", "check-vectors: usage: qmac check-vectors DIR");
     int pass = 0, fail = 0;
     qmac_status st = qmac_check_vectors_dir(dir, stdout, verbose, &pass, &fail);
     if (st != QMAC_OK && st != QMAC_ERR_MISMATCH)
-        return report(st);
+        return cli_report(st);
     printf("%d passed, %d failed\n", pass, fail);
     if (pass + fail == 0) {
         fprintf(stderr, "qmac: error: no test vectors (*.json cases) found in %s\n", dir);
@@ -249,11 +222,11 @@ static int cmd_check_vectors(int argc, char **argv)
 static int cmd_info(int argc, char **argv)
 {
     if (argc != 1)
-        return usage_error("%s", "info: usage: qmac info MODEL.onnx");
+        return cli_usage_error("%s", "info: usage: qmac info MODEL.onnx");
     qmac_graph *g = NULL;
     qmac_status st = qmac_onnx_load(argv[0], &g);
     if (st != QMAC_OK)
-        return report(st);
+        return cli_report(st);
     qmac_graph_print(g, stdout);
     qmac_graph_free(g);
     return EXIT_OK;
@@ -272,6 +245,10 @@ int main(int argc, char **argv)
         return cmd_check_vectors(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "asm"))
+        return qmac_cmd_asm(argc - 2, argv + 2);
+    if (!strcmp(cmd, "disasm"))
+        return qmac_cmd_disasm(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         print_help(stdout);
         return EXIT_OK;
@@ -280,5 +257,5 @@ int main(int argc, char **argv)
         printf("qmac %s\n", QMAC_VERSION);
         return EXIT_OK;
     }
-    return usage_error("unknown command '%s'", cmd);
+    return cli_usage_error("unknown command '%s'", cmd);
 }

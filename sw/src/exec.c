@@ -781,7 +781,7 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
     qmac_dims xd, yd;
     qmac_pool_params p;
     int64_t ysh[4];
-    if (n->op == QMAC_OP_GLOBAL_AVGPOOL) {
+    if (n->op == QMAC_NODE_GLOBAL_AVGPOOL) {
         if (x->rank < 3)
             return FAIL(QMAC_ERR_SHAPE, n, "input rank %d < 3", (int)x->rank);
         qmac_node nn = *n;
@@ -821,7 +821,7 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
         }
     }
     const int32_t rank = x->rank;
-    if (n->op == QMAC_OP_MAXPOOL && is_float(x->dtype)) {
+    if (n->op == QMAC_NODE_MAXPOOL && is_float(x->dtype)) {
         if ((st = make_out(e, n, 0, x->dtype, rank, ysh, &y)))
             return st;
         for (int32_t b = 0; b < xd.n; ++b)
@@ -852,9 +852,9 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
     }
     if (!is_q8(x->dtype))
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling on %s tensors", qmac_dtype_name(x->dtype));
-    if (n->op != QMAC_OP_MAXPOOL && (st = check_q8(n, x, &n->qx, "input")))
+    if (n->op != QMAC_NODE_MAXPOOL && (st = check_q8(n, x, &n->qx, "input")))
         return st;
-    if (n->op != QMAC_OP_MAXPOOL && (n->qx.n != 1 || n->qy.n != 1 || n->qx.dtype != n->qy.dtype))
+    if (n->op != QMAC_NODE_MAXPOOL && (n->qx.n != 1 || n->qy.n != 1 || n->qx.dtype != n->qy.dtype))
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling needs per-tensor quantization of one type");
     const size_t S = (size_t)xd.h * (size_t)xd.w, SY = (size_t)yd.h * (size_t)yd.w;
     void *xh = malloc(qmac_tensor_nbytes(x) + 1);
@@ -874,8 +874,8 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
     }
     const int same_q = n->qx.n && n->qy.n && n->qx.scale[0] == n->qy.scale[0] && n->qx.zp[0] == n->qy.zp[0];
     switch (n->op) {
-    case QMAC_OP_MAXPOOL: st = qmac_maxpool(&p, &xd, dt, xh, &yd, lo, hi, yh); break;
-    case QMAC_OP_AVGPOOL:
+    case QMAC_NODE_MAXPOOL: st = qmac_maxpool(&p, &xd, dt, xh, &yd, lo, hi, yh); break;
+    case QMAC_NODE_AVGPOOL:
         if (e->rule == QMAC_REQUANT_ONNXRT) {
             st = qmac_avgpool_onnxrt(&p, n->count_include_pad, &xd, dt, xh, n->qx.scale[0], n->qx.zp[0], &yd,
                                      n->qy.scale[0], n->qy.zp[0], yh);
@@ -1175,19 +1175,19 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
 static qmac_status run_op(exec_t *e, const qmac_node *n)
 {
     switch (n->op) {
-    case QMAC_OP_QUANTIZE: return run_quantize(e, n);
-    case QMAC_OP_DEQUANTIZE: return run_dequantize(e, n);
-    case QMAC_OP_CONV: return run_conv(e, n);
-    case QMAC_OP_MATMUL: return run_matmul(e, n);
-    case QMAC_OP_ADD: return run_add(e, n);
-    case QMAC_OP_AVGPOOL:
-    case QMAC_OP_GLOBAL_AVGPOOL:
-    case QMAC_OP_MAXPOOL: return run_pool(e, n);
-    case QMAC_OP_CLAMP: return run_clamp(e, n);
-    case QMAC_OP_RESHAPE: return run_reshape(e, n);
-    case QMAC_OP_TRANSPOSE: return run_transpose(e, n);
-    case QMAC_OP_CONCAT: return run_concat(e, n);
-    case QMAC_OP_COUNT: break;
+    case QMAC_NODE_QUANTIZE: return run_quantize(e, n);
+    case QMAC_NODE_DEQUANTIZE: return run_dequantize(e, n);
+    case QMAC_NODE_CONV: return run_conv(e, n);
+    case QMAC_NODE_MATMUL: return run_matmul(e, n);
+    case QMAC_NODE_ADD: return run_add(e, n);
+    case QMAC_NODE_AVGPOOL:
+    case QMAC_NODE_GLOBAL_AVGPOOL:
+    case QMAC_NODE_MAXPOOL: return run_pool(e, n);
+    case QMAC_NODE_CLAMP: return run_clamp(e, n);
+    case QMAC_NODE_RESHAPE: return run_reshape(e, n);
+    case QMAC_NODE_TRANSPOSE: return run_transpose(e, n);
+    case QMAC_NODE_CONCAT: return run_concat(e, n);
+    case QMAC_NODE_COUNT: break;
     }
     return FAIL(QMAC_ERR_INTERNAL, n, "unknown op %d", (int)n->op);
 }

@@ -141,7 +141,7 @@ static qmac_status add_value(ctx_t *c, const char *name, int32_t *id)
     return QMAC_OK;
 }
 
-static qmac_status new_node(ctx_t *c, qmac_op op, int32_t src, const char *onnx_ops, qmac_node **out)
+static qmac_status new_node(ctx_t *c, qmac_node_kind op, int32_t src, const char *onnx_ops, qmac_node **out)
 {
     if (c->g->n_nodes == c->cap_nodes) {
         int32_t cap = c->cap_nodes ? c->cap_nodes * 2 : 32;
@@ -741,7 +741,7 @@ static qmac_status lower_qdq(ctx_t *c, int32_t i)
                                       onnx_type_name((int32_t)od));
         }
     }
-    st = new_node(c, is_q ? QMAC_OP_QUANTIZE : QMAC_OP_DEQUANTIZE, i, pb->op_type, &n);
+    st = new_node(c, is_q ? QMAC_NODE_QUANTIZE : QMAC_NODE_DEQUANTIZE, i, pb->op_type, &n);
     if (st != QMAC_OK)
         return st;
     int32_t id;
@@ -807,7 +807,7 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_CONV, i, "QLinearConv", &n);
+    qmac_status st = new_node(c, QMAC_NODE_CONV, i, "QLinearConv", &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 8)
@@ -831,7 +831,7 @@ static qmac_status lower_qlinearconv(ctx_t *c, int32_t i)
 
 /* ConvInteger / MatMulInteger: x, w, [x_zp], [w_zp] -> int32 accumulators (no requantization;
  * the zero points become unit-scale quantization info, see integer_zps). */
-static qmac_status lower_integer_op(ctx_t *c, int32_t i, qmac_op op)
+static qmac_status lower_integer_op(ctx_t *c, int32_t i, qmac_node_kind op)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
@@ -841,7 +841,7 @@ static qmac_status lower_integer_op(ctx_t *c, int32_t i, qmac_op op)
     n->out_int32 = 1;
     if (pb->n_input < 2)
         return qmac_set_error(QMAC_ERR_FORMAT, "%s '%s' needs at least 2 inputs", pb->op_type, n->name);
-    if ((op == QMAC_OP_CONV && (st = read_spatial(c, i, n, 0))) || (st = set_in(c, i, n, in_name(pb, 0))) ||
+    if ((op == QMAC_NODE_CONV && (st = read_spatial(c, i, n, 0))) || (st = set_in(c, i, n, in_name(pb, 0))) ||
         (st = set_in(c, i, n, in_name(pb, 1))))
         return st;
     return add_output(c, n, pb, 0);
@@ -852,7 +852,7 @@ static qmac_status lower_qlinearmatmul(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_MATMUL, i, "QLinearMatMul", &n);
+    qmac_status st = new_node(c, QMAC_NODE_MATMUL, i, "QLinearMatMul", &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input != 8)
@@ -908,7 +908,7 @@ static qmac_status integer_zps(ctx_t *c, int32_t i, qmac_node *n)
     node_label(c, i, label, sizeof label);
     qmac_status st = integer_zp(c, label, in_name(pb, 2), 0, &n->qx);
     if (st == QMAC_OK)
-        st = integer_zp(c, label, in_name(pb, 3), n->op == QMAC_OP_CONV ? 0 : -1, &n->qw);
+        st = integer_zp(c, label, in_name(pb, 3), n->op == QMAC_NODE_CONV ? 0 : -1, &n->qw);
     return st;
 }
 
@@ -917,7 +917,7 @@ static qmac_status lower_qgemm(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_MATMUL, i, "QGemm", &n);
+    qmac_status st = new_node(c, QMAC_NODE_MATMUL, i, "QGemm", &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 9 || !in_name(pb, 7))
@@ -943,7 +943,7 @@ static qmac_status lower_qlinearadd(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_ADD, i, "QLinearAdd", &n);
+    qmac_status st = new_node(c, QMAC_NODE_ADD, i, "QLinearAdd", &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 7)
@@ -963,7 +963,7 @@ static qmac_status lower_qlinearpool(ctx_t *c, int32_t i, int global)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, global ? QMAC_OP_GLOBAL_AVGPOOL : QMAC_OP_AVGPOOL, i, pb->op_type, &n);
+    qmac_status st = new_node(c, global ? QMAC_NODE_GLOBAL_AVGPOOL : QMAC_NODE_AVGPOOL, i, pb->op_type, &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 4)
@@ -991,7 +991,7 @@ static qmac_status lower_qlinearconcat(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     qmac_node *n;
-    qmac_status st = new_node(c, QMAC_OP_CONCAT, i, "QLinearConcat", &n);
+    qmac_status st = new_node(c, QMAC_NODE_CONCAT, i, "QLinearConcat", &n);
     if (st != QMAC_OK)
         return st;
     if (pb->n_input < 5 || (pb->n_input - 2) % 3 != 0)
@@ -1050,11 +1050,11 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
         goto out;
     }
     const QmacOnnx__Node *qn = c->nodes[q].pb;
-    qmac_op op = is_conv              ? QMAC_OP_CONV
-                 : (is_mm || is_gemm) ? QMAC_OP_MATMUL
-                 : is_add             ? QMAC_OP_ADD
-                 : is_ap              ? QMAC_OP_AVGPOOL
-                                      : QMAC_OP_GLOBAL_AVGPOOL;
+    qmac_node_kind op = is_conv              ? QMAC_NODE_CONV
+                 : (is_mm || is_gemm) ? QMAC_NODE_MATMUL
+                 : is_add             ? QMAC_NODE_ADD
+                 : is_ap              ? QMAC_NODE_AVGPOOL
+                                      : QMAC_NODE_GLOBAL_AVGPOOL;
     char ops[96];
     snprintf(ops, sizeof ops, "DQ->%s%s%s->Q", pb->op_type, act >= 0 ? "->" : "",
              act >= 0 ? c->nodes[act].pb->op_type : "");
@@ -1148,27 +1148,27 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
     const char *x = in_name(pb, 0);
     if (!x)
         return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing input", label);
-    qmac_op op = QMAC_OP_RESHAPE;
+    qmac_node_kind op = QMAC_NODE_RESHAPE;
     if (op_is(pb, "MaxPool"))
-        op = QMAC_OP_MAXPOOL;
+        op = QMAC_NODE_MAXPOOL;
     else if (op_is(pb, "Relu") || op_is(pb, "Clip"))
-        op = QMAC_OP_CLAMP;
+        op = QMAC_NODE_CLAMP;
     else if (op_is(pb, "Transpose"))
-        op = QMAC_OP_TRANSPOSE;
+        op = QMAC_NODE_TRANSPOSE;
     else if (op_is(pb, "Concat"))
-        op = QMAC_OP_CONCAT;
+        op = QMAC_NODE_CONCAT;
     if ((st = new_node(c, op, i, pb->op_type, &n)))
         return st;
     int64_t v[QMAC_MAX_RANK];
     int k;
     switch (op) {
-    case QMAC_OP_MAXPOOL:
+    case QMAC_NODE_MAXPOOL:
         if ((st = read_spatial(c, i, n, 1)))
             return st;
         if (pb->n_output > 1 && pb->output[1] && pb->output[1][0])
             return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the Indices output is not supported", label);
         break;
-    case QMAC_OP_CLAMP:
+    case QMAC_NODE_CLAMP:
         if (op_is(pb, "Relu")) {
             n->has_lo = 1;
             n->lo = 0.0;
@@ -1199,14 +1199,14 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
             }
         }
         break;
-    case QMAC_OP_TRANSPOSE:
+    case QMAC_NODE_TRANSPOSE:
         if ((k = attr_ints(pb, "perm", v, -1, QMAC_MAX_RANK)) < 0)
             return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: bad perm", label);
         n->n_perm = k;
         for (int j = 0; j < k; ++j)
             n->perm[j] = (int32_t)v[j];
         break;
-    case QMAC_OP_CONCAT:
+    case QMAC_NODE_CONCAT:
         if (!find_attr(pb, "axis"))
             return qmac_set_error(QMAC_ERR_FORMAT, "%s: attribute axis is required", label);
         n->axis = (int32_t)attr_int(pb, "axis", 0);
@@ -1250,7 +1250,7 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
         }
         break;
     }
-    if (op == QMAC_OP_CONCAT) {
+    if (op == QMAC_NODE_CONCAT) {
         for (size_t j = 0; j < pb->n_input; ++j)
             if ((st = set_in(c, i, n, pb->input[j])))
                 return st;
@@ -1340,7 +1340,7 @@ static qmac_status lower_node(ctx_t *c, int32_t i)
     if (op_is(pb, "QLinearMatMul"))
         return lower_qlinearmatmul(c, i);
     if (op_is(pb, "ConvInteger") || op_is(pb, "MatMulInteger")) {
-        st = lower_integer_op(c, i, op_is(pb, "ConvInteger") ? QMAC_OP_CONV : QMAC_OP_MATMUL);
+        st = lower_integer_op(c, i, op_is(pb, "ConvInteger") ? QMAC_NODE_CONV : QMAC_NODE_MATMUL);
         return st ? st : integer_zps(c, i, &c->g->nodes[c->g->n_nodes - 1]);
     }
     if (op_is(pb, "Conv") || op_is(pb, "MatMul") || op_is(pb, "Gemm") || op_is(pb, "Add") ||
@@ -1550,12 +1550,12 @@ qmac_status qmac_onnx_load(const char *path, qmac_graph **out)
 
 /* ------------------------------------------------------------------ graph utilities */
 
-const char *qmac_op_name(qmac_op op)
+const char *qmac_node_kind_name(qmac_node_kind op)
 {
-    static const char *names[QMAC_OP_COUNT] = {"quantize", "dequantize", "conv",           "matmul",
+    static const char *names[QMAC_NODE_COUNT] = {"quantize", "dequantize", "conv",           "matmul",
                                                "add",      "avgpool",    "global_avgpool", "maxpool",
                                                "clamp",    "reshape",    "transpose",      "concat"};
-    return (int)op >= 0 && op < QMAC_OP_COUNT ? names[op] : "invalid";
+    return (int)op >= 0 && op < QMAC_NODE_COUNT ? names[op] : "invalid";
 }
 
 void qmac_graph_free(qmac_graph *g)
@@ -1605,7 +1605,7 @@ void qmac_graph_print(const qmac_graph *g, void *file)
         fprintf(f, "input  %s\n", g->values[g->inputs[i]].name);
     for (int32_t i = 0; i < g->n_nodes; ++i) {
         const qmac_node *n = &g->nodes[i];
-        fprintf(f, "%3d %-14s %-28s %s <-", (int)i, qmac_op_name(n->op), n->onnx_ops, n->name);
+        fprintf(f, "%3d %-14s %-28s %s <-", (int)i, qmac_node_kind_name(n->op), n->onnx_ops, n->name);
         for (int32_t k = 0; k < n->n_in; ++k)
             fprintf(f, " %s", g->values[n->in[k]].name);
         fprintf(f, " ->");

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bad-input and CLI-contract tests for `qmac run` / `qmac check-vectors` / `qmac info`.
+"""Bad-input and CLI-contract tests for `qmac run` / `check-vectors` / `info` / `asm` / `disasm`.
 
 Every case builds its inputs in a fresh temp directory, runs the qmac binary, and checks:
   - the exit status (2 for bad or unsupported input, 0 for success);
@@ -214,6 +214,61 @@ def main():
         f.write('{"name": "broken", "op": "conv2d", "params": {')
     r.run("vectors_malformed", ["check-vectors", bv], 1, ["broken.json", "0 passed, 1 failed"])
     r.run("vectors_missing_dir", ["check-vectors", path("no_such_dir")], 2, ["no_such_dir"])
+
+    # qmac asm / qmac disasm: bad sources name file, line and culprit; nothing is left behind
+    qasm_good = (b"# every opcode\nNOP\nEND\nFENCE\n"
+                 b"CONFIG act_signed=1 wgt_signed=1 rule=TFLITE omode=S8 clamp_min=-128 clamp_max=127\n"
+                 b"4: LOAD buf=WGT dram=0x1000 x_size=16 y_size=1 z_size=1 x_stride=16\n"
+                 b"STORE buf=OUT dram=0x1400 x_size=4 y_size=1 z_size=1 x_stride=16\n"
+                 b"GEMM post=1 count0=4 count1=1 inp_s0=1 acc_s0=1 out_s0=1\n"
+                 b"POST acc=1 count0=2\nPARAM acc=8\nVALU alu=MBQM a_buf=INP imm=-1 shift=-3\n"
+                 b".word 0xff 0 0 0 0 0 0 0   # an illegal opcode\nEND\n")
+    src = write("good.qasm", qasm_good)
+    ao = path("asm_out")
+    os.makedirs(ao)
+    r.run("asm_ok", ["asm", src, "-o", os.path.join(ao, "a.qbin")], 0)
+    r.run("disasm_ok", ["disasm", os.path.join(ao, "a.qbin"), "-o", os.path.join(ao, "a.qasm")], 0)
+    r.run("asm_listing_ok", ["asm", os.path.join(ao, "a.qasm"), "-o", os.path.join(ao, "b.qbin")], 0)
+    p = r.run("disasm_stdout", ["disasm", os.path.join(ao, "b.qbin")], 0)
+    a_bytes = open(os.path.join(ao, "a.qbin"), "rb").read() if os.path.isfile(os.path.join(ao, "a.qbin")) else b""
+    b_bytes = open(os.path.join(ao, "b.qbin"), "rb").read() if os.path.isfile(os.path.join(ao, "b.qbin")) else b""
+    listing = open(os.path.join(ao, "a.qasm")).read() if os.path.isfile(os.path.join(ao, "a.qasm")) else ""
+    # hand-checked: CONFIG word 0 = op 3 | act_signed << 9 | wgt_signed << 10, word 1 = 0x7f << 8 | 0x80
+    want_config = struct.pack("<8I", 0x603, 0x7f80, 0, 0, 0, 0, 0, 0)
+    if (len(a_bytes) != 12 * 32 or a_bytes != b_bytes or p.stdout != listing
+            or a_bytes[3 * 32:4 * 32] != want_config or "# illegal: OPCODE op" not in listing):
+        r.failed += 1
+        print(f"FAIL asm_round_trip: {len(a_bytes)} / {len(b_bytes)} bytes, listing:\n{listing}")
+    else:
+        r.passed += 1
+        print("ok   asm_round_trip")
+    bo = path("asm_bad")
+    os.makedirs(bo)
+    bad_sources = [
+        ("asm_unknown_field", b"NOP\n\nGEMM acc=1 zz=3\n", ["bad1.qasm:3:", "'zz'", "GEMM"]),
+        ("asm_unknown_opcode", b"FROB\n", ["bad2.qasm:1:", "'FROB'"]),
+        ("asm_bad_number", b"NOP\nLOAD dram=0x12g\n", ["bad3.qasm:2:", "'0x12g'", "dram"]),
+        ("asm_out_of_range", b"# c\nVALU shift=200\n", ["bad4.qasm:2:", "'200'", "shift"]),
+        ("asm_unknown_enum", b"LOAD buf=DRAM\n", ["bad5.qasm:1:", "'DRAM'"]),
+        ("asm_duplicate_field", b"GEMM acc=1 acc=1\n", ["bad6.qasm:1:", "'acc'"]),
+        ("asm_missing_eq", b"GEMM acc\n", ["bad7.qasm:1:", "'acc'"]),
+        ("asm_index_mismatch", b"0: NOP\n2: END\n", ["bad8.qasm:2:", "'2:'"]),
+        ("asm_word_count", b".word 1 2 3\n", ["bad9.qasm:1:", ".word", "got 3"]),
+        ("asm_no_insn", b"# nothing\n", ["bad10.qasm", "no instructions"]),
+        ("asm_nul_byte", b"NOP\nEND\x00\n", ["bad11.qasm:2:", "NUL"]),
+    ]
+    for k, (name, text, want) in enumerate(bad_sources, 1):
+        r.run(name, ["asm", write(f"bad{k}.qasm", text), "-o", os.path.join(bo, "out.qbin")], 2, want, outdir=bo)
+    r.run("asm_missing_file", ["asm", path("nope.qasm"), "-o", os.path.join(bo, "out.qbin")], 2, ["nope.qasm"],
+          outdir=bo)
+    r.run("asm_no_output_flag", ["asm", src], 2, ["-o"])
+    r.run("asm_output_dir_missing", ["asm", src, "-o", path("no_dir", "x.qbin")], 2, ["x.qbin"])
+    r.run("disasm_33_bytes", ["disasm", write("b33.qbin", bytes(33)), "-o", os.path.join(bo, "out.qasm")], 2,
+          ["b33.qbin", "33"], outdir=bo)
+    r.run("disasm_empty", ["disasm", write("b0.qbin", b""), "-o", os.path.join(bo, "out.qasm")], 2,
+          ["b0.qbin", "size 0"], outdir=bo)
+    r.run("disasm_missing_file", ["disasm", path("nope.qbin")], 2, ["nope.qbin"])
+    r.run("disasm_unknown_option", ["disasm", os.path.join(ao, "a.qbin"), "--frob"], 2, ["--frob"])
 
     print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0

@@ -19,23 +19,23 @@ extern "C" {
 #endif
 
 typedef enum {
-    QMAC_OP_QUANTIZE = 0,   /* QuantizeLinear: float32 -> int8/uint8                         */
-    QMAC_OP_DEQUANTIZE,     /* DequantizeLinear: int8/uint8/int32 -> float32                 */
-    QMAC_OP_CONV,           /* QLinearConv, ConvInteger (int32 out), DQ->Conv->Q             */
-    QMAC_OP_MATMUL,         /* QLinearMatMul, MatMulInteger (int32 out), DQ->MatMul/Gemm->Q  */
-    QMAC_OP_ADD,            /* QLinearAdd, DQ->Add->Q                                        */
-    QMAC_OP_AVGPOOL,        /* QLinearAveragePool, DQ->AveragePool->Q                        */
-    QMAC_OP_GLOBAL_AVGPOOL, /* QLinearGlobalAveragePool, DQ->GlobalAveragePool->Q            */
-    QMAC_OP_MAXPOOL,        /* MaxPool on any numeric tensor (exact in every domain)         */
-    QMAC_OP_CLAMP,          /* Relu / Clip on the raw values of any numeric tensor           */
-    QMAC_OP_RESHAPE,        /* Reshape / Flatten / Squeeze / Unsqueeze / Identity            */
-    QMAC_OP_TRANSPOSE,      /* Transpose                                                     */
-    QMAC_OP_CONCAT,         /* Concat (same dtype) and QLinearConcat (requantizing inputs)   */
-    QMAC_OP_COUNT
-} qmac_op;
+    QMAC_NODE_QUANTIZE = 0,   /* QuantizeLinear: float32 -> int8/uint8                         */
+    QMAC_NODE_DEQUANTIZE,     /* DequantizeLinear: int8/uint8/int32 -> float32                 */
+    QMAC_NODE_CONV,           /* QLinearConv, ConvInteger (int32 out), DQ->Conv->Q             */
+    QMAC_NODE_MATMUL,         /* QLinearMatMul, MatMulInteger (int32 out), DQ->MatMul/Gemm->Q  */
+    QMAC_NODE_ADD,            /* QLinearAdd, DQ->Add->Q                                        */
+    QMAC_NODE_AVGPOOL,        /* QLinearAveragePool, DQ->AveragePool->Q                        */
+    QMAC_NODE_GLOBAL_AVGPOOL, /* QLinearGlobalAveragePool, DQ->GlobalAveragePool->Q            */
+    QMAC_NODE_MAXPOOL,        /* MaxPool on any numeric tensor (exact in every domain)         */
+    QMAC_NODE_CLAMP,          /* Relu / Clip on the raw values of any numeric tensor           */
+    QMAC_NODE_RESHAPE,        /* Reshape / Flatten / Squeeze / Unsqueeze / Identity            */
+    QMAC_NODE_TRANSPOSE,      /* Transpose                                                     */
+    QMAC_NODE_CONCAT,         /* Concat (same dtype) and QLinearConcat (requantizing inputs)   */
+    QMAC_NODE_COUNT
+} qmac_node_kind;
 
 /* Name of an op kind ("conv"). */
-const char *qmac_op_name(qmac_op op);
+const char *qmac_node_kind_name(qmac_node_kind op);
 
 /* Quantization parameters of one tensor, constant after import. Per-tensor (n == 1), per-axis
  * (n == shape[axis]) or blocked (block > 0: scale has the tensor's rank with
@@ -90,7 +90,7 @@ typedef enum {
 /* One node. Fields are used according to op; the comments say which. Activation inputs/outputs
  * are value ids; constant operands (weights, bias, shapes) are value ids of constants. */
 typedef struct {
-    qmac_op op;
+    qmac_node_kind op;
     char *name;     /* ONNX node name, or "<OpType>#<index>" when the model gives none */
     char *onnx_ops; /* the ONNX op(s) this node came from, e.g. "DQ->Conv->Q"        */
     int32_t n_in, n_out;
