@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qmac/binary.h"
 #include "qmac/mac_array.h"
 #include "qmac/requant.h"
 
@@ -184,12 +185,12 @@ static void exec_gemm(qmac_accel *a, const qmac_insn_gemm *g)
     const qmac_accel_regs *r = &a->regs;
     const uint32_t n = a->cfg.dim;
     const bool bin = r->bin != 0;
-    /* the zero-point-corrected weight tile, W[k][c] = byte c of WGT row wgt + k */
+    /* the zero-point-corrected weight tile, transposed: w[c][k] = byte c of WGT row wgt + k */
     int32_t w[QMAC_ACCEL_MAX_DIM][QMAC_ACCEL_MAX_DIM];
     for (uint32_t k = 0; k < n; k++) {
         const uint8_t *row = row_ptr(a, QMAC_BUF_WGT, (uint64_t)g->wgt + k);
         for (uint32_t c = 0; c < n; c++)
-            w[k][c] = qmac_array_operand(row[c], r->wgt_zp[c], r->wgt_signed != 0);
+            w[c][k] = qmac_array_operand(row[c], r->wgt_zp[c], r->wgt_signed != 0);
     }
     for (uint32_t i1 = 0; i1 < g->count1; i1++)
         for (uint32_t i0 = 0; i0 < g->count0; i0++) {
@@ -200,11 +201,20 @@ static void exec_gemm(qmac_accel *a, const qmac_insn_gemm *g)
             int32_t x[QMAC_ACCEL_MAX_DIM];
             for (uint32_t k = 0; k < n; k++)
                 x[k] = qmac_array_operand(in[k], r->act_zp, r->act_signed != 0);
+            /* the products of qmac_array_product(), inlined: this loop is the model's hot spot */
             for (uint32_t c = 0; c < n; c++) {
-                uint32_t sum = g->accum ? (uint32_t)get_lane(acc, c) : 0u;
-                for (uint32_t k = 0; k < n; k++)
-                    sum += (uint32_t)qmac_array_product(x[k], w[k][c], bin);
-                put_lane(acc, c, (int32_t)sum);
+                int32_t dot = 0;
+                if (bin) {
+                    uint32_t ones = 0;
+                    for (uint32_t k = 0; k < n; k++)
+                        ones += (uint32_t)qmac_popcount32(((uint32_t)x[k] ^ (uint32_t)w[c][k]) & 0xffu);
+                    dot = (int32_t)(8u * n) - 2 * (int32_t)ones;
+                } else {
+                    for (uint32_t k = 0; k < n; k++)
+                        dot += x[k] * w[c][k]; /* |dot| <= 32 * 255 * 255: no overflow */
+                }
+                const uint32_t base = g->accum ? (uint32_t)get_lane(acc, c) : 0u;
+                put_lane(acc, c, (int32_t)(base + (uint32_t)dot));
             }
             if (g->post)
                 post_row(a, acc, (uint64_t)g->out + (uint64_t)i0 * g->out_s0 + (uint64_t)i1 * g->out_s1,
