@@ -40,6 +40,19 @@ for shape in $SHAPES; do
         ys+=" proc; check -assert; "
     done
 done
+# the post-processing unit at two widths, and qmac_mbqm (the VALU's MBQM) as a top of its own
+for top in qmac_requant:16 qmac_requant:4 qmac_mbqm; do
+    mod=${top%%:*}
+    lanes=${top#"$mod"}
+    lanes=${lanes#:}
+    # shellcheck disable=SC2086
+    if ! "$VERILATOR" --lint-only -Wall "$WAIVERS" ${lanes:+-GLanes="$lanes"} --top-module "$mod" "${SRC[@]}"; then
+        echo "lint: verilator failed on $mod${lanes:+ Lanes=$lanes}" >&2
+        exit 1
+    fi
+    ys+="design -reset; read_verilog -sv ${SRC[*]};"
+    ys+=" hierarchy -check -top $mod${lanes:+ -chparam Lanes $lanes}; proc; check -assert; "
+done
 if ! "$VERILATOR" --lint-only -Wall "$WAIVERS" --top-module qmac_synth_wrap "${SRC[@]}" "$WRAP"; then
     echo "lint: verilator failed on qmac_synth_wrap" >&2
     exit 1
@@ -53,4 +66,4 @@ if ! "$YOSYS" -q -e . -l "$log" -p "$ys" >/dev/null 2>&1; then
     exit 1
 fi
 rm -f "$log"
-echo "lint: RTL clean (verilator -Wall and yosys elaboration; shapes $SHAPES, with and without QMAC_FAULT_INJECT)"
+echo "lint: RTL clean (verilator -Wall and yosys elaboration; qmac_array shapes $SHAPES, with and without QMAC_FAULT_INJECT; qmac_requant Lanes 16 and 4; qmac_mbqm)"

@@ -53,6 +53,16 @@ sim_suites() {
             suite "sim:array-$shape" sh -c "echo '$bin is not built (make sim builds it)'; false"
         fi
     done
+    # the post-processing unit vs qmac_rq_lane(): edge vectors, then random cases (~7 s each)
+    for lanes in 16 4; do
+        bin="$BUILD/sim/requant-$lanes/sim_requant"
+        if [ -x "$bin" ]; then
+            suite "sim:requant-$lanes" "$bin" --cases $(( (lanes == 16 ? 30000 : 100000) * SCALE)) \
+                --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
+        else
+            suite "sim:requant-$lanes" sh -c "echo '$bin is not built (make sim builds it)'; false"
+        fi
+    done
     suite sim:cli tests/sim/test_sim_cli.sh "$BUILD/sim/array-4x4-fault/sim_array"
     suite sim:fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/array-4x4-fault/sim_array" \
         --cases 200 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}

@@ -1051,10 +1051,10 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     }
     const QmacOnnx__Node *qn = c->nodes[q].pb;
     qmac_node_kind op = is_conv              ? QMAC_NODE_CONV
-                 : (is_mm || is_gemm) ? QMAC_NODE_MATMUL
-                 : is_add             ? QMAC_NODE_ADD
-                 : is_ap              ? QMAC_NODE_AVGPOOL
-                                      : QMAC_NODE_GLOBAL_AVGPOOL;
+                        : (is_mm || is_gemm) ? QMAC_NODE_MATMUL
+                        : is_add             ? QMAC_NODE_ADD
+                        : is_ap              ? QMAC_NODE_AVGPOOL
+                                             : QMAC_NODE_GLOBAL_AVGPOOL;
     char ops[96];
     snprintf(ops, sizeof ops, "DQ->%s%s%s->Q", pb->op_type, act >= 0 ? "->" : "",
              act >= 0 ? c->nodes[act].pb->op_type : "");
@@ -1553,8 +1553,8 @@ qmac_status qmac_onnx_load(const char *path, qmac_graph **out)
 const char *qmac_node_kind_name(qmac_node_kind op)
 {
     static const char *names[QMAC_NODE_COUNT] = {"quantize", "dequantize", "conv",           "matmul",
-                                               "add",      "avgpool",    "global_avgpool", "maxpool",
-                                               "clamp",    "reshape",    "transpose",      "concat"};
+                                                 "add",      "avgpool",    "global_avgpool", "maxpool",
+                                                 "clamp",    "reshape",    "transpose",      "concat"};
     return (int)op >= 0 && op < QMAC_NODE_COUNT ? names[op] : "invalid";
 }
 

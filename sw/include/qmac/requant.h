@@ -91,8 +91,9 @@ void qmac_requant_tensor(const qmac_requant *rq, const int32_t *acc, size_t coun
  *     SINGLE: y = qmac_mbqm_single(v, mult, clamp(shift, -31, 30)); r = clamp(y + zp, lo, hi)
  *     FLOAT:  p = (float)v * float_from_bits(mult) in binary32, round to nearest even; a NaN p
  *             counts as 0; p = clamp(p, lo - zp, hi - zp); r = (int32)nearbyintf(p) + zp
- *             (exactly qmac_requant_float for finite positive scales). Flushing subnormal inputs
- *             or products to zero gives the same r, because |p| < 1 then.
+ *             (exactly qmac_requant_float for finite positive scales). Subnormal scales and
+ *             products are exact IEEE values, not flushed to zero: with an empty clamp range a
+ *             tiny negative p and -0 clamp differently (the RTL keeps them exact too).
  *   returns r & 0xff, the output byte.
  * clamp(x, lo, hi) is x < lo ? lo : x > hi ? hi : x. rule and omode take the qmac_rule and
  * qmac_omode values of isa_gen.h (CONFIG refuses the others); shift is the lane's int8 shift. */
