@@ -12,6 +12,7 @@
 #include "qmac/vectors.h"
 
 #include "asm_cmd.h"
+#include "sim_cmd.h"
 #include "cli.h"
 
 #define QMAC_VERSION "0.1.0"
@@ -37,10 +38,16 @@ static void print_help(FILE *f)
                "      '.word W0 ... W7'; '#' comments (docs/cli.md). OUT.qbin: 32 bytes per instruction.\n"
                "  disasm IN.qbin [-o OUT.qasm]\n"
                "      Disassemble a program (stdout by default); the listing re-assembles with 'asm'.\n"
+               "  sim PROG.qbin [--build default|small] [--mem BASE:SIZE] [--prog-addr A]\n"
+               "        [--window LO:HI] [--load A=FILE]... [--dump A:LEN=FILE]... [--max-cycles N]\n"
+               "      Run a program on the golden model and its cycle model (memory 0:16 MiB, program\n"
+               "      at BASE, window = all memory by default); print cycles and counters; write the\n"
+               "      dumps; exit 4 if it faulted (fault, index and disassembly on stderr) or ran out.\n"
                "  help | --help        this text\n"
                "  version | --version  print the version\n"
                "\n"
-               "exit status: 0 success, 2 bad or unsupported input, 1 internal error\n");
+               "exit status: 0 success, 2 bad or unsupported input, 1 internal error, 4 (sim) the program\n"
+               "faulted or did not reach END\n");
 }
 
 /* Output file name: characters outside [A-Za-z0-9._-] become '_'. */
@@ -249,6 +256,8 @@ int main(int argc, char **argv)
         return qmac_cmd_asm(argc - 2, argv + 2);
     if (!strcmp(cmd, "disasm"))
         return qmac_cmd_disasm(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sim"))
+        return qmac_cmd_sim(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         print_help(stdout);
         return EXIT_OK;

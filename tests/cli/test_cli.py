@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bad-input and CLI-contract tests for `qmac run` / `check-vectors` / `info` / `asm` / `disasm`.
+"""Bad-input and CLI-contract tests for `qmac run` / `check-vectors` / `info` / `asm` / `disasm` / `sim`.
 
 Every case builds its inputs in a fresh temp directory, runs the qmac binary, and checks:
   - the exit status (2 for bad or unsupported input, 0 for success);
@@ -269,6 +269,49 @@ def main():
           ["b0.qbin", "size 0"], outdir=bo)
     r.run("disasm_missing_file", ["disasm", path("nope.qbin")], 2, ["nope.qbin"])
     r.run("disasm_unknown_option", ["disasm", os.path.join(ao, "a.qbin"), "--frob"], 2, ["--frob"])
+
+    # qmac sim: a 16x16x16 int8 matmul on the golden + cycle model, checked with numpy here
+    so = path("sim_out")
+    os.makedirs(so)
+    sim_src = write("mm.qasm", b"CONFIG act_signed=1 wgt_signed=1\n"
+                    b"LOAD buf=INP dram=0x10000 x_size=16 y_size=1 z_size=1 x_stride=16\n"
+                    b"LOAD buf=WGT dram=0x11000 x_size=16 y_size=1 z_size=1 x_stride=16\n"
+                    b"GEMM count0=16 count1=1 inp_s0=1 acc_s0=1\n"
+                    b"STORE buf=ACC dram=0x12000 x_size=16 y_size=1 z_size=1 x_stride=64\n"
+                    b"END\n")
+    sim_bin = os.path.join(so, "mm.qbin")
+    r.run("sim_asm", ["asm", sim_src, "-o", sim_bin], 0)
+    rng = np.random.default_rng(7)
+    ma = rng.integers(-128, 128, size=(16, 16)).astype(np.int8)
+    mb = rng.integers(-128, 128, size=(16, 16)).astype(np.int8)
+    fa, fb, fc = write("ma.bin", ma.tobytes()), write("mb.bin", mb.tobytes()), os.path.join(so, "mc.bin")
+    r.run("sim_gemm", ["sim", sim_bin, "--load", f"0x10000={fa}", "--load", f"0x11000={fb}",
+                       "--dump", f"0x12000:1024={fc}"], 0, ["END after", "retired 6"])
+    got = np.fromfile(fc, dtype="<i4").reshape(16, 16) if os.path.isfile(fc) else None
+    want = ma.astype(np.int32) @ mb.astype(np.int32)
+    if got is None or not (got == want).all():
+        r.failed += 1
+        print("FAIL sim_gemm_result: the dumped ACC rows differ from numpy's matmul")
+    else:
+        r.passed += 1
+        print("ok   sim_gemm_result")
+    # a window that stops before the weights: fault WINDOW at instruction 2, exit 4, dump still written
+    r.run("sim_fault", ["sim", sim_bin, "--window", "0:0x10fff", "--dump", f"0x0:64={os.path.join(so, 'f.bin')}"],
+          4, ["fault WINDOW at instruction 2", "LOAD buf=WGT"])
+    r.run("sim_out_of_cycles", ["sim", sim_bin, "--max-cycles", "10"], 4, ["did not reach END"])
+    bad = path("sim_bad")
+    os.makedirs(bad)
+    for name, args, want in [
+        ("sim_bad_mem", ["--mem", "5"], ["--mem"]),
+        ("sim_bad_build", ["--build", "huge"], ["huge"]),
+        ("sim_bad_load", ["--load", "0x10"], ["--load"]),
+        ("sim_load_missing", ["--load", f"0x10000={path('nope.bin')}"], ["nope.bin"]),
+        ("sim_load_too_big", ["--mem", "0:4096", "--load", f"0xf80={fa}"], ["ma.bin", "do not fit"]),
+        ("sim_dump_outside", ["--dump", f"0xffffff0:64={os.path.join(bad, 'x.bin')}"], ["x.bin", "not inside"]),
+        ("sim_unknown_option", ["--frob", "1"], ["--frob"]),
+    ]:
+        r.run(name, ["sim", sim_bin] + args, 2, want, outdir=bad)
+    r.run("sim_bad_program", ["sim", write("b31.qbin", bytes(31))], 2, ["b31.qbin"])
 
     print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
