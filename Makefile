@@ -50,11 +50,15 @@ HW_RTL = hw/rtl/qmac_pkg.sv $(filter-out hw/rtl/qmac_pkg.sv,$(sort $(wildcard hw
 #   array-<R>x<C>[-fault|-notrace]  the MAC array; -fault adds +define+QMAC_FAULT_INJECT (one PE
 #                                   miswired) that the suite must catch; -notrace (bench) has no FST
 #   requant-<lanes>                 the post-processing unit against the C lane model
+#   decode-<N>                      the instruction decoder against qmac_insn_check() (N 4: small)
+#   accel-<N>                       the accelerator (qmac_top) on the AXI memory model against the
+#                                   golden model, lock-step per retirement (N 4: small build)
 # Re-verilates only when hw/rtl or the verilator command line changes.
 CXX         ?= g++
 SIM_SHAPES  ?= 4x4 8x16 16x16
 SIM_DIR     := $(BUILD)/sim
-SIM_BUILDS  := $(addprefix array-,$(SIM_SHAPES)) array-4x4-fault requant-16 requant-4
+SIM_BUILDS  := $(addprefix array-,$(SIM_SHAPES)) array-4x4-fault requant-16 requant-4 \
+               decode-16 decode-4 accel-16 accel-4
 sim_kind     = $(firstword $(subst -, ,$1))
 sim_bin      = $(SIM_DIR)/$1/sim_$(call sim_kind,$1)
 SIM_BINS    := $(foreach b,$(SIM_BUILDS),$(call sim_bin,$b))
@@ -89,6 +93,18 @@ sim_requant_top    = qmac_requant
 sim_requant_params = -GLanes=$(call sim_word,$1,2)
 sim_requant_shim   = -DQSIM_LANES=$(call sim_word,$1,2)
 sim_requant_objs   = requant_main
+# kinds decode (the instruction decoder alone) and accel (qmac_top with the AXI memory model and
+# the golden model): <kind>-<N>; N = 4 is the small build (256 rows per buffer), else default depths
+sim_cfg_params     = -GArrayDim=$(call sim_word,$1,2) $(if $(filter 4,$(call sim_word,$1,2)),\
+                     -GInpRows=256 -GWgtRows=256 -GAccRows=256 -GOutRows=256)
+sim_decode_top     = qmac_decode
+sim_decode_params  = $(call sim_cfg_params,$1)
+sim_decode_shim    = -DQSIM_DIM=$(call sim_word,$1,2)
+sim_decode_objs    = decode_main
+sim_accel_top      = qmac_top
+sim_accel_params   = $(call sim_cfg_params,$1)
+sim_accel_shim     = -DQSIM_DIM=$(call sim_word,$1,2)
+sim_accel_objs     = accel_main accel_harness accel_progs
 # per build, from its kind
 sim_top      = $(sim_$(call sim_kind,$1)_top)
 sim_vlcmd    = $(VERILATOR) $(VL_FLAGS) $(if $(filter 1,$(call sim_trace,$1)),--trace-fst) \
@@ -227,14 +243,14 @@ $(SIM_DIR)/$(1)-%/sim_$(1): $$$$(call sim_objs,$(1)-$$$$*) $(SIM_DIR)/$(1)-%/qsi
 	$$(CXX) $$(SANFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lz -pthread
 endef
 .SECONDEXPANSION:
-$(foreach k,array requant,$(eval $(call SIM_LINK_RULE,$k)))
+$(foreach k,array requant decode accel,$(eval $(call SIM_LINK_RULE,$k)))
 
-.SECONDARY: $(VL_RT_OBJ) $(foreach b,$(SIM_BUILDS) array-16x16-notrace,\
+.SECONDARY: $(VL_RT_OBJ) $(foreach b,$(SIM_BUILDS) array-16x16-notrace accel-16-notrace,\
     $(call sim_objs,$b) $(addprefix $(SIM_DIR)/$b/,vl.cmd vl/Vtop.h libvtop.a qsim_shim.o))
 
-bench: all $(SIM_DIR)/array-16x16-notrace/sim_array
+bench: all $(SIM_DIR)/array-16x16-notrace/sim_array $(SIM_DIR)/accel-16-notrace/sim_accel
 	@$(PYTHON) scripts/bench.py --qmac $(QMAC) --json $(BUILD)/bench.json \
-	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array
+	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array --accel-sim $(SIM_DIR)/accel-16-notrace/sim_accel
 
 format:
 	clang-format -i $(FMT_SRC) tests/unit/*.c

@@ -4,6 +4,7 @@
 
     .venv/bin/python scripts/bench.py --qmac build/qmac [--repeat 5] [--json build/bench.json]
                                       [--array-sim build/sim/array-16x16/sim_array]
+                                      [--accel-sim build/sim/accel-16-notrace/sim_accel]
 
 Cases: the bundled digits CNN (end to end, process start included) and one larger QLinearConv
 (1x64x56x56 -> 64 channels, 3x3, the shape of a ResNet stage), reported as the best of
@@ -11,7 +12,10 @@ Cases: the bundled digits CNN (end to end, process start included) and one large
 are the readable oracle, not the fast path: these numbers are a baseline to catch regressions.
 
 --array-sim runs `sim_array --bench` (sim/README.md): cycles per second of the Verilated 16x16 array
-alone and of its C model. --json merges every printed figure into one JSON object {"name": value}
+alone and of its C model. --accel-sim runs `sim_accel --bench`: cycles per second of the whole
+Verilated accelerator (accel_sim_cycles_per_s), the MAC utilization of the int8 GEMM 256x256x256 in
+RTL cycles (gemm256_rtl_utilization), the golden cycle model's cycles over the RTL's on it
+(golden_cycles_vs_rtl) and the golden model's speed (golden_model_cycles_per_s). --json merges every printed figure into one JSON object {"name": value}
 (names in snake_case with their unit); keys of other benchmarks already in the file are kept.
 """
 import json
@@ -85,6 +89,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", help="merge the figures into this JSON object")
     ap.add_argument("--array-sim", help="the Verilator MAC array harness (sim_array) to bench")
+    ap.add_argument("--accel-sim", help="the Verilator accelerator harness (sim_accel) to bench")
     a = ap.parse_args()
     figures = {}
     tmp = tempfile.mkdtemp(prefix="qmac-bench-")
@@ -107,10 +112,10 @@ def main():
     figures["qmac_run_peak_rss_mib"] = round(rss / 1024, 1)
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-    if a.array_sim:
-        # after the RSS figure: the simulator is a child process too. It merges its own figures.
+    # after the RSS figure: the simulators are child processes too. They merge their own figures.
+    for sim in filter(None, [a.array_sim, a.accel_sim]):
         sys.stdout.flush()
-        cmd = [a.array_sim, "--bench"] + (["--json", a.json] if a.json else [])
+        cmd = [sim, "--bench"] + (["--json", a.json] if a.json else [])
         if subprocess.run(cmd).returncode != 0:
             print(f"bench: {' '.join(cmd)} failed", file=sys.stderr)
             return 1

@@ -59,6 +59,23 @@ if ! "$VERILATOR" --lint-only -Wall "$WAIVERS" --top-module qmac_synth_wrap "${S
 fi
 ys+="design -reset; read_verilog -sv ${SRC[*]} $WRAP; hierarchy -check -top qmac_synth_wrap; proc; check -assert"
 
+# The accelerator: qmac_top in the default build (N 16) and the small one (N 4, 256-row buffers),
+# and the instruction decoder alone (its equivalence test drives it as a top, sim/decode_main.c).
+SMALL="ArrayDim=4 InpRows=256 WgtRows=256 AccRows=256 OutRows=256"
+for top in "qmac_top" "qmac_top $SMALL" "qmac_decode" "qmac_decode $SMALL"; do
+    read -r -a words <<<"$top"
+    gv=() chp=""
+    for kv in "${words[@]:1}"; do
+        gv+=("-G$kv")
+        chp+=" -chparam ${kv%=*} ${kv#*=}"
+    done
+    if ! "$VERILATOR" --lint-only -Wall "$WAIVERS" "${gv[@]}" --top-module "${words[0]}" "${SRC[@]}"; then
+        echo "lint: verilator failed on $top" >&2
+        exit 1
+    fi
+    ys+="; design -reset; read_verilog -sv ${SRC[*]}; hierarchy -check -top ${words[0]}$chp; proc; check -assert"
+done
+
 log=$(mktemp /tmp/qmac-lint-yosys.XXXXXX)
 if ! "$YOSYS" -q -e . -l "$log" -p "$ys" >/dev/null 2>&1; then
     grep -E -B2 -A2 'ERROR|Warning|warning' "$log" >&2 || tail -n 20 "$log" >&2
@@ -66,4 +83,4 @@ if ! "$YOSYS" -q -e . -l "$log" -p "$ys" >/dev/null 2>&1; then
     exit 1
 fi
 rm -f "$log"
-echo "lint: RTL clean (verilator -Wall and yosys elaboration; qmac_array shapes $SHAPES, with and without QMAC_FAULT_INJECT; qmac_requant Lanes 16 and 4; qmac_mbqm)"
+echo "lint: RTL clean (verilator -Wall and yosys elaboration; qmac_array shapes $SHAPES, with and without QMAC_FAULT_INJECT; qmac_requant Lanes 16 and 4; qmac_mbqm; qmac_top and qmac_decode, default and small build)"

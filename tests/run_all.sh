@@ -63,6 +63,27 @@ sim_suites() {
             suite "sim:requant-$lanes" sh -c "echo '$bin is not built (make sim builds it)'; false"
         fi
     done
+    # the instruction decoder vs qmac_insn_check() (~1 s each); the whole accelerator on the AXI
+    # memory model vs the golden model in lock-step (every retirement: its written rows) and vs the
+    # C cycle model (every retire cycle and counter): every directed program, then random ones
+    local n cfg
+    for n in 16 4; do
+        cfg=default
+        [ "$n" = 4 ] && cfg=small
+        bin="$BUILD/sim/decode-$n/sim_decode"
+        if [ -x "$bin" ]; then
+            suite "sim:decode-$n" "$bin" --config "$cfg" --cases $((1000000 * SCALE)) ${SEED:+--seed "$SEED"}
+        else
+            suite "sim:decode-$n" sh -c "echo '$bin is not built (make sim builds it)'; false"
+        fi
+        bin="$BUILD/sim/accel-$n/sim_accel"
+        if [ -x "$bin" ]; then
+            suite "sim:accel-$n" "$bin" --config "$cfg" --cases $(( (n == 16 ? 2500 : 8000) * SCALE)) --len 60 \
+                --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"} --cycle-model
+        else
+            suite "sim:accel-$n" sh -c "echo '$bin is not built (make sim builds it)'; false"
+        fi
+    done
     suite sim:cli tests/sim/test_sim_cli.sh "$BUILD/sim/array-4x4-fault/sim_array"
     suite sim:fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/array-4x4-fault/sim_array" \
         --cases 200 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}

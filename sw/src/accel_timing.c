@@ -131,10 +131,11 @@ typedef struct {
     bool err;
 } store_unit;
 
-/* The last compute instruction started (P of microarch.md "Compute unit"). */
+/* The last compute instruction started (P of microarch.md "Compute unit"), and the latest
+ * retirement of all started ones (streaming GEMMs may retire out of order). */
 typedef struct {
     bool valid, stream; /* stream: a GEMM with L >= 1 */
-    uint64_t start, len, retire;
+    uint64_t start, len, retire_max;
 } compute_prev;
 
 struct qmac_timing {
@@ -623,7 +624,7 @@ static uint64_t compute_t0(const qmac_timing *t, const unit_entry *e)
         if (stream && p->stream)
             lim = p->start + (p->len > t->n ? p->len : t->n);
         else
-            lim = p->retire + 1u;
+            lim = p->retire_max + 1u; /* every earlier compute instruction has retired */
         if (lim > t0)
             t0 = lim;
     }
@@ -647,11 +648,11 @@ static void compute_try_start(qmac_timing *t, uint64_t c)
     e->started = true;
     e->t0 = c;
     e->retire = c + compute_duration(t, &e->insn, e->vectors);
+    t->cp.retire_max = t->cp.valid && t->cp.retire_max > e->retire ? t->cp.retire_max : e->retire;
     t->cp.valid = true;
     t->cp.stream = e->insn.op == QMAC_OP_GEMM && e->vectors > 0;
     t->cp.start = c;
     t->cp.len = e->vectors;
-    t->cp.retire = e->retire;
     if (e->insn.op == QMAC_OP_GEMM)
         t->st.array_busy += e->vectors; /* cycles t0+1 .. t0+L (trimmed at a max_cycles cut) */
 }
