@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# synth.sh - Yosys synthesis and nextpnr-ice40 place-and-route of the qmac array; writes the
+# synth.sh - Yosys synthesis and nextpnr-ice40 place-and-route of the qmac array, and a word-level
+# census of the whole accelerator in its small build; writes the
 # raw logs under OUTDIR and a diff-stable summary to REPORT (the Makefile's `synth` target).
 #
 #   scripts/synth.sh OUTDIR REPORT RTL.sv...     (package file first: Yosys reads in order)
@@ -34,6 +35,7 @@ TARGET_MHZ=100
 GENERIC_RUNS=(
     "generic_16x16 qmac_array Rows=16,Cols=16 generic"
     "generic_pe    qmac_pe    PsumW=22        generic"
+    "accel_small   qmac_top   ArrayDim=4,InpRows=256,WgtRows=256,AccRows=256,OutRows=256 coarse"
 )
 ICE40_RUNS=(
     "ice40_4x4     qmac_array Rows=4,Cols=4 ice40"

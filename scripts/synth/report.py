@@ -106,6 +106,7 @@ def main():
 
     # ------------------------------------------------------------------ generic
     gen = [r for r in runs.values() if r["flow"] == "generic"]
+    coarse = [r for r in runs.values() if r["flow"] == "coarse"]
     if gen:
         w.append("## Generic synthesis (Yosys `synth -flatten`, technology independent)")
         w.append("")
@@ -131,6 +132,38 @@ def main():
                  + " |")
         w.append("| of which 9x9 signed after `wreduce` | "
                  + " | ".join(str(r.get("mul_9x9", "?")) for r in gen) + " |")
+        w.append("")
+
+    # ------------------------------------------------------------------ whole accelerator
+    for r in coarse:
+        p = {k: int(v) for k, v in r["params"].items()}
+        n = p["ArrayDim"]
+        buf_bits = (p["InpRows"] + p["WgtRows"] + p["OutRows"]) * n * 8 + 2 * p["AccRows"] * n * 32
+        by_kind = {}
+        for t, c in cells(r).items():
+            m = re.match(r"^(\$[a-z_0-9]+?)(?:_(\d+))?$", t)
+            kind, width = (m.group(1), int(m.group(2) or 0)) if m else (t, 0)
+            k = by_kind.setdefault(kind, [0, 0])
+            k[0] += c
+            k[1] += c * width
+        ff_bits = sum(v[1] for k, v in by_kind.items() if "dff" in k)
+        w.append(f"## The whole accelerator, small build (`{r['top']}` {shape(r)})")
+        w.append("")
+        w.append("Word-level census after coarse synthesis (`synth -flatten -run begin:fine`, see")
+        w.append("`scripts/synth/coarse.ys`): each Yosys cell is one operator of the given width.")
+        w.append("Buffers stay memories (`$mem_v2`, block RAM on an FPGA): INP, WGT and OUT of")
+        w.append(f"{n} bytes per row and ACC of {n} int32 lanes, kept twice, are {buf_bits} bits; the")
+        w.append("other memories are the instruction FIFO and the unit queues. Gate-level mapping of")
+        w.append("the float (rule C) and 64-bit footprint datapaths takes ABC over an hour here, so")
+        w.append("there is no LUT count or Fmax for the whole accelerator yet.")
+        w.append("")
+        w.append("| cell kind | cells | bits (sum of widths) |")
+        w.append("|---|---:|---:|")
+        for kind in sorted(by_kind):
+            c, b = by_kind[kind]
+            w.append(f"| `{kind}` | {c} | {b if b else '-'} |")
+        w.append(f"| **all cells** | **{r['stat']['num_cells']}** | |")
+        w.append(f"| flip-flop bits | | {ff_bits} |")
         w.append("")
 
     # ------------------------------------------------------------------ iCE40 synthesis
