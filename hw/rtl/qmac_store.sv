@@ -199,7 +199,9 @@ module qmac_store #(
       count_d = count_d - 2'd1;
     end
     if (rd_q) begin
-      tail = 2'((32'(head_q) + 32'(count_q)) % FifoDepth);
+      // head + count < 2 * FifoDepth: one conditional subtraction instead of a divider
+      tail = (32'(head_q) + 32'(count_q) >= FifoDepth) ? 2'(32'(head_q) + 32'(count_q) - FifoDepth)
+                                                       : head_q + count_q;
       fifo_d[32'(tail)*EntryW+:EntryW] = {rd_last_q, rd_data};
       count_d = count_d + 2'd1;
     end else begin
