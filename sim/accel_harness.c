@@ -762,15 +762,15 @@ static void model_retired(void *ctx, uint64_t cycle, qmac_timing_src src, uint64
         h->info[pc].model_cycle = cycle;
 }
 
-static simctl_rc cycle_model_compare(accel_h *h, const accel_result *r)
+qmac_status accel_model_run(const qmac_hw_config *cfg, const accel_prog *p, qmac_accel *golden,
+                            uint64_t max_cycles, qmac_timing_retire_fn fn, void *ctx, qmac_timing_stats *st)
 {
-    const accel_prog *p = h->prog;
     qmac_timing_config tc;
-    if (h->cfg.dim == QMAC_CFG_ARRAY_DIM_SMALL)
+    if (cfg->dim == QMAC_CFG_ARRAY_DIM_SMALL)
         qmac_timing_config_small(&tc);
     else
         qmac_timing_config_default(&tc);
-    tc.hw = h->cfg;
+    tc.hw = *cfg;
     if (p->read_latency)
         tc.read_latency = p->read_latency;
     if (p->write_latency)
@@ -783,18 +783,26 @@ static simctl_rc cycle_model_compare(accel_h *h, const accel_result *r)
     qmac_timing_mem_config(&tc, p->mem_base, p->mem_size, &mc);
     qmac_axi_mem *mem = NULL;
     qmac_timing *t = NULL;
+    qmac_status s = qmac_axi_mem_create(&mc, &mem);
+    if (s == QMAC_OK)
+        s = qmac_timing_create(&tc, &t);
+    if (s == QMAC_OK) {
+        memcpy(qmac_axi_mem_data(mem, NULL, NULL), p->mem_init, (size_t)p->mem_size);
+        qmac_timing_set_retire_cb(t, fn, ctx);
+        s = qmac_timing_run(t, golden, mem, p->prog_addr, &p->win, max_cycles, st);
+    }
+    qmac_timing_free(t);
+    qmac_axi_mem_free(mem);
+    return s;
+}
+
+static simctl_rc cycle_model_compare(accel_h *h, const accel_result *r)
+{
     qmac_timing_stats st;
     simctl_rc rc = SIMCTL_PASS;
     for (uint64_t i = 0; i < h->info_cap; i++)
         h->info[i].model_cycle = UINT64_MAX;
-    if (qmac_axi_mem_create(&mc, &mem) != QMAC_OK || qmac_timing_create(&tc, &t) != QMAC_OK) {
-        fprintf(stderr, "%s: cycle model: %s\n", h->c->prog, qmac_last_error());
-        rc = SIMCTL_ERROR;
-        goto out;
-    }
-    memcpy(qmac_axi_mem_data(mem, NULL, NULL), p->mem_init, (size_t)p->mem_size);
-    qmac_timing_set_retire_cb(t, model_retired, h);
-    if (qmac_timing_run(t, NULL, mem, p->prog_addr, &p->win, r->cycles + 1000u, &st) != QMAC_OK) {
+    if (accel_model_run(&h->cfg, h->prog, NULL, r->cycles + 1000u, model_retired, h, &st) != QMAC_OK) {
         fprintf(stderr, "%s: cycle model: %s\n", h->c->prog, qmac_last_error());
         rc = SIMCTL_ERROR;
         goto out;
@@ -853,8 +861,6 @@ static simctl_rc cycle_model_compare(accel_h *h, const accel_result *r)
         }
     }
 out:
-    qmac_timing_free(t);
-    qmac_axi_mem_free(mem);
     return rc;
 }
 

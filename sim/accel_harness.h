@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "qmac/accel.h"
+#include "qmac/accel_timing.h"
 #include "qmac/isa.h"
 #include "simctl.h"
 
@@ -69,5 +71,12 @@ void accel_set_cycle_model(accel_h *h, bool on);
  * reproduce command ("--case 12"). */
 simctl_rc accel_run(accel_h *h, const accel_prog *p, uint64_t k, const char *repro, bool trace_on_fail,
                     accel_result *res);
+
+/* Run program p on the C cycle model of build cfg (queues, burst and memory at their defaults, the
+ * memory's latencies and limits from p when set), over a fresh copy of p's memory image. golden:
+ * the functional model to drive (not owned; NULL: timing only); fn/ctx: the retirement callback
+ * (fn may be NULL). Errors: those of qmac_axi_mem_create, qmac_timing_create, qmac_timing_run. */
+qmac_status accel_model_run(const qmac_hw_config *cfg, const accel_prog *p, qmac_accel *golden,
+                            uint64_t max_cycles, qmac_timing_retire_fn fn, void *ctx, qmac_timing_stats *st);
 
 #endif

@@ -18,7 +18,6 @@
 
 #include "accel_harness.h"
 #include "accel_progs.h"
-#include "qmac/accel_timing.h"
 #include "qsim.h"
 #include "simctl.h"
 
@@ -86,32 +85,15 @@ static void print_counters(const char *what, const accel_result *r)
  * *seconds: the wall time of the run. */
 static uint64_t model_cycles(const simctl *c, const qmac_hw_config *cfg, const accel_prog *p, double *seconds)
 {
-    qmac_timing_config tc;
-    if (cfg->dim == QMAC_CFG_ARRAY_DIM_SMALL)
-        qmac_timing_config_small(&tc);
-    else
-        qmac_timing_config_default(&tc);
-    tc.hw = *cfg;
-    qmac_axi_mem_config mc;
-    qmac_timing_mem_config(&tc, p->mem_base, p->mem_size, &mc);
-    qmac_axi_mem *mem = NULL;
-    qmac_timing *t = NULL;
     qmac_accel *gold = NULL;
     qmac_timing_stats st = {0};
-    qmac_status s = qmac_axi_mem_create(&mc, &mem);
-    if (s == QMAC_OK)
-        s = qmac_timing_create(&tc, &t);
-    if (s == QMAC_OK)
-        s = qmac_accel_create(cfg, &gold);
+    qmac_status s = qmac_accel_create(cfg, &gold);
     if (s == QMAC_OK) {
-        memcpy(qmac_axi_mem_data(mem, NULL, NULL), p->mem_init, (size_t)p->mem_size);
         const double t0 = simctl_now();
-        s = qmac_timing_run(t, gold, mem, p->prog_addr, &p->win, 100000000u, &st);
+        s = accel_model_run(cfg, p, gold, 100000000u, NULL, NULL, &st);
         *seconds = simctl_now() - t0;
     }
     qmac_accel_free(gold);
-    qmac_timing_free(t);
-    qmac_axi_mem_free(mem);
     if (s != QMAC_OK || !st.done) {
         fprintf(stderr, "%s: cycle model: %s\n", c->prog,
                 s != QMAC_OK ? qmac_last_error() : "did not finish");
