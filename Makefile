@@ -51,14 +51,15 @@ HW_RTL = hw/rtl/qmac_pkg.sv $(filter-out hw/rtl/qmac_pkg.sv,$(sort $(wildcard hw
 #                                   miswired) that the suite must catch; -notrace (bench) has no FST
 #   requant-<lanes>                 the post-processing unit against the C lane model
 #   decode-<N>                      the instruction decoder against qmac_insn_check() (N 4: small)
-#   accel-<N>                       the accelerator (qmac_top) on the AXI memory model against the
-#                                   golden model, lock-step per retirement (N 4: small build)
+#   accel-<N>[-fault]               the accelerator (qmac_top) on the AXI memory model against the
+#                                   golden model, lock-step per retirement (N 4: small build);
+#                                   -fault: its array miswired as above, for the self-check
 # Re-verilates only when hw/rtl or the verilator command line changes.
 CXX         ?= g++
 SIM_SHAPES  ?= 4x4 8x16 16x16
 SIM_DIR     := $(BUILD)/sim
 SIM_BUILDS  := $(addprefix array-,$(SIM_SHAPES)) array-4x4-fault requant-16 requant-4 \
-               decode-16 decode-4 accel-16 accel-4
+               decode-16 decode-4 accel-16 accel-4 accel-4-fault
 sim_kind     = $(firstword $(subst -, ,$1))
 sim_bin      = $(SIM_DIR)/$1/sim_$(call sim_kind,$1)
 SIM_BINS    := $(foreach b,$(SIM_BUILDS),$(call sim_bin,$b))
@@ -102,7 +103,7 @@ sim_decode_params  = $(call sim_cfg_params,$1)
 sim_decode_shim    = -DQSIM_DIM=$(call sim_word,$1,2)
 sim_decode_objs    = decode_main
 sim_accel_top      = qmac_top
-sim_accel_params   = $(call sim_cfg_params,$1)
+sim_accel_params   = $(call sim_cfg_params,$1) $(if $(findstring -fault,$1),+define+QMAC_FAULT_INJECT)
 sim_accel_shim     = -DQSIM_DIM=$(call sim_word,$1,2)
 sim_accel_objs     = accel_main accel_harness accel_progs
 # per build, from its kind

@@ -75,8 +75,9 @@ struct accel_h {
     bool failed;
     uint64_t fail_cycle;
     bool cycle_model;
-    int debug;       /* QMAC_ACCEL_DEBUG: 1 print every retirement, 2 also every buffer write */
-    uint64_t run_hs; /* simulator cycle of the CTRL start handshake: run cycle 0 is the next one */
+    uint64_t trace_last; /* a failure trace holds this many cycles before the failure (0: all) */
+    int debug;           /* QMAC_ACCEL_DEBUG: 1 print every retirement, 2 also every buffer write */
+    uint64_t run_hs;     /* simulator cycle of the CTRL start handshake: run cycle 0 is the next one */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -869,7 +870,12 @@ void accel_set_cycle_model(accel_h *h, bool on)
     h->cycle_model = on;
 }
 
-static simctl_rc run_once(accel_h *h, const accel_prog *p, const char *trace_path, accel_result *res)
+void accel_set_trace_last(accel_h *h, uint64_t cycles)
+{
+    h->trace_last = cycles;
+}
+
+static simctl_rc run_once(accel_h *h, const accel_prog *p, accel_result *res)
 {
     simctl *c = h->c;
     memset(res, 0, sizeof *res);
@@ -878,11 +884,6 @@ static simctl_rc run_once(accel_h *h, const accel_prog *p, const char *trace_pat
     simctl_rc rc = simctl_open(c, "rst_ni");
     if (rc != SIMCTL_PASS)
         return rc;
-    if (trace_path && qsim_trace_open(c->sim, trace_path) != QMAC_OK) {
-        fprintf(stderr, "%s: %s\n", c->prog, qmac_last_error());
-        simctl_close(c);
-        return SIMCTL_ERROR;
-    }
     const uint64_t saved_max = c->max_cycles;
     if (!c->max_cycles)
         c->max_cycles = p->max_cycles ? p->max_cycles : 4000000u + 20000u * p->n_insn;
@@ -1049,17 +1050,23 @@ simctl_rc accel_run(accel_h *h, const accel_prog *p, uint64_t k, const char *rep
     h->k = k;
     h->repro = repro;
     h->quiet = false;
-    simctl_rc rc = run_once(h, p, NULL, res);
+    simctl_rc rc = run_once(h, p, res);
     if (rc == SIMCTL_MISMATCH && trace_on_fail && qsim_trace_supported()) {
         char path[600];
         char tag[64];
         snprintf(tag, sizeof tag, "%s", h->tag);
         simctl_fail_trace_path(h->c, tag, k, path, sizeof path);
+        /* the replay fails at the same cycle; the trace holds the cycles before it */
+        const uint64_t fail_cycle = h->fail_cycle;
+        const uint64_t from = h->trace_last && fail_cycle > h->trace_last ? fail_cycle - h->trace_last : 0;
         accel_result r2;
         h->quiet = true;
-        (void)run_once(h, p, path, &r2);
+        simctl_trace_from(h->c, path, from);
+        (void)run_once(h, p, &r2);
         h->quiet = false;
-        printf("  trace: %s (the run replayed from reset; cycle c spans [10c, 10c + 10) ns)\n", path);
+        printf("  trace: %s (cycles %" PRIu64 " to %" PRIu64 " of the run replayed from reset%s; "
+               "cycle c spans [10c, 10c + 10) ns)\n",
+               path, from, fail_cycle, from ? ", --trace-last N sets how many" : "");
     }
     return rc;
 }
@@ -1073,6 +1080,7 @@ accel_h *accel_create(simctl *c, const qmac_hw_config *cfg, const char *tag)
     h->cfg = *cfg;
     h->tag = tag;
     h->n = cfg->dim;
+    h->trace_last = ACCEL_TRACE_LAST;
     h->debug = getenv("QMAC_ACCEL_DEBUG") ? atoi(getenv("QMAC_ACCEL_DEBUG")) : 0;
     if (!find_ports(h) || qmac_accel_create(cfg, &h->gold) != QMAC_OK) {
         if (!h->gold)

@@ -66,6 +66,11 @@ void accel_free(accel_h *h);
  * retire cycle of every instruction, CYCLES and the counters (off by default). */
 void accel_set_cycle_model(accel_h *h, bool on);
 
+/* A failure trace (the case replayed from reset) holds the last `cycles` cycles up to the failing
+ * one (ACCEL_TRACE_LAST by default; 0: the whole run). */
+#define ACCEL_TRACE_LAST 5000
+void accel_set_trace_last(accel_h *h, uint64_t cycles);
+
 /* Run program p as case k. Returns SIMCTL_PASS, SIMCTL_MISMATCH (report printed, FST written
  * unless trace_on_fail is false), SIMCTL_TIMEOUT or SIMCTL_ERROR. `repro` is appended to the
  * reproduce command ("--case 12"). */

@@ -24,11 +24,14 @@
 /* the --bench program: weight tiles of GEMM vectors streamed back to back */
 #define BENCH_TILES 32u
 #define BENCH_VECTORS 4096u
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct {
     const char *config;
     bool directed_only, random_only, cycle_model;
     uint32_t len;
+    uint64_t trace_last;
 } accel_opts;
 
 /* Take our options out of argv, leave simctl's. Returns false on a bad one (message printed). */
@@ -48,6 +51,14 @@ static bool take_opts(int *argc, char **argv, accel_opts *o)
                 return false;
             }
             o->len = (uint32_t)n;
+            i++;
+        } else if (!strcmp(a, "--trace-last") && v) {
+            char *end = NULL;
+            o->trace_last = strtoull(v, &end, 0);
+            if (!end || *end || *v == '-') {
+                fprintf(stderr, "%s: --trace-last takes a number of cycles, not %s\n", argv[0], v);
+                return false;
+            }
             i++;
         } else if (!strcmp(a, "--directed")) {
             o->directed_only = true;
@@ -172,7 +183,7 @@ static simctl_rc bench(simctl *c, accel_h *h, const qmac_hw_config *cfg, const c
 int main(int argc, char **argv)
 {
     simctl c;
-    accel_opts o = {.config = "default", .len = 40};
+    accel_opts o = {.config = "default", .len = 40, .trace_last = ACCEL_TRACE_LAST};
     const size_t nd = accel_directed_count();
     simctl_init(&c, "qmac_top", nd + 100u);
     if (!take_opts(&argc, argv, &o))
@@ -183,7 +194,9 @@ int main(int argc, char **argv)
         "  --directed        only the directed programs (cases 0 .. D-1)\n"
         "  --random          only random programs (cases from D on)\n"
         "  --len N           instructions per random program (default 40)\n"
-        "  --cycle-model     also compare every retire cycle and counter with the C cycle model\n");
+        "  --cycle-model     also compare every retire cycle and counter with the C cycle model\n"
+        "  --trace-last N    a failure trace holds the last N cycles up to the failing one\n"
+        "                    (default " STR(ACCEL_TRACE_LAST) ", 0: the whole run)\n");
     if (rc != SIMCTL_PASS)
         return rc == SIMCTL_HELP ? 0 : (int)rc;
     qmac_hw_config cfg;
@@ -198,6 +211,7 @@ int main(int argc, char **argv)
     if (!h)
         return SIMCTL_ERROR;
     accel_set_cycle_model(h, o.cycle_model);
+    accel_set_trace_last(h, o.trace_last);
     if (c.bench) {
         rc = bench(&c, h, &cfg, tag);
         accel_free(h);

@@ -140,6 +140,10 @@ simctl_rc simctl_open(simctl *c, const char *rst_port)
     if (st == QMAC_OK && c->trace) {
         st = qsim_trace_open(c->sim, c->trace);
     }
+    if (st == QMAC_OK && c->deferred_trace && c->deferred_from == 0) {
+        st = qsim_trace_open(c->sim, c->deferred_trace);
+        c->deferred_trace = NULL;
+    }
     if (st != QMAC_OK) {
         fprintf(stderr, "%s: %s: %s\n", c->prog, qmac_status_str(st), qmac_last_error());
         simctl_close(c);
@@ -151,8 +155,27 @@ simctl_rc simctl_open(simctl *c, const char *rst_port)
 
 void simctl_close(simctl *c)
 {
+    c->deferred_trace = NULL;
     qsim_destroy(c->sim);
     c->sim = NULL;
+}
+
+/* Open a deferred trace at the start of its first cycle. */
+static void deferred_trace_open(simctl *c)
+{
+    if (!c->deferred_trace || qsim_cycle(c->sim) < c->deferred_from) {
+        return;
+    }
+    if (qsim_trace_open(c->sim, c->deferred_trace) != QMAC_OK) {
+        fprintf(stderr, "%s: %s\n", c->prog, qmac_last_error());
+    }
+    c->deferred_trace = NULL;
+}
+
+void simctl_trace_from(simctl *c, const char *path, uint64_t from)
+{
+    c->deferred_trace = path;
+    c->deferred_from = from;
 }
 
 void simctl_set_reset(simctl *c, bool asserted)
@@ -168,6 +191,7 @@ void simctl_reset(simctl *c, uint32_t cycles)
 {
     simctl_set_reset(c, true);
     for (uint32_t i = 0; i < cycles; i++) {
+        deferred_trace_open(c);
         qsim_tick(c->sim);
         c->run_cycles++;
     }
@@ -176,6 +200,7 @@ void simctl_reset(simctl *c, uint32_t cycles)
 
 bool simctl_tick(simctl *c)
 {
+    deferred_trace_open(c);
     qsim_tick(c->sim);
     c->run_cycles++;
     return c->max_cycles == 0 || c->run_cycles <= c->max_cycles;

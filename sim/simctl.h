@@ -48,8 +48,10 @@ typedef struct {
     bool verbose;          /* --verbose: one line per case */
     /* state */
     qsim *sim;
-    int rst_id;          /* active-low reset input */
-    uint64_t run_cycles; /* cycles ticked since simctl_open */
+    int rst_id;                 /* active-low reset input */
+    uint64_t run_cycles;        /* cycles ticked since simctl_open */
+    const char *deferred_trace; /* simctl_trace_from(): opened when the model reaches ... */
+    uint64_t deferred_from;     /* ... this cycle (qsim_cycle) */
     char default_dir[512];
 } simctl;
 
@@ -85,6 +87,11 @@ void simctl_print_repro(const simctl *c, FILE *f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Trace the next run opened by simctl_open() into `path` from the start of its cycle `from`
+ * (qsim_cycle) on: the tick that reaches it opens the file (from 0: simctl_open does). A failure
+ * trace of a long run replays it with `from` a few thousand cycles before the failing cycle. */
+void simctl_trace_from(simctl *c, const char *path, uint64_t from);
 
 /* Write "<trace_dir>/fail-<tag>-seed<seed>-case<k>.fst" into buf. */
 void simctl_fail_trace_path(const simctl *c, const char *tag, uint64_t k, char *buf, size_t n);

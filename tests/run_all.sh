@@ -87,6 +87,10 @@ sim_suites() {
     suite sim:cli tests/sim/test_sim_cli.sh "$BUILD/sim/array-4x4-fault/sim_array"
     suite sim:fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/array-4x4-fault/sim_array" \
         --cases 200 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
+    # the same miswired PE inside the whole accelerator: lock-step must stop at the first GEMM that
+    # uses it, name the instruction, row and values, and trace only the last 100 cycles
+    suite sim:accel-fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/accel-4-fault/sim_accel" \
+        --config small --directed --trace-last 100 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
 }
 
 if [ "$what" = sim ]; then
