@@ -10,7 +10,7 @@
  *   ports_o              the buffer ports of docs/microarch.md ("Ports used"), written out here
  *                        from the decoded fields independently of the RTL
  *   loop_len_o           count0 * count1 (GEMM, POST, VALU), 3 (PARAM), 0 otherwise
- *   dma_rows_o, ...      qmac_dma_total_rows() / qmac_dma_data_rows() (LOAD, STORE)
+ *   dma_rows_o           qmac_dma_total_rows() (LOAD, STORE)
  *
  * Stimulus per case (case k has its own seed, so --case k regenerates it alone):
  *   legal-ish  every opcode with random fields from edge-heavy distributions, row bases placed so
@@ -36,7 +36,7 @@
 
 typedef struct {
     int insn, win_lo, win_hi, op, fault, ok, unit, rvalid, rspace, rwrite, rlo, rend, ports, loop_len,
-        dma_rows, dma_data;
+        dma_rows;
 } dec_ports;
 
 typedef struct {
@@ -52,7 +52,7 @@ typedef struct {
 /* The RTL's outputs for one case. */
 typedef struct {
     uint32_t op, fault, ok, unit, rvalid, rspace, rwrite, ports, loop_len;
-    uint64_t lo[4], end[4], dma_rows, dma_data;
+    uint64_t lo[4], end[4], dma_rows;
 } dec_out;
 
 /* ---------------------------------------------------------------------------------------------
@@ -426,7 +426,7 @@ static qmac_status find_ports(harness *h)
         {"rng_space_o", QSIM_OUT, &h->p.rspace},  {"rng_write_o", QSIM_OUT, &h->p.rwrite},
         {"rng_lo_o", QSIM_OUT, &h->p.rlo},        {"rng_end_o", QSIM_OUT, &h->p.rend},
         {"ports_o", QSIM_OUT, &h->p.ports},       {"loop_len_o", QSIM_OUT, &h->p.loop_len},
-        {"dma_rows_o", QSIM_OUT, &h->p.dma_rows}, {"dma_data_rows_o", QSIM_OUT, &h->p.dma_data},
+        {"dma_rows_o", QSIM_OUT, &h->p.dma_rows},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const qmac_status st = qsim_port_find(want[i].name, want[i].dir, want[i].id, NULL);
@@ -466,7 +466,6 @@ static void run_rtl(harness *h, const uint32_t *w, const qmac_window *win, dec_o
     o->ports = peek32(h, h->p.ports);
     o->loop_len = peek32(h, h->p.loop_len);
     o->dma_rows = peek64(h, h->p.dma_rows);
-    o->dma_data = peek64(h, h->p.dma_data);
     uint32_t lo[8], end[8];
     qsim_peek(h->sim, h->p.rlo, lo);
     qsim_peek(h->sim, h->p.rend, end);
@@ -546,7 +545,6 @@ static bool check_case(harness *h, uint64_t k, case_kind kind, const uint32_t *w
     EXPECT("loop_len_o", ref_loop_len(&in), o.loop_len);
     const bool dma = in.op == QMAC_OP_LOAD || in.op == QMAC_OP_STORE;
     EXPECT("dma_rows_o", dma ? qmac_dma_total_rows(&in) : 0, o.dma_rows);
-    EXPECT("dma_data_rows_o", dma ? qmac_dma_data_rows(&in) : 0, o.dma_data);
 #undef EXPECT
     return true;
 }

@@ -36,7 +36,6 @@
     X(rng_end_o, 256, QSIM_OUT)                                                                              \
     X(ports_o, 8, QSIM_OUT)                                                                                  \
     X(loop_len_o, 32, QSIM_OUT)                                                                              \
-    X(dma_rows_o, 64, QSIM_OUT)                                                                              \
-    X(dma_data_rows_o, 64, QSIM_OUT)
+    X(dma_rows_o, 64, QSIM_OUT)
 
 #endif

@@ -500,9 +500,13 @@ module qmac_compute #(
     if (rq_last[20:19] == OMODE_BIN) begin
       out_wdata_o = '0;
       out_wmask_o = '0;
-      for (int unsigned n = 0; n < N; n++) begin
-        out_wdata_o[32'(rq_last[18:16])*N+n] = rq_q_out[n*8];
-        out_wmask_o[32'(rq_last[18:16])*N+n] = 1'b1;
+      for (int unsigned g = 0; g < 8; g++) begin  // constant indices: no barrel shifter
+        if (32'(rq_last[18:16]) == g) begin
+          for (int unsigned n = 0; n < N; n++) begin
+            out_wdata_o[g*N+n] = rq_q_out[n*8];
+            out_wmask_o[g*N+n] = 1'b1;
+          end
+        end
       end
     end
   end

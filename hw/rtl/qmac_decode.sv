@@ -5,7 +5,9 @@
 // ranges, CONFIG clamp_min > clamp_max), ALIGN, BUF_RANGE, WINDOW. The footprint (up to four
 // ranges of buffer rows or memory bytes, half open [lo, end)) is qmac_insn_footprint(), slot by
 // slot in the C order with empty slots skipped; the port bits are docs/microarch.md's "Ports
-// used". All sums and products are 64 bits wide, so nothing wraps.
+// used". All sums and products are 64 bits wide, so nothing wraps. Loop O (GEMM, POST) and loop B
+// (VALU) share one datapath, and the count of data rows is only tested for zero: no multiplier is
+// built twice for instructions that never need both.
 //
 // Footprint slots:  LOAD/STORE  0 buffer rows, 1 memory bytes
 //                   GEMM        0 WGT tile, 1 INP, 2 ACC (write), 3 OUT (write, post)
@@ -33,8 +35,7 @@ module qmac_decode #(
   output logic [255:0] rng_end_o,        // [k*64 +: 64], exclusive
   output logic [7:0]   ports_o,
   output logic [31:0]  loop_len_o,       // GEMM/POST/VALU: count0 * count1; PARAM: 3; else 0
-  output logic [63:0]  dma_rows_o,       // LOAD/STORE: buffer rows (padding included)
-  output logic [63:0]  dma_data_rows_o   // LOAD/STORE: rows that carry memory data
+  output logic [63:0]  dma_rows_o        // LOAD/STORE: buffer rows (padding included)
 );
 
   // package constants (Yosys 0.23 accepts neither import form, so they are aliased)
@@ -143,11 +144,13 @@ module qmac_decode #(
   logic [31:0]  dram, xs, ys, zs;
   logic [15:0]  sram, xsz, ysz, zsz, xm1, ym1, zm1;
   logic [7:0]   px0, px1, py0, py1;
-  logic [63:0]  total_rows, data_rows, row_bytes, mem_last;
+  logic [63:0]  total_rows, row_bytes, mem_last;
+  logic         data_rows;                 // some rows carry memory data (x, y, z sizes >= 1)
   // loops
   logic [15:0]  c0, c1;
   logic         loops;
-  logic [63:0]  la_last, lc_last, lo_last, lb_last;
+  logic [63:0]  la_last, lc_last, lx_last;  // loops A, C and X = O (GEMM, POST) or B (VALU)
+  logic         x_is_b;
   // VALU
   logic [3:0]   alu;
   logic [1:0]   abuf;
@@ -220,7 +223,7 @@ module qmac_decode #(
       py1 = '0;
     end
     total_rows = 64'(zsz) * (64'(py0) + 64'(ysz) + 64'(py1)) * (64'(px0) + 64'(xsz) + 64'(px1));
-    data_rows  = 64'(zsz) * 64'(ysz) * 64'(xsz);
+    data_rows  = (zsz != '0) && (ysz != '0) && (xsz != '0);
     row_bytes  = (dbuf == BUF_ACC) ? 4 * DIM : DIM;
     xm1        = xsz - 16'd1;
     ym1        = ysz - 16'd1;
@@ -235,8 +238,10 @@ module qmac_decode #(
     loops   = (c0 != '0) && (c1 != '0);
     la_last = loop_last(insn_i[LaBase+:16], insn_i[LaS0+:16], insn_i[LaS1+:16], c0, c1);
     lc_last = loop_last(insn_i[LcBase+:16], insn_i[LcS0+:16], insn_i[LcS1+:16], c0, c1);
-    lo_last = loop_last(insn_i[LoBase+:16], insn_i[LoS0+:16], insn_i[LoS1+:16], c0, c1);
-    lb_last = loop_last(insn_i[LbBase+:16], insn_i[LbS0+:16], insn_i[LbS1+:16], c0, c1);
+    x_is_b  = (op == OP_VALU);
+    lx_last = loop_last(x_is_b ? insn_i[LbBase+:16] : insn_i[LoBase+:16],  // operands muxed:
+                        x_is_b ? insn_i[LbS0+:16] : insn_i[LoS0+:16],      // one datapath
+                        x_is_b ? insn_i[LbS1+:16] : insn_i[LoS1+:16], c0, c1);
     case (abuf)
       ABUF_INP: abuf_space = {1'b0, BUF_INP};
       ABUF_OUT: abuf_space = {1'b0, BUF_OUT};
@@ -253,18 +258,16 @@ module qmac_decode #(
     unit_o          = UNIT_DISP;
     loop_len_o      = '0;
     dma_rows_o      = '0;
-    dma_data_rows_o = '0;
     case (op)
       OP_LOAD, OP_STORE: begin
         unit_o             = (op == OP_LOAD) ? UNIT_LOAD : UNIT_STORE;
         dma_rows_o         = total_rows;
-        dma_data_rows_o    = data_rows;
         rng_valid_o[0]     = (total_rows != '0);
         rng_space_o[0+:3]  = {1'b0, dbuf};
         rng_write_o[0]     = (op == OP_LOAD);
         rng_lo_o[0+:64]    = 64'(sram);
         rng_end_o[0+:64]   = 64'(sram) + total_rows;
-        rng_valid_o[1]     = (data_rows != '0);
+        rng_valid_o[1]     = data_rows;
         rng_space_o[3+:3]  = SPACE_MEM;
         rng_write_o[1]     = (op == OP_STORE);
         rng_lo_o[64+:64]   = 64'(dram);
@@ -284,7 +287,7 @@ module qmac_decode #(
         rng_lo_o[128+:64]   = 64'(insn_i[LcBase+:16]);
         rng_end_o[128+:64]  = lc_last + 64'd1;
         rng_lo_o[192+:64]   = 64'(insn_i[LoBase+:16]);
-        rng_end_o[192+:64]  = lo_last + 64'd1;
+        rng_end_o[192+:64]  = lx_last + 64'd1;
         ports_o[PortRInp]     = 1'b1;
         ports_o[PortRWgt]     = 1'b1;
         ports_o[PortWAcc] = 1'b1;
@@ -300,7 +303,7 @@ module qmac_decode #(
         rng_lo_o[0+:64]     = 64'(insn_i[LcBase+:16]);
         rng_end_o[0+:64]    = lc_last + 64'd1;
         rng_lo_o[64+:64]    = 64'(insn_i[LoBase+:16]);
-        rng_end_o[64+:64]   = lo_last + 64'd1;
+        rng_end_o[64+:64]   = lx_last + 64'd1;
         ports_o[PortRAcc]     = 1'b1;
         ports_o[PortWOut] = 1'b1;
       end
@@ -322,7 +325,7 @@ module qmac_decode #(
         rng_lo_o[0+:64]     = 64'(insn_i[LaBase+:16]);
         rng_end_o[0+:64]    = la_last + 64'd1;
         rng_lo_o[64+:64]    = 64'(insn_i[LbBase+:16]);
-        rng_end_o[64+:64]   = lb_last + 64'd1;
+        rng_end_o[64+:64]   = lx_last + 64'd1;
         rng_lo_o[128+:64]   = 64'(insn_i[LcBase+:16]);
         rng_end_o[128+:64]  = lc_last + 64'd1;
         if (32'(abuf) < qmac_pkg::ABUF_COUNT) begin

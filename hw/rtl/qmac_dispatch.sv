@@ -77,7 +77,7 @@ module qmac_dispatch #(
   logic [255:0] d_rlo, d_rend;
   logic [7:0]   d_ports;
   logic [31:0]  d_loop_len;
-  logic [63:0]  d_dma_rows, d_dma_data;
+  logic [63:0]  d_dma_rows;
 
   qmac_decode #(
     .ArrayDim(ArrayDim),
@@ -100,8 +100,7 @@ module qmac_dispatch #(
     .rng_end_o      (d_rend),
     .ports_o        (d_ports),
     .loop_len_o     (d_loop_len),
-    .dma_rows_o     (d_dma_rows),
-    .dma_data_rows_o(d_dma_data)
+    .dma_rows_o     (d_dma_rows)
   );
 
   // ---------------------------------------------------------------------------------------------
@@ -225,18 +224,21 @@ module qmac_dispatch #(
     rlo_d   = rlo_q;
     rend_d  = rend_q;
     ports_d = ports_q;
-    if (push) begin
-      valid_n[push_slot] = 1'b1;
-      insn_d[32'(push_slot)*256+:256] = head_insn_i;
-      pc_d[32'(push_slot)*32+:32]     = head_pc_i;
-      len_d[32'(push_slot)*32+:32]    = (hunit == 2'd2) ? d_loop_len : d_dma_rows[31:0];
-      rv_d[32'(push_slot)*NRng+:NRng] = d_rvalid;
-      rw_d[32'(push_slot)*NRng+:NRng] = d_rwrite;
-      rs_d[32'(push_slot)*NRng*3+:NRng*3] = d_rspace;
-      ports_d[32'(push_slot)*8+:8]    = d_ports;
-      for (int unsigned i = 0; i < NRng; i++) begin
-        rlo_d[(32'(push_slot)*NRng+i)*32+:32]  = d_rlo[i*64+:32];
-        rend_d[(32'(push_slot)*NRng+i)*33+:33] = d_rend[i*64+:33];
+    // constant-index loop: Yosys maps a variable part-select to a barrel shifter
+    for (int unsigned s = 0; s < Slots; s++) begin
+      if (push && 32'(push_slot) == s) begin
+        valid_n[s]              = 1'b1;
+        insn_d[s*256+:256]      = head_insn_i;
+        pc_d[s*32+:32]          = head_pc_i;
+        len_d[s*32+:32]         = (hunit == 2'd2) ? d_loop_len : d_dma_rows[31:0];
+        rv_d[s*NRng+:NRng]      = d_rvalid;
+        rw_d[s*NRng+:NRng]      = d_rwrite;
+        rs_d[s*NRng*3+:NRng*3]  = d_rspace;
+        ports_d[s*8+:8]         = d_ports;
+        for (int unsigned i = 0; i < NRng; i++) begin
+          rlo_d[(s*NRng+i)*32+:32]  = d_rlo[i*64+:32];
+          rend_d[(s*NRng+i)*33+:33] = d_rend[i*64+:33];
+        end
       end
     end
     for (int unsigned u = 0; u < 3; u++) begin
@@ -321,7 +323,7 @@ module qmac_dispatch #(
   assign queues_empty_o = all_empty;
 
   logic unused;
-  assign unused = ^{d_dma_data, d_dma_rows[63:32], d_rlo, d_rend};
+  assign unused = ^{d_dma_rows[63:32], d_rlo, d_rend};
 
   // Assertions (elaboration)
   if (qmac_pkg::CFG_LOAD_QUEUE != 2 || qmac_pkg::CFG_STORE_QUEUE != 2

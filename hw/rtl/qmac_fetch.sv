@@ -70,7 +70,11 @@ module qmac_fetch #(
     ar_addr_o = addr[31:0];
     busy_o    = (inflight_q != '0) || ar_req_o;
 
-    head_entry   = fifo_q[32'(head_q)*EntryW+:EntryW];
+    // constant-index loops: Yosys maps a variable part-select to a barrel shifter
+    head_entry = '0;
+    for (int unsigned e = 0; e < FetchQueue; e++) begin
+      if (32'(head_q) == e) head_entry = fifo_q[e*EntryW+:EntryW];
+    end
     head_valid_o = (count_q != '0);
     head_insn_o  = head_entry[255:0];
     head_pc_o    = head_entry[287:256];
@@ -95,7 +99,9 @@ module qmac_fetch #(
     push    = 1'b0;
     entry   = '0;
     if (r_valid_i) begin
-      asm_d[32'(beat_q)*RowW+:RowW] = r_data_i;
+      for (int unsigned b = 0; b < Beats; b++) begin
+        if (32'(beat_q) == b) asm_d[b*RowW+:RowW] = r_data_i;
+      end
       if (32'(beat_q) == Beats - 1) begin
         push       = 1'b1;
         entry      = {(err_q || r_resp_i != 2'b00) ? FAULT_BUS : FAULT_NONE, rx_pc_q, asm_d};
@@ -120,7 +126,9 @@ module qmac_fetch #(
     count_d = count_q;
     tail    = PtrW'(32'(head_q) + 32'(count_q));
     if (push) begin
-      fifo_d[32'(tail)*EntryW+:EntryW] = entry;
+      for (int unsigned e = 0; e < FetchQueue; e++) begin
+        if (32'(tail) == e) fifo_d[e*EntryW+:EntryW] = entry;
+      end
       count_d = count_d + CntW'(1);
     end
     if (pop_i && head_valid_o) begin

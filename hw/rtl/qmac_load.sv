@@ -160,8 +160,12 @@ module qmac_load #(
       // one beat of a data row (zeros for an error beat)
       we_o = 1'b1;
       if (wide) begin
-        wdata_o[32'(cur_beat)*RowW+:RowW] = (r_resp_i == 2'b00) ? r_data_i : '0;
-        wmask_o[32'(cur_beat)*RowW+:RowW] = {RowW{1'b1}};  // not '1: Yosys 0.23 makes that 1 bit
+        for (int unsigned q = 0; q < 4; q++) begin  // constant indices: no barrel shifter
+          if (32'(cur_beat) == q) begin
+            wdata_o[q*RowW+:RowW] = (r_resp_i == 2'b00) ? r_data_i : '0;
+            wmask_o[q*RowW+:RowW] = {RowW{1'b1}};  // not '1: Yosys 0.23 makes that 1 bit
+          end
+        end
         row_done = (cur_beat == 2'd3);
       end else begin
         wdata_o[RowW-1:0] = (r_resp_i == 2'b00) ? r_data_i : '0;

@@ -180,12 +180,20 @@ module qmac_store #(
     case (f_buf)
       BUF_INP: rd_data = inp_rdata_i;
       BUF_WGT: rd_data = wgt_rdata_i;
-      BUF_ACC: rd_data = acc_rdata_i[32'(rd_quarter_q)*RowW+:RowW];
+      BUF_ACC: begin
+        rd_data = '0;
+        for (int unsigned q = 0; q < 4; q++) begin  // constant indices: no barrel shifter
+          if (32'(rd_quarter_q) == q) rd_data = acc_rdata_i[q*RowW+:RowW];
+        end
+      end
       default: rd_data = out_rdata_i;
     endcase
 
     // W from the FIFO head
-    fifo_head = fifo_q[32'(head_q)*EntryW+:EntryW];
+    fifo_head = '0;
+    for (int unsigned e = 0; e < FifoDepth; e++) begin  // constant indices: no barrel shifter
+      if (32'(head_q) == e) fifo_head = fifo_q[e*EntryW+:EntryW];
+    end
     w_valid_o = (count_q != '0) && ((aw_ahead_q != '0) || aw_hs);
     w_data_o  = fifo_head[RowW-1:0];
     w_last_o  = fifo_head[RowW];
@@ -202,7 +210,9 @@ module qmac_store #(
       // head + count < 2 * FifoDepth: one conditional subtraction instead of a divider
       tail = (32'(head_q) + 32'(count_q) >= FifoDepth) ? 2'(32'(head_q) + 32'(count_q) - FifoDepth)
                                                        : head_q + count_q;
-      fifo_d[32'(tail)*EntryW+:EntryW] = {rd_last_q, rd_data};
+      for (int unsigned e = 0; e < FifoDepth; e++) begin
+        if (32'(tail) == e) fifo_d[e*EntryW+:EntryW] = {rd_last_q, rd_data};
+      end
       count_d = count_d + 2'd1;
     end else begin
       tail = '0;
