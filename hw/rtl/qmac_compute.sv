@@ -555,7 +555,7 @@ module qmac_compute #(
   // ---------------------------------------------------------------------------------------------
   // VALU
   // ---------------------------------------------------------------------------------------------
-  logic [AccW-1:0] va_a, va_b, va_mbqm;
+  logic [AccW-1:0] va_a, va_b, va_mbqm, va_mul;
 
   // gemmlowp RoundingDivideByPOT (qmac_rdbpot): x / 2^e rounded, ties away from zero
   function automatic logic [31:0] rdbpot(logic [31:0] x, logic [4:0] e);
@@ -566,12 +566,13 @@ module qmac_compute #(
     rdbpot = 32'($signed(x) >>> e) + ((rem > thr) ? 32'd1 : 32'd0);
   endfunction
 
+  // mul: a * b mod 2^32 from the lane's MBQM multiplier (its shift is 0 for MUL)
   function automatic logic [31:0] alu_lane(logic [3:0] op, logic [31:0] a, logic [31:0] b,
-                                           logic [31:0] mbqm);
+                                           logic [31:0] mbqm, logic [31:0] mul);
     case (op)
       ALU_ADD:  alu_lane = a + b;
       ALU_SUB:  alu_lane = a - b;
-      ALU_MUL:  alu_lane = a * b;
+      ALU_MUL:  alu_lane = mul;
       ALU_MIN:  alu_lane = ($signed(a) < $signed(b)) ? a : b;
       ALU_MAX:  alu_lane = ($signed(a) > $signed(b)) ? a : b;
       ALU_SHL:  alu_lane = a << b[4:0];
@@ -583,12 +584,16 @@ module qmac_compute #(
     endcase
   endfunction
 
+  logic [7:0] mbqm_shift;
+  assign mbqm_shift = (va_alu_q == ALU_MUL) ? 8'd0 : va_shift_q;
+
   for (genvar n = 0; n < N; n++) begin : g_mbqm
     qmac_mbqm u_mbqm (
-      .x_i    (va_a[n*32+:32]),
-      .qm_i   (va_b[n*32+:32]),
-      .shift_i(va_shift_q),
-      .y_o    (va_mbqm[n*32+:32])
+      .x_i      (va_a[n*32+:32]),
+      .qm_i     (va_b[n*32+:32]),
+      .shift_i  (mbqm_shift),
+      .y_o      (va_mbqm[n*32+:32]),
+      .prod_lo_o(va_mul[n*32+:32])
     );
   end
 
@@ -631,7 +636,8 @@ module qmac_compute #(
     res_d     = va_q;
     res_row_d = va_dst_q;
     for (int unsigned n = 0; n < N; n++) begin
-      res_data_d[n*32+:32] = alu_lane(va_alu_q, va_a[n*32+:32], va_b[n*32+:32], va_mbqm[n*32+:32]);
+      res_data_d[n*32+:32] = alu_lane(va_alu_q, va_a[n*32+:32], va_b[n*32+:32], va_mbqm[n*32+:32],
+                                      va_mul[n*32+:32]);
     end
   end
 

@@ -4,11 +4,14 @@
 // roundings, with s = shift_i (int8) clamped to [-31, 31], left = max(s, 0), right = max(-s, 0);
 // the left shift wraps modulo 2^32. Bit-exact with qmac_mbqm(x, qm, clamp(shift, -31, 31)) of
 // sw/src/requant.c for every input bit pattern (qmac_requant pipelines the same steps).
+// prod_lo_o is the low word of (x << left) * qm: x * qm mod 2^32 when shift_i <= 0, which is how
+// the vector unit's MUL shares this multiplier.
 module qmac_mbqm (
   input  logic [31:0] x_i,
   input  logic [31:0] qm_i,
   input  logic [7:0]  shift_i,  // int8 exponent, > 0 shifts left
-  output logic [31:0] y_o
+  output logic [31:0] y_o,
+  output logic [31:0] prod_lo_o
 );
 
   logic signed [7:0]  shift_c;   // shift_i clamped to [-31, 31]
@@ -44,6 +47,7 @@ module qmac_mbqm (
     below_mask = ((32'd1 << right) - 32'd1) >> 1;  // the bits below the half bit
     round_up   = quot_half[0] & (~srdhm[31] | (|(srdhm & below_mask)));
     y_o        = quot_half[32:1] + {31'd0, round_up};
+    prod_lo_o  = prod[31:0] - 32'h4000_0000;
   end
 
   assign unused_prod = prod[30:0];
