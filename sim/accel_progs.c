@@ -29,14 +29,30 @@ typedef struct {
 } ctx;
 
 /* ---------------------------------------------------------------------------------------------
- * Builders
+ * Builders: each instruction a compound literal with its fields named (zero fields left out)
  * ------------------------------------------------------------------------------------------- */
 
-static void emit(ctx *x, const qmac_insn *in)
+#define OP(o) ((qmac_insn){.op = (o)}) /* NOP, FENCE, END */
+#define LOAD(...) ((qmac_insn){.op = QMAC_OP_LOAD, .u.load = {__VA_ARGS__}})
+#define STORE(...) ((qmac_insn){.op = QMAC_OP_STORE, .u.store = {__VA_ARGS__}})
+#define GEMM(...) ((qmac_insn){.op = QMAC_OP_GEMM, .u.gemm = {__VA_ARGS__}})
+#define POST(...) ((qmac_insn){.op = QMAC_OP_POST, .u.post = {__VA_ARGS__}})
+#define VALU(...) ((qmac_insn){.op = QMAC_OP_VALU, .u.valu = {__VA_ARGS__}})
+#define CONFIG(...) ((qmac_insn){.op = QMAC_OP_CONFIG, .u.config = {__VA_ARGS__}})
+#define PARAM(r) ((qmac_insn){.op = QMAC_OP_PARAM, .u.param = {.acc = (r)}})
+
+/* A LOAD / STORE of .x_size contiguous rows of buffer b (one line, one plane) for case context x;
+ * the other fields (.dram, .sram, .x_size) are named by the caller. */
+#define LOAD_ROWS(x, b, ...)                                                                                 \
+    LOAD(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
+#define STORE_ROWS(x, b, ...)                                                                                \
+    STORE(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
+
+static void put(ctx *x, qmac_insn in)
 {
     if (x->st != QMAC_OK)
         return;
-    x->st = qmac_prog_push(&x->c->prog, in);
+    x->st = qmac_prog_push(&x->c->prog, &in);
 }
 
 static void emit_words(ctx *x, const uint32_t *w)
@@ -45,169 +61,17 @@ static void emit_words(ctx *x, const uint32_t *w)
         x->st = qmac_prog_push_words(&x->c->prog, w);
 }
 
-static void op0(ctx *x, qmac_op op)
+/* Bytes of one row of buffer buf. */
+static uint32_t row_bytes(const ctx *x, uint32_t buf)
 {
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = op;
-    emit(x, &in);
+    return buf == QMAC_BUF_ACC ? x->rba : x->n;
 }
 
-static qmac_insn load_insn(uint32_t buf, uint32_t dram, uint32_t sram, uint32_t xs_, uint32_t ys_,
-                           uint32_t zs_, uint32_t xst, uint32_t yst, uint32_t zst)
+/* An 8-bit CONFIG value (zero point or clamp bound, int8 or uint8 as the mode says) as its field:
+ * -3 -> 0xfd. */
+static uint32_t field8(int32_t v)
 {
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_LOAD;
-    in.u.load = (qmac_insn_load){.buf = buf,
-                                 .dram = dram,
-                                 .sram = sram,
-                                 .x_size = xs_,
-                                 .y_size = ys_,
-                                 .z_size = zs_,
-                                 .x_stride = xst,
-                                 .y_stride = yst,
-                                 .z_stride = zst};
-    return in;
-}
-
-static void ld(ctx *x, uint32_t buf, uint32_t dram, uint32_t sram, uint32_t xn, uint32_t yn, uint32_t zn,
-               uint32_t xst, uint32_t yst, uint32_t zst)
-{
-    const qmac_insn in = load_insn(buf, dram, sram, xn, yn, zn, xst, yst, zst);
-    emit(x, &in);
-}
-
-static void ldp(ctx *x, uint32_t buf, uint32_t dram, uint32_t sram, uint32_t xn, uint32_t yn, uint32_t zn,
-                uint32_t xst, uint32_t yst, uint32_t zst, uint32_t px0, uint32_t px1, uint32_t py0,
-                uint32_t py1, uint32_t pad)
-{
-    qmac_insn in = load_insn(buf, dram, sram, xn, yn, zn, xst, yst, zst);
-    in.u.load.pad_x0 = px0;
-    in.u.load.pad_x1 = px1;
-    in.u.load.pad_y0 = py0;
-    in.u.load.pad_y1 = py1;
-    in.u.load.pad_value = pad;
-    emit(x, &in);
-}
-
-static void stor(ctx *x, uint32_t buf, uint32_t dram, uint32_t sram, uint32_t xn, uint32_t yn, uint32_t zn,
-                 uint32_t xst, uint32_t yst, uint32_t zst)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_STORE;
-    in.u.store = (qmac_insn_store){.buf = buf,
-                                   .dram = dram,
-                                   .sram = sram,
-                                   .x_size = xn,
-                                   .y_size = yn,
-                                   .z_size = zn,
-                                   .x_stride = xst,
-                                   .y_stride = yst,
-                                   .z_stride = zst};
-    emit(x, &in);
-}
-
-/* flags: bit 0 accum, bit 1 post */
-static void gemm(ctx *x, uint32_t flags, uint32_t group, uint32_t wgt, uint32_t inp, uint32_t acc,
-                 uint32_t c0, uint32_t c1, uint32_t is0, uint32_t is1, uint32_t as0, uint32_t as1,
-                 uint32_t out, uint32_t os0, uint32_t os1)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_GEMM;
-    in.u.gemm = (qmac_insn_gemm){.accum = flags & 1u,
-                                 .post = (flags >> 1) & 1u,
-                                 .group = group,
-                                 .wgt = wgt,
-                                 .inp = inp,
-                                 .acc = acc,
-                                 .count0 = c0,
-                                 .count1 = c1,
-                                 .inp_s0 = is0,
-                                 .inp_s1 = is1,
-                                 .acc_s0 = as0,
-                                 .acc_s1 = as1,
-                                 .out = out,
-                                 .out_s0 = os0,
-                                 .out_s1 = os1};
-    emit(x, &in);
-}
-
-static void post(ctx *x, uint32_t group, uint32_t acc, uint32_t c0, uint32_t c1, uint32_t as0, uint32_t as1,
-                 uint32_t out, uint32_t os0, uint32_t os1)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_POST;
-    in.u.post = (qmac_insn_post){.group = group,
-                                 .acc = acc,
-                                 .count0 = c0,
-                                 .count1 = c1,
-                                 .acc_s0 = as0,
-                                 .acc_s1 = as1,
-                                 .out = out,
-                                 .out_s0 = os0,
-                                 .out_s1 = os1};
-    emit(x, &in);
-}
-
-static void param(ctx *x, uint32_t acc)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_PARAM;
-    in.u.param.acc = acc;
-    emit(x, &in);
-}
-
-typedef struct {
-    uint32_t alu, b_imm, a_buf, a_signed, b, a, dst, c0, c1, a_s0, a_s1, d_s0, d_s1, b_s0, b_s1, imm;
-    int32_t shift;
-} valu_args;
-
-static void valu(ctx *x, const valu_args *v)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_VALU;
-    in.u.valu = (qmac_insn_valu){.alu = v->alu,
-                                 .b_imm = v->b_imm,
-                                 .a_buf = v->a_buf,
-                                 .a_signed = v->a_signed,
-                                 .b = v->b,
-                                 .a = v->a,
-                                 .dst = v->dst,
-                                 .count0 = v->c0,
-                                 .count1 = v->c1,
-                                 .a_s0 = v->a_s0,
-                                 .a_s1 = v->a_s1,
-                                 .dst_s0 = v->d_s0,
-                                 .dst_s1 = v->d_s1,
-                                 .b_s0 = v->b_s0,
-                                 .b_s1 = v->b_s1,
-                                 .imm = v->imm,
-                                 .shift = v->shift};
-    emit(x, &in);
-}
-
-static void config(ctx *x, uint32_t bin, uint32_t asig, uint32_t wsig, uint32_t rule, uint32_t omode,
-                   uint32_t azp, uint32_t ozp, uint32_t cmin, uint32_t cmax)
-{
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_CONFIG;
-    in.u.config = (qmac_insn_config){.bin = bin,
-                                     .act_signed = asig,
-                                     .wgt_signed = wsig,
-                                     .rule = rule,
-                                     .omode = omode,
-                                     .act_zp = azp & 0xffu,
-                                     .out_zp = ozp & 0xffu,
-                                     .clamp_min = cmin & 0xffu,
-                                     .clamp_max = cmax & 0xffu};
-    emit(x, &in);
+    return (uint32_t)v & 0xffu;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -332,70 +196,89 @@ void accel_case_free(accel_case *c)
 
 static void p_nop_fence_end(ctx *x)
 {
-    op0(x, QMAC_OP_NOP);
-    op0(x, QMAC_OP_FENCE);
-    ld(x, QMAC_BUF_INP, D(0), 0, 4, 1, 1, x->n, 0, 0);
-    op0(x, QMAC_OP_FENCE);
-    op0(x, QMAC_OP_NOP);
-    stor(x, QMAC_BUF_INP, S(0), 0, 4, 1, 1, x->n, 0, 0);
-    op0(x, QMAC_OP_FENCE);
-    op0(x, QMAC_OP_END);
+    put(x, OP(QMAC_OP_NOP));
+    put(x, OP(QMAC_OP_FENCE));
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .x_size = 4));
+    put(x, OP(QMAC_OP_FENCE));
+    put(x, OP(QMAC_OP_NOP));
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(0), .x_size = 4));
+    put(x, OP(QMAC_OP_FENCE));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_load_store_every_buf(ctx *x)
 {
     const uint32_t n = x->n, a = x->rba;
-    ld(x, QMAC_BUF_INP, D(0), 3, 7, 1, 1, n, 0, 0);
-    ld(x, QMAC_BUF_WGT, D(1), 5, 9, 1, 1, n, 0, 0);
-    ld(x, QMAC_BUF_ACC, D(2), 2, 6, 1, 1, a, 0, 0);          /* contiguous ACC rows */
-    ld(x, QMAC_BUF_ACC, D(3), 10, 3, 2, 1, 2 * a, 7 * a, 0); /* strided ACC rows */
-    ld(x, QMAC_BUF_OUT, D(4), 1, 5, 1, 1, 3 * n, 0, 0);
-    stor(x, QMAC_BUF_INP, S(0), 3, 7, 1, 1, n, 0, 0);
-    stor(x, QMAC_BUF_WGT, S(1), 5, 9, 1, 1, 2 * n, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(2), 2, 12, 1, 1, a, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(3), 10, 2, 3, 1, 3 * a, a, 0);
-    stor(x, QMAC_BUF_OUT, S(4), 1, 5, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .sram = 3, .x_size = 7));
+    put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(1), .sram = 5, .x_size = 9));
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .sram = 2, .x_size = 6)); /* contiguous ACC rows */
+    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(3), .sram = 10, .x_size = 3, .y_size = 2, .z_size = 1,
+                .x_stride = 2 * a, .y_stride = 7 * a)); /* strided ACC rows */
+    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(4), .sram = 1, .x_size = 5, .y_size = 1, .z_size = 1,
+                .x_stride = 3 * n));
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(0), .sram = 3, .x_size = 7));
+    put(x, STORE(.buf = QMAC_BUF_WGT, .dram = S(1), .sram = 5, .x_size = 9, .y_size = 1, .z_size = 1,
+                 .x_stride = 2 * n));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(2), .sram = 2, .x_size = 12));
+    put(x, STORE(.buf = QMAC_BUF_ACC, .dram = S(3), .sram = 10, .x_size = 2, .y_size = 3, .z_size = 1,
+                 .x_stride = 3 * a, .y_stride = a));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(4), .sram = 1, .x_size = 5));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_load_pad_3d(ctx *x)
 {
     const uint32_t n = x->n, a = x->rba;
     /* 2 planes of 3 lines of 3 rows, strided, with 1/2 padding rows and 1/1 padding lines */
-    ldp(x, QMAC_BUF_INP, D(0), 0, 3, 3, 2, 2 * n, 8 * n, 32 * n, 1, 2, 1, 1, 0x5a);
-    stor(x, QMAC_BUF_INP, S(0), 0, 6, 5, 2, n, 6 * n, 30 * n); /* 60 rows back, contiguous */
-    ldp(x, QMAC_BUF_ACC, D(2), 4, 2, 2, 1, a, 3 * a, 0, 1, 0, 0, 1, 0x81);
-    stor(x, QMAC_BUF_ACC, S(4), 4, 9, 1, 1, a, 0, 0);
-    ldp(x, QMAC_BUF_OUT, D(3), 7, 4, 1, 3, n, 0, 5 * n, 2, 2, 0, 0, 0xff);
-    stor(x, QMAC_BUF_OUT, S(5), 7, 24, 1, 1, n, 0, 0);
-    ldp(x, QMAC_BUF_WGT, D(4), 0, 1, 2, 1, 0, n, 0, 0, 1, 2, 0, 0x11); /* x_stride 0: a repeated row */
-    stor(x, QMAC_BUF_WGT, S(6), 0, 8, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 3, .z_size = 2, .x_stride = 2 * n,
+                .y_stride = 8 * n, .z_stride = 32 * n, .pad_x0 = 1, .pad_x1 = 2, .pad_y0 = 1, .pad_y1 = 1,
+                .pad_value = 0x5a));
+    put(x, STORE(.buf = QMAC_BUF_INP, .dram = S(0), .x_size = 6, .y_size = 5, .z_size = 2, .x_stride = n,
+                 .y_stride = 6 * n, .z_stride = 30 * n)); /* 60 rows back, contiguous */
+    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(2), .sram = 4, .x_size = 2, .y_size = 2, .z_size = 1,
+                .x_stride = a, .y_stride = 3 * a, .pad_x0 = 1, .pad_y1 = 1, .pad_value = 0x81));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(4), .sram = 4, .x_size = 9));
+    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(3), .sram = 7, .x_size = 4, .y_size = 1, .z_size = 3,
+                .x_stride = n, .z_stride = 5 * n, .pad_x0 = 2, .pad_x1 = 2, .pad_value = 0xff));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(5), .sram = 7, .x_size = 24));
+    put(x,
+        LOAD(.buf = QMAC_BUF_WGT, .dram = D(4), .x_size = 1, .y_size = 2, .z_size = 1, .x_stride = 0,
+             .y_stride = n, .pad_x1 = 1, .pad_y0 = 2, .pad_value = 0x11)); /* 2 lines n rows apart, padded */
+    put(x, STORE_ROWS(x, QMAC_BUF_WGT, .dram = S(6), .x_size = 8));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_bursts_4k(ctx *x)
 {
     const uint32_t n = x->n, a = x->rba;
     /* 40 contiguous rows starting 2 rows before a 4 KiB boundary: bursts cut at 4 KiB and 16 beats */
-    ld(x, QMAC_BUF_INP, D(2) - 2 * n, 0, 40, 1, 1, n, 0, 0);
-    ld(x, QMAC_BUF_ACC, D(4) - a - 2 * n, 0, 10, 1, 1, a, 0, 0); /* ACC rows straddling 4 KiB */
-    ld(x, QMAC_BUF_ACC, D(6) - 2 * n, 16, 3, 1, 1, 2 * a, 0, 0);
-    stor(x, QMAC_BUF_INP, S(2) - 3 * n, 0, 40, 1, 1, n, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(4) - 2 * n, 0, 19, 1, 1, a, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(8) - n, 2, 5, 1, 1, 3 * a, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(2) - 2 * n, .x_size = 40));
+    put(x,
+        LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(4) - a - 2 * n, .x_size = 10)); /* ACC rows straddling 4 KiB */
+    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(6) - 2 * n, .sram = 16, .x_size = 3, .y_size = 1, .z_size = 1,
+                .x_stride = 2 * a));
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(2) - 3 * n, .x_size = 40));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(4) - 2 * n, .x_size = 19));
+    put(x, STORE(.buf = QMAC_BUF_ACC, .dram = S(8) - n, .sram = 2, .x_size = 5, .y_size = 1, .z_size = 1,
+                 .x_stride = 3 * a));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_degenerate_dma(ctx *x)
 {
     const uint32_t n = x->n;
-    ld(x, QMAC_BUF_INP, D(0), 0, 3, 1, 0, n, 0, 0);                    /* z = 0: nothing */
-    ldp(x, QMAC_BUF_INP, D(0), 4, 3, 0, 2, n, 0, 0, 1, 1, 2, 1, 0x33); /* padding rows only */
-    ldp(x, QMAC_BUF_OUT, D(0), 2, 0, 2, 1, n, 0, 0, 2, 0, 0, 0, 0x44); /* x = 0, padding rows only */
-    stor(x, QMAC_BUF_INP, S(0), 4, 0, 1, 1, n, 0, 0);                  /* x = 0: nothing */
-    stor(x, QMAC_BUF_INP, S(1), 0, 30, 1, 1, n, 0, 0);
-    stor(x, QMAC_BUF_OUT, S(2), 0, 8, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 1, .z_size = 0,
+                .x_stride = n)); /* z = 0: nothing */
+    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 4, .x_size = 3, .y_size = 0, .z_size = 2,
+                .x_stride = n, .pad_x0 = 1, .pad_x1 = 1, .pad_y0 = 2, .pad_y1 = 1,
+                .pad_value = 0x33)); /* padding rows only */
+    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(0), .sram = 2, .x_size = 0, .y_size = 2, .z_size = 1,
+                .x_stride = n, .pad_x0 = 2, .pad_value = 0x44)); /* x = 0, padding rows only */
+    put(x, STORE(.buf = QMAC_BUF_INP, .dram = S(0), .sram = 4, .x_size = 0, .y_size = 1, .z_size = 1,
+                 .x_stride = n)); /* x = 0: nothing */
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(1), .x_size = 30));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(2), .x_size = 8));
+    put(x, OP(QMAC_OP_END));
 }
 
 /* weights, inputs and parameters of a GEMM test */
@@ -403,64 +286,74 @@ static void gemm_setup(ctx *x, uint32_t rule, bool bin_thr, uint32_t inp_rows)
 {
     const uint32_t n = x->n;
     put_params(x, D(7), rule, bin_thr);
-    ld(x, QMAC_BUF_ACC, D(7), 60, 3, 1, 1, x->rba, 0, 0);
-    param(x, 60);
-    ld(x, QMAC_BUF_WGT, D(0), 0, 2 * n, 1, 1, n, 0, 0); /* two tiles */
-    ld(x, QMAC_BUF_INP, D(1), 0, inp_rows, 1, 1, n, 0, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .sram = 60, .x_size = 3));
+    put(x, PARAM(60));
+    put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(0), .x_size = 2 * n)); /* two tiles */
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(1), .x_size = inp_rows));
 }
 
 static void p_gemm_s8(ctx *x)
 {
-    config(x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, (uint32_t)-3, 0, 0x80, 0x7f);
+    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                  .act_zp = field8(-3), .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 24);
-    gemm(x, 0, 0, 0, 0, 0, 12, 2, 1, 12, 1, 12, 0, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 24, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, GEMM(.count0 = 12, .count1 = 2, .inp_s0 = 1, .inp_s1 = 12, .acc_s0 = 1, .acc_s1 = 12));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 24));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_gemm_u8_zp(ctx *x)
 {
-    config(x, 0, 0, 0, QMAC_RULE_TFLITE, QMAC_OMODE_U8, 128, 0, 0, 255);
+    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 128, .clamp_max = 255));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 20);
-    gemm(x, 0, 0, x->n, 0, 4, 5, 4, 2, 1, 1, 5, 0, 0, 0);
-    config(x, 0, 0, 1, QMAC_RULE_TFLITE, QMAC_OMODE_U8, 7, 0, 0, 255);
-    gemm(x, 0, 0, 0, 3, 30, 9, 1, 1, 0, 1, 0, 0, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 40, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, GEMM(.wgt = x->n, .acc = 4, .count0 = 5, .count1 = 4, .inp_s0 = 2, .inp_s1 = 1, .acc_s0 = 1,
+                .acc_s1 = 5));
+    put(x, CONFIG(.wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 7,
+                  .clamp_max = 255));
+    put(x, GEMM(.inp = 3, .acc = 30, .count0 = 9, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 40));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_gemm_accum(ctx *x)
 {
-    config(x, 0, 1, 0, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 0, 0x80, 0x7f);
+    put(x, CONFIG(.act_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .clamp_min = 0x80,
+                  .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 16);
-    ld(x, QMAC_BUF_ACC, D(3), 0, 8, 1, 1, x->rba, 0, 0); /* random accumulators near anything */
-    gemm(x, 1, 0, 0, 0, 0, 8, 1, 1, 0, 1, 0, 0, 0, 0);   /* accumulate onto loaded rows */
-    gemm(x, 1, 0, x->n, 8, 0, 8, 1, 1, 0, 1, 0, 0, 0, 0);
-    gemm(x, 0, 0, 0, 0, 8, 8, 1, 1, 0, 1, 0, 0, 0, 0);
-    gemm(x, 1, 0, x->n, 8, 8, 8, 1, 1, 0, 1, 0, 0, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 16, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(3), .x_size = 8)); /* random accumulators near anything */
+    put(x, GEMM(.accum = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                .acc_s0 = 1)); /* accumulate onto loaded rows */
+    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, GEMM(.acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 8, .acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                .acc_s0 = 1));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 16));
+    put(x, OP(QMAC_OP_END));
 }
 
-static void gemm_post_prog(ctx *x, uint32_t rule, uint32_t omode, uint32_t ozp, uint32_t cmin, uint32_t cmax)
+static void gemm_post_prog(ctx *x, uint32_t rule, uint32_t omode, int32_t ozp, int32_t cmin, int32_t cmax)
 {
-    config(x, 0, 1, 1, rule, omode, 2, ozp, cmin, cmax);
+    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = rule, .omode = omode, .act_zp = 2,
+                  .out_zp = field8(ozp), .clamp_min = field8(cmin), .clamp_max = field8(cmax)));
     gemm_setup(x, rule, omode == QMAC_OMODE_BIN, 24);
     if (omode == QMAC_OMODE_BIN) {
         for (uint32_t g = 0; g < 8; g++)
-            gemm(x, 2, g, (g & 1u) * x->n, 3 * g, 8 * (g % 2), 3, 1, 1, 0, 1, 0, g % 3, 1, 0);
+            put(x, GEMM(.post = 1, .group = g, .wgt = (g & 1u) * x->n, .inp = 3 * g, .acc = 8 * (g % 2),
+                        .count0 = 3, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = g % 3, .out_s0 = 1));
     } else {
-        gemm(x, 2, 0, 0, 0, 0, 6, 3, 1, 6, 1, 6, 0, 1, 6);
-        gemm(x, 3, 0, x->n, 4, 0, 6, 3, 1, 6, 1, 6, 20, 1, 6);
+        put(x, GEMM(.post = 1, .count0 = 6, .count1 = 3, .inp_s0 = 1, .inp_s1 = 6, .acc_s0 = 1, .acc_s1 = 6,
+                    .out_s0 = 1, .out_s1 = 6));
+        put(x, GEMM(.accum = 1, .post = 1, .wgt = x->n, .inp = 4, .count0 = 6, .count1 = 3, .inp_s0 = 1,
+                    .inp_s1 = 6, .acc_s0 = 1, .acc_s1 = 6, .out = 20, .out_s0 = 1, .out_s1 = 6));
     }
-    stor(x, QMAC_BUF_OUT, S(0), 0, 40, 1, 1, x->n, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(1), 0, 18, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 40));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 18));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_gemm_post_s8(ctx *x)
 {
-    gemm_post_prog(x, QMAC_RULE_TFLITE, QMAC_OMODE_S8, (uint32_t)-5, (uint32_t)-100, 90);
+    gemm_post_prog(x, QMAC_RULE_TFLITE, QMAC_OMODE_S8, -5, -100, 90);
 }
 static void p_gemm_post_u8(ctx *x)
 {
@@ -468,7 +361,7 @@ static void p_gemm_post_u8(ctx *x)
 }
 static void p_gemm_post_float(ctx *x)
 {
-    gemm_post_prog(x, QMAC_RULE_FLOAT, QMAC_OMODE_S8, 7, (uint32_t)-128, 127);
+    gemm_post_prog(x, QMAC_RULE_FLOAT, QMAC_OMODE_S8, 7, -128, 127);
 }
 static void p_gemm_post_bin(ctx *x)
 {
@@ -477,243 +370,180 @@ static void p_gemm_post_bin(ctx *x)
 
 static void p_gemm_binary(ctx *x)
 {
-    config(x, 1, 0, 0, QMAC_RULE_TFLITE, QMAC_OMODE_BIN, 0, 0, 0, 0);
+    put(x, CONFIG(.bin = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
     gemm_setup(x, QMAC_RULE_TFLITE, true, 16);
     /* canonical binary operands: uint8 with zero points 0 */
-    gemm(x, 2, 1, 0, 0, 0, 16, 1, 1, 0, 1, 0, 0, 1, 0);
-    config(x, 1, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_BIN, 3, 0, 0, 0); /* odd zero points too */
-    gemm(x, 3, 2, x->n, 0, 0, 16, 1, 1, 0, 1, 0, 0, 1, 0);
-    stor(x, QMAC_BUF_OUT, S(0), 0, 16, 1, 1, x->n, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(1), 0, 16, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, GEMM(.post = 1, .group = 1, .count0 = 16, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
+    put(x, CONFIG(.bin = 1, .act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                  .omode = QMAC_OMODE_BIN, .act_zp = 3)); /* odd zero points too */
+    put(x, GEMM(.accum = 1, .post = 1, .group = 2, .wgt = x->n, .count0 = 16, .count1 = 1, .inp_s0 = 1,
+                .acc_s0 = 1, .out_s0 = 1));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 16));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 16));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_gemm_tiles(ctx *x)
 {
     const uint32_t n = x->n;
-    config(x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 1, 0, 0x80, 0x7f);
+    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                  .act_zp = 1, .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 48);
-    ld(x, QMAC_BUF_WGT, D(5), 2 * n, 2 * n, 1, 1, n, 0, 0); /* two more tiles */
+    put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(5), .sram = 2 * n, .x_size = 2 * n)); /* two more tiles */
     /* tiles shorter and longer than N back to back: they stream through the array */
     const uint32_t len[] = {1, 3, n, n + 5, 2, 2 * n, n - 1, 1, n + 1};
     uint32_t acc = 0, out = 0;
-    for (size_t i = 0; i < sizeof len / sizeof len[0]; i++) {
-        const uint32_t w = (uint32_t)(i % 4) * n, flags = (i % 3 == 1) ? 2u : (i % 3 == 2) ? 1u : 0u;
-        gemm(x, flags, 0, w, (uint32_t)i, acc, len[i], 1, 1, 0, 1, 0, out, 1, 0);
+    for (uint32_t i = 0; i < sizeof len / sizeof len[0]; i++) {
+        put(x, GEMM(.accum = i % 3 == 2, .post = i % 3 == 1, .wgt = (i % 4) * n, .inp = i, .acc = acc,
+                    .count0 = len[i], .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = out, .out_s0 = 1));
         acc += len[i] / 2;
         out += len[i];
     }
-    stor(x, QMAC_BUF_ACC, S(0), 0, acc + 2 * n + 2, 1, 1, x->rba, 0, 0);
-    stor(x, QMAC_BUF_OUT, S(8), 0, out, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = acc + 2 * n + 2));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(8), .x_size = out));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_gemm_forwarding(ctx *x)
 {
-    config(x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 0, 0x80, 0x7f);
+    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                  .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 16);
-    ld(x, QMAC_BUF_ACC, D(3), 0, 4, 1, 1, x->rba, 0, 0);
-    gemm(x, 1, 0, 0, 0, 0, 7, 1, 1, 0, 0, 0, 0, 0, 0);    /* one ACC row, every vector: distance 1 */
-    gemm(x, 3, 0, 0, 0, 1, 2, 5, 1, 2, 1, 0, 0, 0, 1);    /* rows 1, 2, 1, 2, ...: distance 2 */
-    gemm(x, 1, 0, x->n, 3, 3, 3, 3, 0, 1, 0, 0, 0, 0, 0); /* the next tile on row 3 right after */
-    gemm(x, 1, 0, 0, 5, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0);    /* and a one-vector tile on the same row */
-    stor(x, QMAC_BUF_ACC, S(0), 0, 4, 1, 1, x->rba, 0, 0);
-    stor(x, QMAC_BUF_OUT, S(1), 0, 5, 1, 1, x->n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(3), .x_size = 4));
+    put(x,
+        GEMM(.accum = 1, .count0 = 7, .count1 = 1, .inp_s0 = 1)); /* one ACC row, every vector: distance 1 */
+    put(x, GEMM(.accum = 1, .post = 1, .acc = 1, .count0 = 2, .count1 = 5, .inp_s0 = 1, .inp_s1 = 2,
+                .acc_s0 = 1, .out_s1 = 1)); /* rows 1, 2, 1, 2, ...: distance 2 */
+    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 3, .acc = 3, .count0 = 3, .count1 = 3,
+                .inp_s1 = 1)); /* the next tile on row 3 right after */
+    put(x, GEMM(.accum = 1, .inp = 5, .acc = 3, .count0 = 1,
+                .count1 = 1)); /* and a one-vector tile on the same row */
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 4));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(1), .x_size = 5));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_post_modes(ctx *x)
 {
-    const uint32_t n = x->n;
     put_params(x, D(7), QMAC_RULE_TFLITE, false);
-    ld(x, QMAC_BUF_ACC, D(7), 60, 3, 1, 1, x->rba, 0, 0);
-    ld(x, QMAC_BUF_ACC, D(2), 0, 32, 1, 1, x->rba, 0, 0);
-    param(x, 60);
-    config(x, 0, 0, 0, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 3, (uint32_t)-20, 100);
-    post(x, 0, 0, 4, 2, 1, 4, 0, 1, 4);
-    config(x, 0, 0, 0, QMAC_RULE_SINGLE, QMAC_OMODE_U8, 0, 200, 10, 220);
-    post(x, 0, 8, 4, 2, 2, 1, 8, 1, 4);
-    config(x, 0, 0, 0, QMAC_RULE_TFLITE, QMAC_OMODE_BIN, 0, 0, 0, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .sram = 60, .x_size = 3));
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .x_size = 32));
+    put(x, PARAM(60));
+    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .out_zp = 3, .clamp_min = field8(-20),
+                  .clamp_max = 100));
+    put(x, POST(.count0 = 4, .count1 = 2, .acc_s0 = 1, .acc_s1 = 4, .out_s0 = 1, .out_s1 = 4));
+    put(x, CONFIG(.rule = QMAC_RULE_SINGLE, .omode = QMAC_OMODE_U8, .out_zp = 200, .clamp_min = 10,
+                  .clamp_max = 220));
+    put(x, POST(.acc = 8, .count0 = 4, .count1 = 2, .acc_s0 = 2, .acc_s1 = 1, .out = 8, .out_s0 = 1,
+                .out_s1 = 4));
+    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
     for (uint32_t g = 0; g < 8; g++)
-        post(x, g, 16 + g, 2, 1, 1, 0, 20, 1, 0);
-    post(x, 0, 0, 0, 3, 1, 1, 0, 1, 1); /* L = 0 */
-    config(x, 0, 0, 0, QMAC_RULE_FLOAT, QMAC_OMODE_S8, 0, (uint32_t)-1, (uint32_t)-128, 127);
+        put(x,
+            POST(.group = g, .acc = 16 + g, .count0 = 2, .count1 = 1, .acc_s0 = 1, .out = 20, .out_s0 = 1));
+    put(x, POST(.count0 = 0, .count1 = 3, .acc_s0 = 1, .acc_s1 = 1, .out_s0 = 1, .out_s1 = 1)); /* L = 0 */
+    put(x, CONFIG(.rule = QMAC_RULE_FLOAT, .omode = QMAC_OMODE_S8, .out_zp = field8(-1),
+                  .clamp_min = field8(-128), .clamp_max = 127));
     put_params(x, D(8), QMAC_RULE_FLOAT, false);
-    ld(x, QMAC_BUF_ACC, D(8), 63, 3, 1, 1, x->rba, 0, 0);
-    param(x, 63);
-    post(x, 0, 0, 6, 1, 1, 0, 24, 1, 0);
-    stor(x, QMAC_BUF_OUT, S(0), 0, 30, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(8), .sram = 63, .x_size = 3));
+    put(x, PARAM(63));
+    put(x, POST(.count0 = 6, .count1 = 1, .acc_s0 = 1, .out = 24, .out_s0 = 1));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 30));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_valu_ops(ctx *x)
 {
-    const uint32_t n = x->n;
-    ld(x, QMAC_BUF_ACC, D(2), 0, 16, 1, 1, x->rba, 0, 0);
-    ld(x, QMAC_BUF_INP, D(3), 0, 8, 1, 1, n, 0, 0);
-    ld(x, QMAC_BUF_OUT, D(4), 0, 8, 1, 1, n, 0, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .x_size = 16));
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(3), .x_size = 8));
+    put(x, LOAD_ROWS(x, QMAC_BUF_OUT, .dram = D(4), .x_size = 8));
     for (uint32_t alu = 0; alu < QMAC_ALU_COUNT; alu++) {
         for (uint32_t form = 0; form < 4; form++) {
-            valu_args v = {.alu = alu,
-                           .b_imm = form & 1u,
-                           .a_buf = form >> 1 ? QMAC_ABUF_INP : QMAC_ABUF_ACC,
-                           .a_signed = alu & 1u,
-                           .b = 8,
-                           .a = 2 * form,
-                           .dst = 16 + 4 * alu + form,
-                           .c0 = 2,
-                           .c1 = 1,
-                           .a_s0 = 1,
-                           .d_s0 = 40,
-                           .b_s0 = 1,
-                           .imm = form == 1 ? 0xfffffff3u : 21u,
-                           .shift = (int32_t)alu * 7 - 33};
+            qmac_insn v =
+                VALU(.alu = alu, .b_imm = form & 1u, .a_buf = form >> 1 ? QMAC_ABUF_INP : QMAC_ABUF_ACC,
+                     .a_signed = alu & 1u, .b = 8, .a = 2 * form, .dst = 16 + 4 * alu + form, .count0 = 2,
+                     .count1 = 1, .a_s0 = 1, .dst_s0 = 40, .b_s0 = 1, .imm = form == 1 ? 0xfffffff3u : 21u,
+                     .shift = (int32_t)alu * 7 - 33);
             if (alu == QMAC_ALU_SHL || alu == QMAC_ALU_SHR || alu == QMAC_ALU_SHRR)
-                v.imm = (uint32_t)(alu + 3u * form);
-            valu(x, &v);
+                v.u.valu.imm = (uint32_t)(alu + 3u * form);
+            put(x, v);
         }
     }
-    valu_args v = {.alu = QMAC_ALU_MOV,
-                   .a_buf = QMAC_ABUF_OUT,
-                   .a_signed = 1,
-                   .a = 0,
-                   .dst = 100,
-                   .c0 = 8,
-                   .c1 = 1,
-                   .a_s0 = 1,
-                   .d_s0 = 1};
-    valu(x, &v);
-    v.a_signed = 0;
-    v.dst = 110;
-    valu(x, &v);
-    v = (valu_args){.alu = QMAC_ALU_ADD,
-                    .b_imm = 0,
-                    .a_buf = QMAC_ABUF_ACC,
-                    .a = 0,
-                    .b = 0,
-                    .dst = 0,
-                    .c0 = 0,
-                    .c1 = 5}; /* L = 0 */
-    valu(x, &v);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 120, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    qmac_insn mov = VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .dst = 100, .count0 = 8,
+                         .count1 = 1, .a_s0 = 1, .dst_s0 = 1);
+    put(x, mov);
+    mov.u.valu.a_signed = 0;
+    mov.u.valu.dst = 110;
+    put(x, mov);
+    put(x, VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_ACC, .count0 = 0, .count1 = 5)); /* L = 0 */
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 120));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_valu_forwarding(ctx *x)
 {
-    ld(x, QMAC_BUF_ACC, D(2), 0, 8, 1, 1, x->rba, 0, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .x_size = 8));
     /* dst = A on one row, every iteration: distance 1 */
-    valu_args v = {.alu = QMAC_ALU_ADD,
-                   .b_imm = 1,
-                   .a_buf = QMAC_ABUF_ACC,
-                   .a = 0,
-                   .dst = 0,
-                   .c0 = 6,
-                   .c1 = 1,
-                   .imm = 0x1001u};
-    valu(x, &v);
+    put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .count0 = 6, .count1 = 1,
+                .imm = 0x1001u));
     /* B = the row just written, A another row */
-    v = (valu_args){.alu = QMAC_ALU_MUL, .a_buf = QMAC_ABUF_ACC, .a = 2, .b = 1, .dst = 1, .c0 = 5, .c1 = 1};
-    valu(x, &v);
+    put(x, VALU(.alu = QMAC_ALU_MUL, .a_buf = QMAC_ABUF_ACC, .a = 2, .b = 1, .dst = 1, .count0 = 5,
+                .count1 = 1));
     /* rows alternating: distance 2 on A and B */
-    v = (valu_args){.alu = QMAC_ALU_SUB,
-                    .a_buf = QMAC_ABUF_ACC,
-                    .a = 3,
-                    .b = 4,
-                    .dst = 3,
-                    .c0 = 2,
-                    .c1 = 4,
-                    .a_s0 = 1,
-                    .d_s0 = 1,
-                    .b_s0 = 0,
-                    .a_s1 = 0,
-                    .d_s1 = 0};
-    valu(x, &v);
-    v = (valu_args){.alu = QMAC_ALU_MAX,
-                    .a_buf = QMAC_ABUF_ACC,
-                    .a = 5,
-                    .b = 6,
-                    .dst = 6,
-                    .c0 = 2,
-                    .c1 = 3,
-                    .a_s0 = 1,
-                    .b_s0 = 0,
-                    .d_s0 = 0};
-    valu(x, &v);
+    put(x, VALU(.alu = QMAC_ALU_SUB, .a_buf = QMAC_ABUF_ACC, .a = 3, .b = 4, .dst = 3, .count0 = 2,
+                .count1 = 4, .a_s0 = 1, .dst_s0 = 1));
+    put(x, VALU(.alu = QMAC_ALU_MAX, .a_buf = QMAC_ABUF_ACC, .a = 5, .b = 6, .dst = 6, .count0 = 2,
+                .count1 = 3, .a_s0 = 1));
     /* a chain across instructions: each reads the previous one's rows */
-    v = (valu_args){.alu = QMAC_ALU_SHRR,
-                    .b_imm = 1,
-                    .a_buf = QMAC_ABUF_ACC,
-                    .a = 6,
-                    .dst = 7,
-                    .c0 = 1,
-                    .c1 = 1,
-                    .imm = 3};
-    valu(x, &v);
-    v = (valu_args){.alu = QMAC_ALU_MBQM,
-                    .b_imm = 1,
-                    .a_buf = QMAC_ABUF_ACC,
-                    .a = 7,
-                    .dst = 7,
-                    .c0 = 3,
-                    .c1 = 1,
-                    .imm = 0x5a5a5a5au,
-                    .shift = 2};
-    valu(x, &v);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 8, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, VALU(.alu = QMAC_ALU_SHRR, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 6, .dst = 7, .count0 = 1,
+                .count1 = 1, .imm = 3));
+    put(x, VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 7, .dst = 7, .count0 = 3,
+                .count1 = 1, .imm = 0x5a5a5a5au, .shift = 2));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_config_param(ctx *x)
 {
-    const uint32_t n = x->n;
     put_params(x, D(7), QMAC_RULE_SINGLE, false);
-    ld(x, QMAC_BUF_ACC, D(7), 0, 3, 1, 1, x->rba, 0, 0);
-    ld(x, QMAC_BUF_ACC, D(2), 3, 8, 1, 1, x->rba, 0, 0);
-    param(x, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .x_size = 3));
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .sram = 3, .x_size = 8));
+    put(x, PARAM(0));
     static const uint32_t cl[][4] = {{QMAC_OMODE_S8, 0, 0x80, 0x7f},
                                      {QMAC_OMODE_S8, 0x7f, 0xf0, 0x10},
                                      {QMAC_OMODE_U8, 0x80, 0x00, 0xff},
                                      {QMAC_OMODE_U8, 0, 0x40, 0x40},
                                      {QMAC_OMODE_S8, 0x80, 0xff, 0xff}};
     for (uint32_t i = 0; i < 5; i++) {
-        config(x, 0, i & 1u, 0, i % 2 ? QMAC_RULE_SINGLE : QMAC_RULE_TFLITE, cl[i][0], 0, cl[i][1], cl[i][2],
-               cl[i][3]);
-        post(x, 0, 3, 8, 1, 1, 0, 8 * i, 1, 0);
+        put(x, CONFIG(.act_signed = i & 1u, .rule = i % 2 ? QMAC_RULE_SINGLE : QMAC_RULE_TFLITE,
+                      .omode = cl[i][0], .out_zp = cl[i][1], .clamp_min = cl[i][2], .clamp_max = cl[i][3]));
+        put(x, POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 8 * i, .out_s0 = 1));
     }
-    param(x, 3); /* random rows as parameters */
-    post(x, 0, 3, 8, 1, 1, 0, 40, 1, 0);
-    stor(x, QMAC_BUF_OUT, S(0), 0, 48, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, PARAM(3)); /* random rows as parameters */
+    put(x, POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 40, .out_s0 = 1));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 48));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_hazards(ctx *x)
 {
-    const uint32_t n = x->n, a = x->rba;
-    config(x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 0, 0x80, 0x7f);
+    const uint32_t n = x->n;
+    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                  .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 8);
-    gemm(x, 2, 0, 0, 0, 0, 8, 1, 1, 0, 1, 0, 0, 1, 0);
-    ld(x, QMAC_BUF_INP, D(3), 0, 8, 1, 1, n, 0, 0);    /* WAR on INP: must wait for the GEMM */
-    stor(x, QMAC_BUF_ACC, S(0), 0, 8, 1, 1, a, 0, 0);  /* RAW on ACC */
-    gemm(x, 0, 0, n, 0, 0, 8, 1, 1, 0, 1, 0, 0, 0, 0); /* WAR on ACC against the STORE */
-    stor(x, QMAC_BUF_ACC, S(1), 0, 8, 1, 1, a, 0, 0);
-    stor(x, QMAC_BUF_OUT, S(2), 0, 8, 1, 1, n, 0, 0);
-    ld(x, QMAC_BUF_INP, S(2), 8, 8, 1, 1, n, 0, 0); /* RAW through memory */
-    ld(x, QMAC_BUF_OUT, S(1), 0, 8, 1, 1, n, 0, 0); /* port W(OUT) free, data from the STORE */
-    valu_args v = {.alu = QMAC_ALU_ADD,
-                   .b_imm = 1,
-                   .a_buf = QMAC_ABUF_INP,
-                   .a = 8,
-                   .dst = 0,
-                   .c0 = 8,
-                   .c1 = 1,
-                   .a_s0 = 1,
-                   .d_s0 = 1,
-                   .imm = 5};
-    valu(x, &v);
-    stor(x, QMAC_BUF_ACC, S(0), 0, 8, 1, 1, a, 0, 0); /* overwrites the first STORE's bytes */
-    stor(x, QMAC_BUF_OUT, S(3), 0, 8, 1, 1, n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, GEMM(.post = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(3), .x_size = 8));  /* WAR on INP: must wait for the GEMM */
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8)); /* RAW on ACC */
+    put(x, GEMM(.wgt = n, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                .acc_s0 = 1)); /* WAR on ACC against the STORE */
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 8));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(2), .x_size = 8));
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = S(2), .sram = 8, .x_size = 8)); /* RAW through memory */
+    put(x, LOAD_ROWS(x, QMAC_BUF_OUT, .dram = S(1), .x_size = 8)); /* port W(OUT) free, data from the STORE */
+    put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a = 8, .count0 = 8, .count1 = 1,
+                .a_s0 = 1, .dst_s0 = 1, .imm = 5));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8)); /* overwrites the first STORE's bytes */
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(3), .x_size = 8));
+    put(x, OP(QMAC_OP_END));
 }
 
 /* A post-GEMM of N vectors, then a one-vector GEMM streaming after it, which retires 2 cycles
@@ -724,46 +554,39 @@ static void p_ooo_retire(ctx *x)
     const uint32_t n = x->n;
     for (uint32_t pass = 0; pass < 2; pass++) {
         const uint32_t omode = pass ? QMAC_OMODE_BIN : QMAC_OMODE_S8;
-        config(x, 0, 1, 1, QMAC_RULE_TFLITE, omode, 0, 0, 0x80, 0x7f);
+        put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = omode,
+                      .clamp_min = 0x80, .clamp_max = 0x7f));
         if (pass == 0)
             gemm_setup(x, QMAC_RULE_TFLITE, false, 2 * n);
-        gemm(x, 2, 3, 0, 0, 0, n, 1, 1, 0, 1, 0, 16 * pass, 1, 0);
-        gemm(x, 0, 0, n, n, n, 1, 1, 1, 0, 1, 0, 0, 0, 0);
+        put(x, GEMM(.post = 1, .group = 3, .count0 = n, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1,
+                    .out = 16 * pass, .out_s0 = 1));
+        put(x, GEMM(.wgt = n, .inp = n, .acc = n, .count0 = 1, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
         if (pass == 0) {
-            valu_args v = {.alu = QMAC_ALU_ADD,
-                           .b_imm = 1,
-                           .a_buf = QMAC_ABUF_OUT,
-                           .a_signed = 1,
-                           .a = n - 1,
-                           .dst = 2 * n,
-                           .c0 = 2,
-                           .c1 = 1,
-                           .a_s0 = (uint32_t)-1 & 0xffffu,
-                           .d_s0 = 1,
-                           .imm = 1};
-            v.a_s0 = 0;
-            valu(x, &v);
+            /* a_s0 0: both iterations read OUT row n - 1, the last one the post-GEMM writes */
+            put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .a = n - 1,
+                        .dst = 2 * n, .count0 = 2, .count1 = 1, .dst_s0 = 1, .imm = 1));
         } else {
-            config(x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 0, 0x80, 0x7f);
+            put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                          .clamp_min = 0x80, .clamp_max = 0x7f));
         }
     }
-    stor(x, QMAC_BUF_OUT, S(0), 0, 16 + n, 1, 1, n, 0, 0);
-    stor(x, QMAC_BUF_ACC, S(1), 0, 2 * n + 2, 1, 1, x->rba, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 16 + n));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 2 * n + 2));
+    put(x, OP(QMAC_OP_END));
 }
 
 /* A little real work before a fault, and work after it that must never happen. */
 static void fault_prelude(ctx *x)
 {
-    ld(x, QMAC_BUF_INP, D(0), 0, 6, 1, 1, x->n, 0, 0);
-    stor(x, QMAC_BUF_INP, S(0), 0, 6, 1, 1, x->n, 0, 0);
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .x_size = 6));
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(0), .x_size = 6));
 }
 
 static void fault_postlude(ctx *x)
 {
-    ld(x, QMAC_BUF_ACC, D(1), 0, 4, 1, 1, x->rba, 0, 0);
-    stor(x, QMAC_BUF_INP, S(1), 0, 6, 1, 1, x->n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(1), .x_size = 4));
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(1), .x_size = 6));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_fault_opcode(ctx *x)
@@ -777,7 +600,7 @@ static void p_fault_opcode(ctx *x)
 static void p_fault_field_reserved(ctx *x)
 {
     fault_prelude(x);
-    const qmac_insn in = load_insn(QMAC_BUF_INP, D(0), 8, 2, 1, 1, x->n, 0, 0);
+    const qmac_insn in = LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .sram = 8, .x_size = 2);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn_encode(&in, w);
     w[0] |= 1u << 12; /* a reserved bit of LOAD */
@@ -788,12 +611,7 @@ static void p_fault_field_reserved(ctx *x)
 static void p_fault_field_enum(ctx *x)
 {
     fault_prelude(x);
-    valu_args v = {.alu = QMAC_ALU_ADD, .a = 0, .dst = 0, .c0 = 1, .c1 = 1};
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_VALU;
-    in.u.valu.count0 = v.c0;
-    in.u.valu.count1 = v.c1;
+    const qmac_insn in = VALU(.count0 = 1, .count1 = 1);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn_encode(&in, w);
     w[0] |= 12u << QMAC_VALU_ALU_LSB; /* alu 12 */
@@ -804,11 +622,8 @@ static void p_fault_field_enum(ctx *x)
 static void p_fault_field_clamp(ctx *x)
 {
     fault_prelude(x);
-    config(x, 0, 0, 0, 0, QMAC_OMODE_U8, 0, 0, 0x7f, 0x80); /* fine as U8 */
-    qmac_insn in;
-    memset(&in, 0, sizeof in);
-    in.op = QMAC_OP_CONFIG;
-    in.u.config = (qmac_insn_config){.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80};
+    put(x, CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 0x7f, .clamp_max = 0x80)); /* fine as U8 */
+    const qmac_insn in = CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn_encode(&in, w); /* 127 > -128 as int8 */
     emit_words(x, w);
@@ -818,15 +633,16 @@ static void p_fault_field_clamp(ctx *x)
 static void p_fault_align(ctx *x)
 {
     fault_prelude(x);
-    const qmac_insn in = load_insn(QMAC_BUF_INP, D(0), 8, 2, 2, 1, x->n, x->n * 3 + x->n / 2, 0);
-    emit(x, &in);
+    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 8, .x_size = 2, .y_size = 2, .z_size = 1,
+                .x_stride = x->n, .y_stride = x->n * 3 + x->n / 2));
     fault_postlude(x);
 }
 
 static void p_fault_buf_range(ctx *x)
 {
     fault_prelude(x);
-    gemm(x, 0, 0, 0, 0, x->cfg->acc_rows - 2, 2, 2, 1, 1, 1, 1, 0, 0, 0); /* ACC rows up to depth + 1 */
+    put(x, GEMM(.acc = x->cfg->acc_rows - 2, .count0 = 2, .count1 = 2, .inp_s0 = 1, .inp_s1 = 1, .acc_s0 = 1,
+                .acc_s1 = 1)); /* last ACC row: depth, one past the end */
     fault_postlude(x);
 }
 
@@ -834,15 +650,16 @@ static void p_fault_window(ctx *x)
 {
     x->c->run.win.hi = MEM_END - 0x10000u - 1u;
     fault_prelude(x);
-    stor(x, QMAC_BUF_INP, MEM_END - 0x10000u - x->n, 0, 2, 1, 1, x->n, 0, 0); /* its second row is outside */
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = MEM_END - 0x10000u - x->n,
+                      .x_size = 2)); /* its second row is outside */
     fault_postlude(x);
 }
 
 static void p_fault_fetch_end(ctx *x)
 {
     fault_prelude(x);
-    gemm(x, 0, 0, 0, 0, 0, 4, 1, 1, 0, 1, 0, 0, 0, 0);
-    op0(x, QMAC_OP_NOP);
+    put(x, GEMM(.count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, OP(QMAC_OP_NOP));
     /* no END: the program ends the window (set in accel_directed) */
 }
 
@@ -850,7 +667,7 @@ static void p_fault_fetch_misaligned(ctx *x)
 {
     x->c->run.prog_addr = MEM_BASE + 16u;
     fault_prelude(x);
-    op0(x, QMAC_OP_END);
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_fault_bus_load(ctx *x)
@@ -858,23 +675,24 @@ static void p_fault_bus_load(ctx *x)
     x->c->run.win =
         (qmac_window){MEM_BASE, MEM_END + MEM_SIZE - 1u}; /* the window is larger than the memory */
     fault_prelude(x);
-    ld(x, QMAC_BUF_INP, MEM_END - 2 * x->n, 10, 5, 1, 1, x->n, 0, 0); /* three rows beyond the memory */
-    op0(x, QMAC_OP_END);
+    put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = MEM_END - 2 * x->n, .sram = 10,
+                     .x_size = 5)); /* three rows beyond the memory */
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_fault_bus_store(ctx *x)
 {
     x->c->run.win = (qmac_window){MEM_BASE, MEM_END + MEM_SIZE - 1u};
     fault_prelude(x);
-    stor(x, QMAC_BUF_INP, MEM_END - 3 * x->n, 0, 6, 1, 1, x->n, 0, 0);
-    op0(x, QMAC_OP_END);
+    put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = MEM_END - 3 * x->n, .x_size = 6));
+    put(x, OP(QMAC_OP_END));
 }
 
 static void p_fault_bus_fetch(ctx *x)
 {
     x->c->run.win = (qmac_window){MEM_BASE, MEM_END + MEM_SIZE - 1u};
     fault_prelude(x);
-    op0(x, QMAC_OP_NOP);
+    put(x, OP(QMAC_OP_NOP));
     /* no END, and the program ends the memory (set in finish): the next fetch answers SLVERR */
 }
 
@@ -1018,18 +836,13 @@ static bool r_dma(rgen *g, qmac_insn *in, bool load)
     if (extent > MEM_END - lo)
         return false;
     const uint32_t dram = lo + (rnd(g, (uint32_t)(MEM_END - lo - extent) / n + 1u)) * n;
-    memset(in, 0, sizeof *in);
-    if (load) {
-        *in = load_insn(buf, dram, sram, xn, yn, zn, xs, ys, zs);
-        in->u.load.pad_x0 = px0;
-        in->u.load.pad_x1 = px1;
-        in->u.load.pad_y0 = py0;
-        in->u.load.pad_y1 = py1;
-        in->u.load.pad_value = rnd(g, 256);
-    } else {
-        in->op = QMAC_OP_STORE;
-        in->u.store = (qmac_insn_store){buf, dram, sram, xn, yn, zn, xs, ys, zs};
-    }
+    if (load)
+        *in = LOAD(.buf = buf, .pad_value = rnd(g, 256), .dram = dram, .sram = sram, .x_size = xn,
+                   .y_size = yn, .z_size = zn, .x_stride = xs, .y_stride = ys, .z_stride = zs, .pad_x0 = px0,
+                   .pad_x1 = px1, .pad_y0 = py0, .pad_y1 = py1);
+    else
+        *in = STORE(.buf = buf, .dram = dram, .sram = sram, .x_size = xn, .y_size = yn, .z_size = zn,
+                    .x_stride = xs, .y_stride = ys, .z_stride = zs);
     return true;
 }
 
@@ -1147,9 +960,7 @@ static void r_fault(rgen *g, const qmac_window *win)
         break;
     }
     case 2:
-        memset(&in, 0, sizeof in);
-        in.op = QMAC_OP_VALU;
-        in.u.valu.count0 = in.u.valu.count1 = 1;
+        in = VALU(.count0 = 1, .count1 = 1);
         qmac_insn_encode(&in, w);
         w[0] |= (QMAC_ALU_COUNT + rnd(g, 16 - QMAC_ALU_COUNT)) << QMAC_VALU_ALU_LSB;
         break;
@@ -1160,13 +971,11 @@ static void r_fault(rgen *g, const qmac_window *win)
         w[QMAC_LOAD_DRAM_LSB / 32] |= 1u + rnd(g, x->n - 1u); /* dram not a multiple of N */
         break;
     case 4:
-        in = load_insn(QMAC_BUF_INP, win->hi - x->n + 1u, 0, 2, 1, 1, x->n, 0, 0); /* crosses WIN_HI */
+        in = LOAD_ROWS(x, QMAC_BUF_INP, .dram = win->hi - x->n + 1u, .x_size = 2); /* crosses WIN_HI */
         qmac_insn_encode(&in, w);
         break;
     default:
-        memset(&in, 0, sizeof in);
-        in.op = QMAC_OP_PARAM;
-        in.u.param.acc = x->cfg->acc_rows - 2u; /* rows depth - 2 .. depth */
+        in = PARAM(x->cfg->acc_rows - 2u); /* rows depth - 2 .. depth */
         qmac_insn_encode(&in, w);
         break;
     }
@@ -1200,8 +1009,8 @@ qmac_status accel_random(const qmac_hw_config *cfg, uint64_t seed, uint32_t len,
     if (simctl_rng_chance(&x.rng, 3, 4)) {
         const uint32_t rule = simctl_rng_below(&x.rng, 3);
         put_params(&x, D(20), rule, simctl_rng_chance(&x.rng, 1, 4));
-        ld(&x, QMAC_BUF_ACC, D(20), 0, 3, 1, 1, x.rba, 0, 0);
-        param(&x, 0);
+        put(&x, LOAD_ROWS(&x, QMAC_BUF_ACC, .dram = D(20), .x_size = 3));
+        put(&x, PARAM(0));
     }
     const qmac_window win = out->run.win;
     /* one program in 8 has a faulting instruction somewhere: precise faults with work in flight */
@@ -1221,13 +1030,11 @@ qmac_status accel_random(const qmac_hw_config *cfg, uint64_t seed, uint32_t len,
             qmac_insn chk;
             ok = qmac_insn_check(w, cfg, &win, &chk, NULL) == QMAC_FAULT_NONE;
         }
-        if (!ok) {
-            memset(&in, 0, sizeof in);
-            in.op = QMAC_OP_NOP;
-        }
-        emit(&x, &in);
+        if (!ok)
+            in = OP(QMAC_OP_NOP);
+        put(&x, in);
     }
-    op0(&x, QMAC_OP_END);
+    put(&x, OP(QMAC_OP_END));
     st = case_finish(&x);
     if (st != QMAC_OK)
         accel_case_free(out);
@@ -1244,14 +1051,17 @@ qmac_status accel_bench_prog(const qmac_hw_config *cfg, uint32_t tiles, uint32_t
     uint32_t inp = vectors < cfg->inp_rows ? vectors : cfg->inp_rows;
     inp = inp < cfg->acc_rows ? inp : cfg->acc_rows;
     const uint32_t acc = inp;
-    config(&x, 0, 1, 1, QMAC_RULE_TFLITE, QMAC_OMODE_S8, 0, 0, 0x80, 0x7f);
-    ld(&x, QMAC_BUF_WGT, D(0), 0, 4 * n, 1, 1, n, 0, 0);
-    ld(&x, QMAC_BUF_INP, D(1), 0, inp, 1, 1, n, 0, 0);
-    /* count0 * count1 = vectors, over inp rows and acc rows (wrapping with the outer loop) */
+    put(&x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                   .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(&x, LOAD_ROWS(&x, QMAC_BUF_WGT, .dram = D(0), .x_size = 4 * n));
+    put(&x, LOAD_ROWS(&x, QMAC_BUF_INP, .dram = D(1), .x_size = inp));
+    /* count0 * count1 = vectors (a multiple of inp), over inp rows and acc rows (wrapping with the
+     * outer loop) */
     for (uint32_t t = 0; t < tiles; t++)
-        gemm(&x, t ? 1u : 0u, 0, (t % 4) * n, 0, 0, inp, vectors / inp, 1, 0, 1, 0, 0, 0, 0);
-    stor(&x, QMAC_BUF_ACC, S(0), 0, 64 < acc ? 64 : acc, 1, 1, x.rba, 0, 0);
-    op0(&x, QMAC_OP_END);
+        put(&x, GEMM(.accum = t ? 1u : 0u, .wgt = (t % 4) * n, .count0 = inp, .count1 = vectors / inp,
+                     .inp_s0 = 1, .acc_s0 = 1));
+    put(&x, STORE_ROWS(&x, QMAC_BUF_ACC, .dram = S(0), .x_size = 64 < acc ? 64 : acc));
+    put(&x, OP(QMAC_OP_END));
     st = case_finish(&x);
     if (st != QMAC_OK)
         accel_case_free(out);
