@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# synth.sh - Yosys synthesis and nextpnr-ice40 place-and-route of the qmac array, and a word-level
-# census of the whole accelerator in its small build; writes the
-# raw logs under OUTDIR and a diff-stable summary to REPORT (the Makefile's `synth` target).
+# synth.sh - Yosys synthesis and nextpnr-ice40 place-and-route of the qmac array, and iCE40
+# synthesis of the whole accelerator in its small build; writes the raw logs under OUTDIR and a
+# diff-stable summary to REPORT (the Makefile's `synth` target).
 #
 #   scripts/synth.sh OUTDIR REPORT RTL.sv...     (package file first: Yosys reads in order)
 #
@@ -31,11 +31,13 @@ TARGET_MHZ=100
 
 # The runs: NAME TOP PARAMS FLOW [NEXTPNR DEVICE ARGS]. The default 16x16 array is synthesized
 # generically; small arrays go through iCE40 synthesis, and those that fit a part are placed and
-# routed inside qmac_synth_wrap (an FPGA has too few pins for the bare array's ports).
+# routed inside qmac_synth_wrap (an FPGA has too few pins for the bare array's ports). The whole
+# accelerator (N 4, 256-row buffers) is mapped to iCE40 cells module by module (ice40_hier.ys);
+# it is ten times larger than the largest iCE40, so it is not placed.
 GENERIC_RUNS=(
     "generic_16x16 qmac_array Rows=16,Cols=16 generic"
     "generic_pe    qmac_pe    PsumW=22        generic"
-    "accel_small   qmac_top   ArrayDim=4,InpRows=256,WgtRows=256,AccRows=256,OutRows=256 coarse"
+    "accel_small   qmac_top   ArrayDim=4,InpRows=256,WgtRows=256,AccRows=256,OutRows=256 ice40_hier"
 )
 ICE40_RUNS=(
     "ice40_4x4     qmac_array Rows=4,Cols=4 ice40"
@@ -81,7 +83,8 @@ run_one() {
 t_start=$(date +%s)
 { "$YOSYS" -V; "$NEXTPNR" --version 2>&1 | head -n 1; } >"$OUT/versions.txt"
 
-# The 16x16 generic run is the long one: it goes in the background while the rest run.
+# The 16x16 generic run and the accelerator are the long ones: they go in the background while
+# the rest run.
 pids=()
 for r in "${GENERIC_RUNS[@]}"; do
     # shellcheck disable=SC2086

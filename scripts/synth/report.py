@@ -15,6 +15,40 @@ import sys
 # iCE40 device capacities (logic cells, SB_MAC16 DSPs) from the Lattice data sheets.
 DEVICES = {"hx8k": ("iCE40HX8K", 7680, 0), "up5k": ("iCE40UP5K", 5280, 8)}
 
+# What each accelerator module is, for the per-module table.
+ROLES = {
+    "qmac_top": "top: AXI4 master mux, trace port",
+    "qmac_core": "buffers' port muxes, unit queues' wiring, counters",
+    "qmac_csr": "AXI4-Lite CSRs, cycle and performance counters",
+    "qmac_fetch": "instruction prefetch, 4-entry FIFO",
+    "qmac_dispatch": "unit queues (6 slots), footprint hazard check",
+    "qmac_decode": "decode and fault checks: footprint products (16x16, 16x32)",
+    "qmac_axi_rd_arb": "AR arbiter (fetch, load)",
+    "qmac_load": "load unit: 3-D strides, padding",
+    "qmac_store": "store unit: read FIFO, W channel",
+    "qmac_dma_burst": "burst splitter (16 beats, 4 KiB)",
+    "qmac_compute": "compute control, VALU lanes, ACC forwarding",
+    "qmac_array": "MAC array control and skew",
+    "qmac_pe": "processing element: int8 MAC, XNOR-popcount",
+    "qmac_delay": "skew delay lines",
+    "qmac_requant": "requantization rules A, B, C (float) and binary thresholds, per lane",
+    "qmac_mbqm": "VALU MBQM and MUL, one per lane",
+    "qmac_sram": "buffer (INP, WGT, ACC x2, OUT)",
+}
+
+
+def load_stat_json(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    # Yosys 0.23 leaves a comma after the last module of `stat -json` without a top
+    return json.loads(re.sub(r",(\s*})", r"\1", text))
+
+
+def base_module(name):
+    """'$paramod$<hash>\\qmac_sram' or '$paramod\\qmac_pe\\PsumW=...' -> the module's name."""
+    name = re.sub(r"^\$paramod(\$[0-9a-f]+)?\\", "", name)
+    return name.lstrip("\\").split("\\")[0]
+
 
 def load_run(out, name):
     d = os.path.join(out, name)
@@ -24,8 +58,8 @@ def load_run(out, name):
             k, _, v = line.rstrip("\n").partition("=")
             run[k] = v
     run["params"] = dict(kv.split("=") for kv in run["params"].split(","))
-    with open(os.path.join(d, "stat.json"), encoding="utf-8") as f:
-        stat = json.load(f)
+    stat = load_stat_json(os.path.join(d, "stat.json"))
+    run["modules"] = stat["modules"]
     run["stat"] = stat["design"] if "design" in stat else next(iter(stat["modules"].values()))
     elab = os.path.join(d, "elab_stat.json")
     if os.path.exists(elab):
@@ -106,7 +140,7 @@ def main():
 
     # ------------------------------------------------------------------ generic
     gen = [r for r in runs.values() if r["flow"] == "generic"]
-    coarse = [r for r in runs.values() if r["flow"] == "coarse"]
+    hier = [r for r in runs.values() if r["flow"] == "ice40_hier"]
     if gen:
         w.append("## Generic synthesis (Yosys `synth -flatten`, technology independent)")
         w.append("")
@@ -135,35 +169,51 @@ def main():
         w.append("")
 
     # ------------------------------------------------------------------ whole accelerator
-    for r in coarse:
+    for r in hier:
         p = {k: int(v) for k, v in r["params"].items()}
         n = p["ArrayDim"]
-        buf_bits = (p["InpRows"] + p["WgtRows"] + p["OutRows"]) * n * 8 + 2 * p["AccRows"] * n * 32
-        by_kind = {}
-        for t, c in cells(r).items():
-            m = re.match(r"^(\$[a-z_0-9]+?)(?:_(\d+))?$", t)
-            kind, width = (m.group(1), int(m.group(2) or 0)) if m else (t, 0)
-            k = by_kind.setdefault(kind, [0, 0])
-            k[0] += c
-            k[1] += c * width
-        ff_bits = sum(v[1] for k, v in by_kind.items() if "dff" in k)
-        w.append(f"## The whole accelerator, small build (`{r['top']}` {shape(r)})")
+        # module keys keep Yosys's leading backslash on public names, cell types do not
+        mods = {m.lstrip("\\"): v for m, v in r["modules"].items()}
+        top = next(m for m in mods if base_module(m) == r["top"])
+        # instances of each module under the top
+        inst = {}
+
+        def visit(m, k):
+            inst[m] = inst.get(m, 0) + k
+            for t, c in mods[m]["num_cells_by_type"].items():
+                if t in mods:
+                    visit(t, k * c)
+
+        visit(top, 1)
+        own = {}  # base module name -> [instances, lut, ff, carry, bram] (totals)
+        for m, k in inst.items():
+            by = mods[m]["num_cells_by_type"]
+            row = own.setdefault(base_module(m), [0, 0, 0, 0, 0])
+            row[0] += k
+            row[1] += k * by.get("SB_LUT4", 0)
+            row[2] += k * sum(c for t, c in by.items() if t.startswith("SB_DFF"))
+            row[3] += k * by.get("SB_CARRY", 0)
+            row[4] += k * by.get("SB_RAM40_4K", 0)
+        tot = [sum(v[i] for v in own.values()) for i in range(1, 5)]
+        hx_lc = DEVICES["hx8k"][1]
+        buf_kbit = ((p["InpRows"] + p["WgtRows"] + p["OutRows"]) * n * 8 + 2 * p["AccRows"] * n * 32) // 1024
+        w.append(f"## The whole accelerator, small build, iCE40 (`{r['top']}` {shape(r)})")
         w.append("")
-        w.append("Word-level census after coarse synthesis (`synth -flatten -run begin:fine`, see")
-        w.append("`scripts/synth/coarse.ys`): each Yosys cell is one operator of the given width.")
-        w.append("Buffers stay memories (`$mem_v2`, block RAM on an FPGA): INP, WGT and OUT of")
-        w.append(f"{n} bytes per row and ACC of {n} int32 lanes, kept twice, are {buf_bits} bits; the")
-        w.append("other memories are the instruction FIFO and the unit queues. Gate-level mapping of")
-        w.append("the float (rule C) and 64-bit footprint datapaths takes ABC over an hour here, so")
-        w.append("there is no LUT count or Fmax for the whole accelerator yet.")
+        w.append("`synth_ice40 -noflatten` (`scripts/synth/ice40_hier.ys`): ABC maps each module on its")
+        w.append("own, so nothing is optimized across module boundaries (a constant or unused port) and")
+        w.append("the counts are an upper bound. Multipliers are built from LUTs and carry chains. The")
+        w.append(f"buffers ({buf_kbit} kbit: INP, WGT and OUT of {n} bytes per row, ACC of {n} int32 lanes")
+        w.append("kept twice) map to SB_RAM40_4K block RAMs; the instruction FIFO and the unit queues are")
+        w.append(f"flip-flops. At {tot[0]} LUT4 the design is {tot[0] / hx_lc:.1f} times the largest iCE40")
+        w.append(f"(iCE40HX8K, {hx_lc} logic cells, 32 block RAMs), so it is not placed and routed and has")
+        w.append("no Fmax here; the array's Fmax is below.")
         w.append("")
-        w.append("| cell kind | cells | bits (sum of widths) |")
-        w.append("|---|---:|---:|")
-        for kind in sorted(by_kind):
-            c, b = by_kind[kind]
-            w.append(f"| `{kind}` | {c} | {b if b else '-'} |")
-        w.append(f"| **all cells** | **{r['stat']['num_cells']}** | |")
-        w.append(f"| flip-flop bits | | {ff_bits} |")
+        w.append("| module | what | instances | SB_LUT4 | FF | SB_CARRY | SB_RAM40_4K | LUT4 share |")
+        w.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for name, (k, lut, ff, carry, bram) in sorted(own.items(), key=lambda kv: (-kv[1][1], kv[0])):
+            w.append(f"| `{name}` | {ROLES.get(name, '')} | {k} | {lut} | {ff} | {carry} | {bram} | "
+                     f"{100 * lut / tot[0]:.1f}% |")
+        w.append(f"| **total** | | | **{tot[0]}** | **{tot[1]}** | **{tot[2]}** | **{tot[3]}** | |")
         w.append("")
 
     # ------------------------------------------------------------------ iCE40 synthesis
