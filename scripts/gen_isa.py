@@ -160,6 +160,15 @@ def gen_c_header(spec):
     w("    } u;")
     w("} qmac_insn;")
     w("")
+    w("/* Builders: an instruction as a compound literal with its fields named (zero fields left out),")
+    w(" * e.g. qmac_prog_push(&p, &QMAC_INSN_GEMM(.inp = 8, .count0 = 12, .count1 = 1, .inp_s0 = 1)).")
+    w(" * C99 designated initializers: C only (C++ before C++20 has none). */")
+    for fmt, body in spec["formats"].items():
+        if body["fields"]:
+            w(f"#define QMAC_INSN_{fmt}(...) ((qmac_insn){{.op = QMAC_OP_{fmt}, .u.{fmt.lower()} = {{__VA_ARGS__}}}})")
+        else:
+            w(f"#define QMAC_INSN_{fmt}() ((qmac_insn){{.op = QMAC_OP_{fmt}}})")
+    w("")
     w("/* Decode the 8 words of an instruction. Returns QMAC_FAULT_NONE, QMAC_FAULT_OPCODE (unknown")
     w(" * opcode) or QMAC_FAULT_FIELD (a reserved bit set, or an enum field out of its range); *field")
     w(" * (may be NULL) then names the offending field (\"reserved\" for reserved bits). */")

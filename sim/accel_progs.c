@@ -29,24 +29,16 @@ typedef struct {
 } ctx;
 
 /* ---------------------------------------------------------------------------------------------
- * Builders: each instruction a compound literal with its fields named (zero fields left out)
+ * Builders: each instruction a QMAC_INSN_<OP>(...) compound literal (sw/include/qmac/isa_gen.h)
+ * with its fields named, zero fields left out
  * ------------------------------------------------------------------------------------------- */
-
-#define OP(o) ((qmac_insn){.op = (o)}) /* NOP, FENCE, END */
-#define LOAD(...) ((qmac_insn){.op = QMAC_OP_LOAD, .u.load = {__VA_ARGS__}})
-#define STORE(...) ((qmac_insn){.op = QMAC_OP_STORE, .u.store = {__VA_ARGS__}})
-#define GEMM(...) ((qmac_insn){.op = QMAC_OP_GEMM, .u.gemm = {__VA_ARGS__}})
-#define POST(...) ((qmac_insn){.op = QMAC_OP_POST, .u.post = {__VA_ARGS__}})
-#define VALU(...) ((qmac_insn){.op = QMAC_OP_VALU, .u.valu = {__VA_ARGS__}})
-#define CONFIG(...) ((qmac_insn){.op = QMAC_OP_CONFIG, .u.config = {__VA_ARGS__}})
-#define PARAM(r) ((qmac_insn){.op = QMAC_OP_PARAM, .u.param = {.acc = (r)}})
 
 /* A LOAD / STORE of .x_size contiguous rows of buffer b (one line, one plane) for case context x;
  * the other fields (.dram, .sram, .x_size) are named by the caller. */
 #define LOAD_ROWS(x, b, ...)                                                                                 \
-    LOAD(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
+    QMAC_INSN_LOAD(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
 #define STORE_ROWS(x, b, ...)                                                                                \
-    STORE(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
+    QMAC_INSN_STORE(.buf = (b), .y_size = 1, .z_size = 1, .x_stride = row_bytes(x, b), __VA_ARGS__)
 
 static void put(ctx *x, qmac_insn in)
 {
@@ -196,14 +188,14 @@ void accel_case_free(accel_case *c)
 
 static void p_nop_fence_end(ctx *x)
 {
-    put(x, OP(QMAC_OP_NOP));
-    put(x, OP(QMAC_OP_FENCE));
+    put(x, QMAC_INSN_NOP());
+    put(x, QMAC_INSN_FENCE());
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .x_size = 4));
-    put(x, OP(QMAC_OP_FENCE));
-    put(x, OP(QMAC_OP_NOP));
+    put(x, QMAC_INSN_FENCE());
+    put(x, QMAC_INSN_NOP());
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(0), .x_size = 4));
-    put(x, OP(QMAC_OP_FENCE));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_FENCE());
+    put(x, QMAC_INSN_END());
 }
 
 static void p_load_store_every_buf(ctx *x)
@@ -212,40 +204,41 @@ static void p_load_store_every_buf(ctx *x)
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(0), .sram = 3, .x_size = 7));
     put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(1), .sram = 5, .x_size = 9));
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .sram = 2, .x_size = 6)); /* contiguous ACC rows */
-    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(3), .sram = 10, .x_size = 3, .y_size = 2, .z_size = 1,
-                .x_stride = 2 * a, .y_stride = 7 * a)); /* strided ACC rows */
-    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(4), .sram = 1, .x_size = 5, .y_size = 1, .z_size = 1,
-                .x_stride = 3 * n));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = D(3), .sram = 10, .x_size = 3, .y_size = 2,
+                          .z_size = 1, .x_stride = 2 * a, .y_stride = 7 * a)); /* strided ACC rows */
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_OUT, .dram = D(4), .sram = 1, .x_size = 5, .y_size = 1, .z_size = 1,
+                          .x_stride = 3 * n));
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(0), .sram = 3, .x_size = 7));
-    put(x, STORE(.buf = QMAC_BUF_WGT, .dram = S(1), .sram = 5, .x_size = 9, .y_size = 1, .z_size = 1,
-                 .x_stride = 2 * n));
+    put(x, QMAC_INSN_STORE(.buf = QMAC_BUF_WGT, .dram = S(1), .sram = 5, .x_size = 9, .y_size = 1,
+                           .z_size = 1, .x_stride = 2 * n));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(2), .sram = 2, .x_size = 12));
-    put(x, STORE(.buf = QMAC_BUF_ACC, .dram = S(3), .sram = 10, .x_size = 2, .y_size = 3, .z_size = 1,
-                 .x_stride = 3 * a, .y_stride = a));
+    put(x, QMAC_INSN_STORE(.buf = QMAC_BUF_ACC, .dram = S(3), .sram = 10, .x_size = 2, .y_size = 3,
+                           .z_size = 1, .x_stride = 3 * a, .y_stride = a));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(4), .sram = 1, .x_size = 5));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_load_pad_3d(ctx *x)
 {
     const uint32_t n = x->n, a = x->rba;
     /* 2 planes of 3 lines of 3 rows, strided, with 1/2 padding rows and 1/1 padding lines */
-    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 3, .z_size = 2, .x_stride = 2 * n,
-                .y_stride = 8 * n, .z_stride = 32 * n, .pad_x0 = 1, .pad_x1 = 2, .pad_y0 = 1, .pad_y1 = 1,
-                .pad_value = 0x5a));
-    put(x, STORE(.buf = QMAC_BUF_INP, .dram = S(0), .x_size = 6, .y_size = 5, .z_size = 2, .x_stride = n,
-                 .y_stride = 6 * n, .z_stride = 30 * n)); /* 60 rows back, contiguous */
-    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(2), .sram = 4, .x_size = 2, .y_size = 2, .z_size = 1,
-                .x_stride = a, .y_stride = 3 * a, .pad_x0 = 1, .pad_y1 = 1, .pad_value = 0x81));
-    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(4), .sram = 4, .x_size = 9));
-    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(3), .sram = 7, .x_size = 4, .y_size = 1, .z_size = 3,
-                .x_stride = n, .z_stride = 5 * n, .pad_x0 = 2, .pad_x1 = 2, .pad_value = 0xff));
-    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(5), .sram = 7, .x_size = 24));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 3, .z_size = 2,
+                          .x_stride = 2 * n, .y_stride = 8 * n, .z_stride = 32 * n, .pad_x0 = 1, .pad_x1 = 2,
+                          .pad_y0 = 1, .pad_y1 = 1, .pad_value = 0x5a));
     put(x,
-        LOAD(.buf = QMAC_BUF_WGT, .dram = D(4), .x_size = 1, .y_size = 2, .z_size = 1, .x_stride = 0,
-             .y_stride = n, .pad_x1 = 1, .pad_y0 = 2, .pad_value = 0x11)); /* 2 lines n rows apart, padded */
+        QMAC_INSN_STORE(.buf = QMAC_BUF_INP, .dram = S(0), .x_size = 6, .y_size = 5, .z_size = 2,
+                        .x_stride = n, .y_stride = 6 * n, .z_stride = 30 * n)); /* 60 rows back, contiguous */
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = D(2), .sram = 4, .x_size = 2, .y_size = 2, .z_size = 1,
+                          .x_stride = a, .y_stride = 3 * a, .pad_x0 = 1, .pad_y1 = 1, .pad_value = 0x81));
+    put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(4), .sram = 4, .x_size = 9));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_OUT, .dram = D(3), .sram = 7, .x_size = 4, .y_size = 1, .z_size = 3,
+                          .x_stride = n, .z_stride = 5 * n, .pad_x0 = 2, .pad_x1 = 2, .pad_value = 0xff));
+    put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(5), .sram = 7, .x_size = 24));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_WGT, .dram = D(4), .x_size = 1, .y_size = 2, .z_size = 1,
+                          .x_stride = 0, .y_stride = n, .pad_x1 = 1, .pad_y0 = 2,
+                          .pad_value = 0x11)); /* 2 lines n rows apart, padded */
     put(x, STORE_ROWS(x, QMAC_BUF_WGT, .dram = S(6), .x_size = 8));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_bursts_4k(ctx *x)
@@ -255,30 +248,30 @@ static void p_bursts_4k(ctx *x)
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(2) - 2 * n, .x_size = 40));
     put(x,
         LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(4) - a - 2 * n, .x_size = 10)); /* ACC rows straddling 4 KiB */
-    put(x, LOAD(.buf = QMAC_BUF_ACC, .dram = D(6) - 2 * n, .sram = 16, .x_size = 3, .y_size = 1, .z_size = 1,
-                .x_stride = 2 * a));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = D(6) - 2 * n, .sram = 16, .x_size = 3, .y_size = 1,
+                          .z_size = 1, .x_stride = 2 * a));
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(2) - 3 * n, .x_size = 40));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(4) - 2 * n, .x_size = 19));
-    put(x, STORE(.buf = QMAC_BUF_ACC, .dram = S(8) - n, .sram = 2, .x_size = 5, .y_size = 1, .z_size = 1,
-                 .x_stride = 3 * a));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_STORE(.buf = QMAC_BUF_ACC, .dram = S(8) - n, .sram = 2, .x_size = 5, .y_size = 1,
+                           .z_size = 1, .x_stride = 3 * a));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_degenerate_dma(ctx *x)
 {
     const uint32_t n = x->n;
-    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 1, .z_size = 0,
-                .x_stride = n)); /* z = 0: nothing */
-    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 4, .x_size = 3, .y_size = 0, .z_size = 2,
-                .x_stride = n, .pad_x0 = 1, .pad_x1 = 1, .pad_y0 = 2, .pad_y1 = 1,
-                .pad_value = 0x33)); /* padding rows only */
-    put(x, LOAD(.buf = QMAC_BUF_OUT, .dram = D(0), .sram = 2, .x_size = 0, .y_size = 2, .z_size = 1,
-                .x_stride = n, .pad_x0 = 2, .pad_value = 0x44)); /* x = 0, padding rows only */
-    put(x, STORE(.buf = QMAC_BUF_INP, .dram = S(0), .sram = 4, .x_size = 0, .y_size = 1, .z_size = 1,
-                 .x_stride = n)); /* x = 0: nothing */
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .x_size = 3, .y_size = 1, .z_size = 0,
+                          .x_stride = n)); /* z = 0: nothing */
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 4, .x_size = 3, .y_size = 0, .z_size = 2,
+                          .x_stride = n, .pad_x0 = 1, .pad_x1 = 1, .pad_y0 = 2, .pad_y1 = 1,
+                          .pad_value = 0x33)); /* padding rows only */
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_OUT, .dram = D(0), .sram = 2, .x_size = 0, .y_size = 2, .z_size = 1,
+                          .x_stride = n, .pad_x0 = 2, .pad_value = 0x44)); /* x = 0, padding rows only */
+    put(x, QMAC_INSN_STORE(.buf = QMAC_BUF_INP, .dram = S(0), .sram = 4, .x_size = 0, .y_size = 1,
+                           .z_size = 1, .x_stride = n)); /* x = 0: nothing */
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(1), .x_size = 30));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(2), .x_size = 8));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 /* weights, inputs and parameters of a GEMM test */
@@ -287,68 +280,73 @@ static void gemm_setup(ctx *x, uint32_t rule, bool bin_thr, uint32_t inp_rows)
     const uint32_t n = x->n;
     put_params(x, D(7), rule, bin_thr);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .sram = 60, .x_size = 3));
-    put(x, PARAM(60));
+    put(x, QMAC_INSN_PARAM(.acc = 60));
     put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(0), .x_size = 2 * n)); /* two tiles */
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(1), .x_size = inp_rows));
 }
 
 static void p_gemm_s8(ctx *x)
 {
-    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                  .act_zp = field8(-3), .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(x,
+        QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                         .act_zp = field8(-3), .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 24);
-    put(x, GEMM(.count0 = 12, .count1 = 2, .inp_s0 = 1, .inp_s1 = 12, .acc_s0 = 1, .acc_s1 = 12));
+    put(x, QMAC_INSN_GEMM(.count0 = 12, .count1 = 2, .inp_s0 = 1, .inp_s1 = 12, .acc_s0 = 1, .acc_s1 = 12));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 24));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_gemm_u8_zp(ctx *x)
 {
-    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 128, .clamp_max = 255));
+    put(x,
+        QMAC_INSN_CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 128, .clamp_max = 255));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 20);
-    put(x, GEMM(.wgt = x->n, .acc = 4, .count0 = 5, .count1 = 4, .inp_s0 = 2, .inp_s1 = 1, .acc_s0 = 1,
-                .acc_s1 = 5));
-    put(x, CONFIG(.wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 7,
-                  .clamp_max = 255));
-    put(x, GEMM(.inp = 3, .acc = 30, .count0 = 9, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.wgt = x->n, .acc = 4, .count0 = 5, .count1 = 4, .inp_s0 = 2, .inp_s1 = 1,
+                          .acc_s0 = 1, .acc_s1 = 5));
+    put(x, QMAC_INSN_CONFIG(.wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .act_zp = 7,
+                            .clamp_max = 255));
+    put(x, QMAC_INSN_GEMM(.inp = 3, .acc = 30, .count0 = 9, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 40));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_gemm_accum(ctx *x)
 {
-    put(x, CONFIG(.act_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .clamp_min = 0x80,
-                  .clamp_max = 0x7f));
+    put(x, QMAC_INSN_CONFIG(.act_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
+                            .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 16);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(3), .x_size = 8)); /* random accumulators near anything */
-    put(x, GEMM(.accum = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1,
-                .acc_s0 = 1)); /* accumulate onto loaded rows */
-    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    put(x, GEMM(.acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 8, .acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1,
-                .acc_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.accum = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                          .acc_s0 = 1)); /* accumulate onto loaded rows */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .wgt = x->n, .inp = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                          .acc_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.accum = 1, .wgt = x->n, .inp = 8, .acc = 8, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                          .acc_s0 = 1));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 16));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void gemm_post_prog(ctx *x, uint32_t rule, uint32_t omode, int32_t ozp, int32_t cmin, int32_t cmax)
 {
-    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = rule, .omode = omode, .act_zp = 2,
-                  .out_zp = field8(ozp), .clamp_min = field8(cmin), .clamp_max = field8(cmax)));
+    put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = rule, .omode = omode, .act_zp = 2,
+                            .out_zp = field8(ozp), .clamp_min = field8(cmin), .clamp_max = field8(cmax)));
     gemm_setup(x, rule, omode == QMAC_OMODE_BIN, 24);
     if (omode == QMAC_OMODE_BIN) {
         for (uint32_t g = 0; g < 8; g++)
-            put(x, GEMM(.post = 1, .group = g, .wgt = (g & 1u) * x->n, .inp = 3 * g, .acc = 8 * (g % 2),
-                        .count0 = 3, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = g % 3, .out_s0 = 1));
+            put(x, QMAC_INSN_GEMM(.post = 1, .group = g, .wgt = (g & 1u) * x->n, .inp = 3 * g,
+                                  .acc = 8 * (g % 2), .count0 = 3, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1,
+                                  .out = g % 3, .out_s0 = 1));
     } else {
-        put(x, GEMM(.post = 1, .count0 = 6, .count1 = 3, .inp_s0 = 1, .inp_s1 = 6, .acc_s0 = 1, .acc_s1 = 6,
-                    .out_s0 = 1, .out_s1 = 6));
-        put(x, GEMM(.accum = 1, .post = 1, .wgt = x->n, .inp = 4, .count0 = 6, .count1 = 3, .inp_s0 = 1,
-                    .inp_s1 = 6, .acc_s0 = 1, .acc_s1 = 6, .out = 20, .out_s0 = 1, .out_s1 = 6));
+        put(x, QMAC_INSN_GEMM(.post = 1, .count0 = 6, .count1 = 3, .inp_s0 = 1, .inp_s1 = 6, .acc_s0 = 1,
+                              .acc_s1 = 6, .out_s0 = 1, .out_s1 = 6));
+        put(x, QMAC_INSN_GEMM(.accum = 1, .post = 1, .wgt = x->n, .inp = 4, .count0 = 6, .count1 = 3,
+                              .inp_s0 = 1, .inp_s1 = 6, .acc_s0 = 1, .acc_s1 = 6, .out = 20, .out_s0 = 1,
+                              .out_s1 = 6));
     }
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 40));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 18));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_gemm_post_s8(ctx *x)
@@ -370,57 +368,59 @@ static void p_gemm_post_bin(ctx *x)
 
 static void p_gemm_binary(ctx *x)
 {
-    put(x, CONFIG(.bin = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
+    put(x, QMAC_INSN_CONFIG(.bin = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
     gemm_setup(x, QMAC_RULE_TFLITE, true, 16);
     /* canonical binary operands: uint8 with zero points 0 */
-    put(x, GEMM(.post = 1, .group = 1, .count0 = 16, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
-    put(x, CONFIG(.bin = 1, .act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
-                  .omode = QMAC_OMODE_BIN, .act_zp = 3)); /* odd zero points too */
-    put(x, GEMM(.accum = 1, .post = 1, .group = 2, .wgt = x->n, .count0 = 16, .count1 = 1, .inp_s0 = 1,
-                .acc_s0 = 1, .out_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.post = 1, .group = 1, .count0 = 16, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1,
+                          .out_s0 = 1));
+    put(x, QMAC_INSN_CONFIG(.bin = 1, .act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                            .omode = QMAC_OMODE_BIN, .act_zp = 3)); /* odd zero points too */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .post = 1, .group = 2, .wgt = x->n, .count0 = 16, .count1 = 1,
+                          .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 16));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 16));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_gemm_tiles(ctx *x)
 {
     const uint32_t n = x->n;
-    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                  .act_zp = 1, .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                            .omode = QMAC_OMODE_S8, .act_zp = 1, .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 48);
     put(x, LOAD_ROWS(x, QMAC_BUF_WGT, .dram = D(5), .sram = 2 * n, .x_size = 2 * n)); /* two more tiles */
     /* tiles shorter and longer than N back to back: they stream through the array */
     const uint32_t len[] = {1, 3, n, n + 5, 2, 2 * n, n - 1, 1, n + 1};
     uint32_t acc = 0, out = 0;
     for (uint32_t i = 0; i < sizeof len / sizeof len[0]; i++) {
-        put(x, GEMM(.accum = i % 3 == 2, .post = i % 3 == 1, .wgt = (i % 4) * n, .inp = i, .acc = acc,
-                    .count0 = len[i], .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = out, .out_s0 = 1));
+        put(x,
+            QMAC_INSN_GEMM(.accum = i % 3 == 2, .post = i % 3 == 1, .wgt = (i % 4) * n, .inp = i, .acc = acc,
+                           .count0 = len[i], .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = out, .out_s0 = 1));
         acc += len[i] / 2;
         out += len[i];
     }
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = acc + 2 * n + 2));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(8), .x_size = out));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_gemm_forwarding(ctx *x)
 {
-    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                  .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                            .omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 16);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(3), .x_size = 4));
-    put(x,
-        GEMM(.accum = 1, .count0 = 7, .count1 = 1, .inp_s0 = 1)); /* one ACC row, every vector: distance 1 */
-    put(x, GEMM(.accum = 1, .post = 1, .acc = 1, .count0 = 2, .count1 = 5, .inp_s0 = 1, .inp_s1 = 2,
-                .acc_s0 = 1, .out_s1 = 1)); /* rows 1, 2, 1, 2, ...: distance 2 */
-    put(x, GEMM(.accum = 1, .wgt = x->n, .inp = 3, .acc = 3, .count0 = 3, .count1 = 3,
-                .inp_s1 = 1)); /* the next tile on row 3 right after */
-    put(x, GEMM(.accum = 1, .inp = 5, .acc = 3, .count0 = 1,
-                .count1 = 1)); /* and a one-vector tile on the same row */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .count0 = 7, .count1 = 1,
+                          .inp_s0 = 1)); /* one ACC row, every vector: distance 1 */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .post = 1, .acc = 1, .count0 = 2, .count1 = 5, .inp_s0 = 1, .inp_s1 = 2,
+                          .acc_s0 = 1, .out_s1 = 1)); /* rows 1, 2, 1, 2, ...: distance 2 */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .wgt = x->n, .inp = 3, .acc = 3, .count0 = 3, .count1 = 3,
+                          .inp_s1 = 1)); /* the next tile on row 3 right after */
+    put(x, QMAC_INSN_GEMM(.accum = 1, .inp = 5, .acc = 3, .count0 = 1,
+                          .count1 = 1)); /* and a one-vector tile on the same row */
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 4));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(1), .x_size = 5));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_post_modes(ctx *x)
@@ -428,27 +428,28 @@ static void p_post_modes(ctx *x)
     put_params(x, D(7), QMAC_RULE_TFLITE, false);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .sram = 60, .x_size = 3));
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .x_size = 32));
-    put(x, PARAM(60));
-    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .out_zp = 3, .clamp_min = field8(-20),
-                  .clamp_max = 100));
-    put(x, POST(.count0 = 4, .count1 = 2, .acc_s0 = 1, .acc_s1 = 4, .out_s0 = 1, .out_s1 = 4));
-    put(x, CONFIG(.rule = QMAC_RULE_SINGLE, .omode = QMAC_OMODE_U8, .out_zp = 200, .clamp_min = 10,
-                  .clamp_max = 220));
-    put(x, POST(.acc = 8, .count0 = 4, .count1 = 2, .acc_s0 = 2, .acc_s1 = 1, .out = 8, .out_s0 = 1,
-                .out_s1 = 4));
-    put(x, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
+    put(x, QMAC_INSN_PARAM(.acc = 60));
+    put(x, QMAC_INSN_CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .out_zp = 3,
+                            .clamp_min = field8(-20), .clamp_max = 100));
+    put(x, QMAC_INSN_POST(.count0 = 4, .count1 = 2, .acc_s0 = 1, .acc_s1 = 4, .out_s0 = 1, .out_s1 = 4));
+    put(x, QMAC_INSN_CONFIG(.rule = QMAC_RULE_SINGLE, .omode = QMAC_OMODE_U8, .out_zp = 200, .clamp_min = 10,
+                            .clamp_max = 220));
+    put(x, QMAC_INSN_POST(.acc = 8, .count0 = 4, .count1 = 2, .acc_s0 = 2, .acc_s1 = 1, .out = 8, .out_s0 = 1,
+                          .out_s1 = 4));
+    put(x, QMAC_INSN_CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_BIN));
     for (uint32_t g = 0; g < 8; g++)
-        put(x,
-            POST(.group = g, .acc = 16 + g, .count0 = 2, .count1 = 1, .acc_s0 = 1, .out = 20, .out_s0 = 1));
-    put(x, POST(.count0 = 0, .count1 = 3, .acc_s0 = 1, .acc_s1 = 1, .out_s0 = 1, .out_s1 = 1)); /* L = 0 */
-    put(x, CONFIG(.rule = QMAC_RULE_FLOAT, .omode = QMAC_OMODE_S8, .out_zp = field8(-1),
-                  .clamp_min = field8(-128), .clamp_max = 127));
+        put(x, QMAC_INSN_POST(.group = g, .acc = 16 + g, .count0 = 2, .count1 = 1, .acc_s0 = 1, .out = 20,
+                              .out_s0 = 1));
+    put(x, QMAC_INSN_POST(.count0 = 0, .count1 = 3, .acc_s0 = 1, .acc_s1 = 1, .out_s0 = 1,
+                          .out_s1 = 1)); /* L = 0 */
+    put(x, QMAC_INSN_CONFIG(.rule = QMAC_RULE_FLOAT, .omode = QMAC_OMODE_S8, .out_zp = field8(-1),
+                            .clamp_min = field8(-128), .clamp_max = 127));
     put_params(x, D(8), QMAC_RULE_FLOAT, false);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(8), .sram = 63, .x_size = 3));
-    put(x, PARAM(63));
-    put(x, POST(.count0 = 6, .count1 = 1, .acc_s0 = 1, .out = 24, .out_s0 = 1));
+    put(x, QMAC_INSN_PARAM(.acc = 63));
+    put(x, QMAC_INSN_POST(.count0 = 6, .count1 = 1, .acc_s0 = 1, .out = 24, .out_s0 = 1));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 30));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_valu_ops(ctx *x)
@@ -459,47 +460,48 @@ static void p_valu_ops(ctx *x)
     for (uint32_t alu = 0; alu < QMAC_ALU_COUNT; alu++) {
         for (uint32_t form = 0; form < 4; form++) {
             qmac_insn v =
-                VALU(.alu = alu, .b_imm = form & 1u, .a_buf = form >> 1 ? QMAC_ABUF_INP : QMAC_ABUF_ACC,
-                     .a_signed = alu & 1u, .b = 8, .a = 2 * form, .dst = 16 + 4 * alu + form, .count0 = 2,
-                     .count1 = 1, .a_s0 = 1, .dst_s0 = 40, .b_s0 = 1, .imm = form == 1 ? 0xfffffff3u : 21u,
-                     .shift = (int32_t)alu * 7 - 33);
+                QMAC_INSN_VALU(.alu = alu, .b_imm = form & 1u,
+                               .a_buf = form >> 1 ? QMAC_ABUF_INP : QMAC_ABUF_ACC, .a_signed = alu & 1u,
+                               .b = 8, .a = 2 * form, .dst = 16 + 4 * alu + form, .count0 = 2, .count1 = 1,
+                               .a_s0 = 1, .dst_s0 = 40, .b_s0 = 1, .imm = form == 1 ? 0xfffffff3u : 21u,
+                               .shift = (int32_t)alu * 7 - 33);
             if (alu == QMAC_ALU_SHL || alu == QMAC_ALU_SHR || alu == QMAC_ALU_SHRR)
                 v.u.valu.imm = (uint32_t)(alu + 3u * form);
             put(x, v);
         }
     }
-    qmac_insn mov = VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .dst = 100, .count0 = 8,
-                         .count1 = 1, .a_s0 = 1, .dst_s0 = 1);
+    qmac_insn mov = QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .dst = 100,
+                                   .count0 = 8, .count1 = 1, .a_s0 = 1, .dst_s0 = 1);
     put(x, mov);
     mov.u.valu.a_signed = 0;
     mov.u.valu.dst = 110;
     put(x, mov);
-    put(x, VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_ACC, .count0 = 0, .count1 = 5)); /* L = 0 */
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_ACC, .count0 = 0, .count1 = 5)); /* L = 0 */
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 120));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_valu_forwarding(ctx *x)
 {
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .x_size = 8));
     /* dst = A on one row, every iteration: distance 1 */
-    put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .count0 = 6, .count1 = 1,
-                .imm = 0x1001u));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .count0 = 6, .count1 = 1,
+                          .imm = 0x1001u));
     /* B = the row just written, A another row */
-    put(x, VALU(.alu = QMAC_ALU_MUL, .a_buf = QMAC_ABUF_ACC, .a = 2, .b = 1, .dst = 1, .count0 = 5,
-                .count1 = 1));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_MUL, .a_buf = QMAC_ABUF_ACC, .a = 2, .b = 1, .dst = 1, .count0 = 5,
+                          .count1 = 1));
     /* rows alternating: distance 2 on A and B */
-    put(x, VALU(.alu = QMAC_ALU_SUB, .a_buf = QMAC_ABUF_ACC, .a = 3, .b = 4, .dst = 3, .count0 = 2,
-                .count1 = 4, .a_s0 = 1, .dst_s0 = 1));
-    put(x, VALU(.alu = QMAC_ALU_MAX, .a_buf = QMAC_ABUF_ACC, .a = 5, .b = 6, .dst = 6, .count0 = 2,
-                .count1 = 3, .a_s0 = 1));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_SUB, .a_buf = QMAC_ABUF_ACC, .a = 3, .b = 4, .dst = 3, .count0 = 2,
+                          .count1 = 4, .a_s0 = 1, .dst_s0 = 1));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_MAX, .a_buf = QMAC_ABUF_ACC, .a = 5, .b = 6, .dst = 6, .count0 = 2,
+                          .count1 = 3, .a_s0 = 1));
     /* a chain across instructions: each reads the previous one's rows */
-    put(x, VALU(.alu = QMAC_ALU_SHRR, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 6, .dst = 7, .count0 = 1,
-                .count1 = 1, .imm = 3));
-    put(x, VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 7, .dst = 7, .count0 = 3,
-                .count1 = 1, .imm = 0x5a5a5a5au, .shift = 2));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_SHRR, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 6, .dst = 7,
+                          .count0 = 1, .count1 = 1, .imm = 3));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_ACC, .a = 7, .dst = 7,
+                          .count0 = 3, .count1 = 1, .imm = 0x5a5a5a5au, .shift = 2));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_config_param(ctx *x)
@@ -507,43 +509,44 @@ static void p_config_param(ctx *x)
     put_params(x, D(7), QMAC_RULE_SINGLE, false);
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(7), .x_size = 3));
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(2), .sram = 3, .x_size = 8));
-    put(x, PARAM(0));
+    put(x, QMAC_INSN_PARAM(.acc = 0));
     static const uint32_t cl[][4] = {{QMAC_OMODE_S8, 0, 0x80, 0x7f},
                                      {QMAC_OMODE_S8, 0x7f, 0xf0, 0x10},
                                      {QMAC_OMODE_U8, 0x80, 0x00, 0xff},
                                      {QMAC_OMODE_U8, 0, 0x40, 0x40},
                                      {QMAC_OMODE_S8, 0x80, 0xff, 0xff}};
     for (uint32_t i = 0; i < 5; i++) {
-        put(x, CONFIG(.act_signed = i & 1u, .rule = i % 2 ? QMAC_RULE_SINGLE : QMAC_RULE_TFLITE,
-                      .omode = cl[i][0], .out_zp = cl[i][1], .clamp_min = cl[i][2], .clamp_max = cl[i][3]));
-        put(x, POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 8 * i, .out_s0 = 1));
+        put(x, QMAC_INSN_CONFIG(.act_signed = i & 1u, .rule = i % 2 ? QMAC_RULE_SINGLE : QMAC_RULE_TFLITE,
+                                .omode = cl[i][0], .out_zp = cl[i][1], .clamp_min = cl[i][2],
+                                .clamp_max = cl[i][3]));
+        put(x, QMAC_INSN_POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 8 * i, .out_s0 = 1));
     }
-    put(x, PARAM(3)); /* random rows as parameters */
-    put(x, POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 40, .out_s0 = 1));
+    put(x, QMAC_INSN_PARAM(.acc = 3)); /* random rows as parameters */
+    put(x, QMAC_INSN_POST(.acc = 3, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 40, .out_s0 = 1));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 48));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_hazards(ctx *x)
 {
     const uint32_t n = x->n;
-    put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                  .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                            .omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f));
     gemm_setup(x, QMAC_RULE_TFLITE, false, 8);
-    put(x, GEMM(.post = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
+    put(x, QMAC_INSN_GEMM(.post = 1, .count0 = 8, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = D(3), .x_size = 8));  /* WAR on INP: must wait for the GEMM */
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8)); /* RAW on ACC */
-    put(x, GEMM(.wgt = n, .count0 = 8, .count1 = 1, .inp_s0 = 1,
-                .acc_s0 = 1)); /* WAR on ACC against the STORE */
+    put(x, QMAC_INSN_GEMM(.wgt = n, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                          .acc_s0 = 1)); /* WAR on ACC against the STORE */
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 8));
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(2), .x_size = 8));
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = S(2), .sram = 8, .x_size = 8)); /* RAW through memory */
     put(x, LOAD_ROWS(x, QMAC_BUF_OUT, .dram = S(1), .x_size = 8)); /* port W(OUT) free, data from the STORE */
-    put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a = 8, .count0 = 8, .count1 = 1,
-                .a_s0 = 1, .dst_s0 = 1, .imm = 5));
+    put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a = 8, .count0 = 8,
+                          .count1 = 1, .a_s0 = 1, .dst_s0 = 1, .imm = 5));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(0), .x_size = 8)); /* overwrites the first STORE's bytes */
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(3), .x_size = 8));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 /* A post-GEMM of N vectors, then a one-vector GEMM streaming after it, which retires 2 cycles
@@ -554,25 +557,26 @@ static void p_ooo_retire(ctx *x)
     const uint32_t n = x->n;
     for (uint32_t pass = 0; pass < 2; pass++) {
         const uint32_t omode = pass ? QMAC_OMODE_BIN : QMAC_OMODE_S8;
-        put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = omode,
-                      .clamp_min = 0x80, .clamp_max = 0x7f));
+        put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = omode,
+                                .clamp_min = 0x80, .clamp_max = 0x7f));
         if (pass == 0)
             gemm_setup(x, QMAC_RULE_TFLITE, false, 2 * n);
-        put(x, GEMM(.post = 1, .group = 3, .count0 = n, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1,
-                    .out = 16 * pass, .out_s0 = 1));
-        put(x, GEMM(.wgt = n, .inp = n, .acc = n, .count0 = 1, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+        put(x, QMAC_INSN_GEMM(.post = 1, .group = 3, .count0 = n, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1,
+                              .out = 16 * pass, .out_s0 = 1));
+        put(x,
+            QMAC_INSN_GEMM(.wgt = n, .inp = n, .acc = n, .count0 = 1, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
         if (pass == 0) {
             /* a_s0 0: both iterations read OUT row n - 1, the last one the post-GEMM writes */
-            put(x, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .a = n - 1,
-                        .dst = 2 * n, .count0 = 2, .count1 = 1, .dst_s0 = 1, .imm = 1));
+            put(x, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a_buf = QMAC_ABUF_OUT, .a_signed = 1,
+                                  .a = n - 1, .dst = 2 * n, .count0 = 2, .count1 = 1, .dst_s0 = 1, .imm = 1));
         } else {
-            put(x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                          .clamp_min = 0x80, .clamp_max = 0x7f));
+            put(x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                                    .omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f));
         }
     }
     put(x, STORE_ROWS(x, QMAC_BUF_OUT, .dram = S(0), .x_size = 16 + n));
     put(x, STORE_ROWS(x, QMAC_BUF_ACC, .dram = S(1), .x_size = 2 * n + 2));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 /* A little real work before a fault, and work after it that must never happen. */
@@ -586,7 +590,7 @@ static void fault_postlude(ctx *x)
 {
     put(x, LOAD_ROWS(x, QMAC_BUF_ACC, .dram = D(1), .x_size = 4));
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = S(1), .x_size = 6));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_fault_opcode(ctx *x)
@@ -611,7 +615,7 @@ static void p_fault_field_reserved(ctx *x)
 static void p_fault_field_enum(ctx *x)
 {
     fault_prelude(x);
-    const qmac_insn in = VALU(.count0 = 1, .count1 = 1);
+    const qmac_insn in = QMAC_INSN_VALU(.count0 = 1, .count1 = 1);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn_encode(&in, w);
     w[0] |= 12u << QMAC_VALU_ALU_LSB; /* alu 12 */
@@ -622,8 +626,8 @@ static void p_fault_field_enum(ctx *x)
 static void p_fault_field_clamp(ctx *x)
 {
     fault_prelude(x);
-    put(x, CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 0x7f, .clamp_max = 0x80)); /* fine as U8 */
-    const qmac_insn in = CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80);
+    put(x, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 0x7f, .clamp_max = 0x80)); /* fine as U8 */
+    const qmac_insn in = QMAC_INSN_CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn_encode(&in, w); /* 127 > -128 as int8 */
     emit_words(x, w);
@@ -633,16 +637,16 @@ static void p_fault_field_clamp(ctx *x)
 static void p_fault_align(ctx *x)
 {
     fault_prelude(x);
-    put(x, LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 8, .x_size = 2, .y_size = 2, .z_size = 1,
-                .x_stride = x->n, .y_stride = x->n * 3 + x->n / 2));
+    put(x, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = D(0), .sram = 8, .x_size = 2, .y_size = 2, .z_size = 1,
+                          .x_stride = x->n, .y_stride = x->n * 3 + x->n / 2));
     fault_postlude(x);
 }
 
 static void p_fault_buf_range(ctx *x)
 {
     fault_prelude(x);
-    put(x, GEMM(.acc = x->cfg->acc_rows - 2, .count0 = 2, .count1 = 2, .inp_s0 = 1, .inp_s1 = 1, .acc_s0 = 1,
-                .acc_s1 = 1)); /* last ACC row: depth, one past the end */
+    put(x, QMAC_INSN_GEMM(.acc = x->cfg->acc_rows - 2, .count0 = 2, .count1 = 2, .inp_s0 = 1, .inp_s1 = 1,
+                          .acc_s0 = 1, .acc_s1 = 1)); /* last ACC row: depth, one past the end */
     fault_postlude(x);
 }
 
@@ -658,8 +662,8 @@ static void p_fault_window(ctx *x)
 static void p_fault_fetch_end(ctx *x)
 {
     fault_prelude(x);
-    put(x, GEMM(.count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    put(x, OP(QMAC_OP_NOP));
+    put(x, QMAC_INSN_GEMM(.count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    put(x, QMAC_INSN_NOP());
     /* no END: the program ends the window (set in accel_directed) */
 }
 
@@ -667,7 +671,7 @@ static void p_fault_fetch_misaligned(ctx *x)
 {
     x->c->run.prog_addr = MEM_BASE + 16u;
     fault_prelude(x);
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_fault_bus_load(ctx *x)
@@ -677,7 +681,7 @@ static void p_fault_bus_load(ctx *x)
     fault_prelude(x);
     put(x, LOAD_ROWS(x, QMAC_BUF_INP, .dram = MEM_END - 2 * x->n, .sram = 10,
                      .x_size = 5)); /* three rows beyond the memory */
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_fault_bus_store(ctx *x)
@@ -685,14 +689,14 @@ static void p_fault_bus_store(ctx *x)
     x->c->run.win = (qmac_window){MEM_BASE, MEM_END + MEM_SIZE - 1u};
     fault_prelude(x);
     put(x, STORE_ROWS(x, QMAC_BUF_INP, .dram = MEM_END - 3 * x->n, .x_size = 6));
-    put(x, OP(QMAC_OP_END));
+    put(x, QMAC_INSN_END());
 }
 
 static void p_fault_bus_fetch(ctx *x)
 {
     x->c->run.win = (qmac_window){MEM_BASE, MEM_END + MEM_SIZE - 1u};
     fault_prelude(x);
-    put(x, OP(QMAC_OP_NOP));
+    put(x, QMAC_INSN_NOP());
     /* no END, and the program ends the memory (set in finish): the next fetch answers SLVERR */
 }
 
@@ -837,12 +841,12 @@ static bool r_dma(rgen *g, qmac_insn *in, bool load)
         return false;
     const uint32_t dram = lo + (rnd(g, (uint32_t)(MEM_END - lo - extent) / n + 1u)) * n;
     if (load)
-        *in = LOAD(.buf = buf, .pad_value = rnd(g, 256), .dram = dram, .sram = sram, .x_size = xn,
-                   .y_size = yn, .z_size = zn, .x_stride = xs, .y_stride = ys, .z_stride = zs, .pad_x0 = px0,
-                   .pad_x1 = px1, .pad_y0 = py0, .pad_y1 = py1);
+        *in = QMAC_INSN_LOAD(.buf = buf, .pad_value = rnd(g, 256), .dram = dram, .sram = sram, .x_size = xn,
+                             .y_size = yn, .z_size = zn, .x_stride = xs, .y_stride = ys, .z_stride = zs,
+                             .pad_x0 = px0, .pad_x1 = px1, .pad_y0 = py0, .pad_y1 = py1);
     else
-        *in = STORE(.buf = buf, .dram = dram, .sram = sram, .x_size = xn, .y_size = yn, .z_size = zn,
-                    .x_stride = xs, .y_stride = ys, .z_stride = zs);
+        *in = QMAC_INSN_STORE(.buf = buf, .dram = dram, .sram = sram, .x_size = xn, .y_size = yn,
+                              .z_size = zn, .x_stride = xs, .y_stride = ys, .z_stride = zs);
     return true;
 }
 
@@ -960,7 +964,7 @@ static void r_fault(rgen *g, const qmac_window *win)
         break;
     }
     case 2:
-        in = VALU(.count0 = 1, .count1 = 1);
+        in = QMAC_INSN_VALU(.count0 = 1, .count1 = 1);
         qmac_insn_encode(&in, w);
         w[0] |= (QMAC_ALU_COUNT + rnd(g, 16 - QMAC_ALU_COUNT)) << QMAC_VALU_ALU_LSB;
         break;
@@ -975,7 +979,7 @@ static void r_fault(rgen *g, const qmac_window *win)
         qmac_insn_encode(&in, w);
         break;
     default:
-        in = PARAM(x->cfg->acc_rows - 2u); /* rows depth - 2 .. depth */
+        in = QMAC_INSN_PARAM(.acc = x->cfg->acc_rows - 2u); /* rows depth - 2 .. depth */
         qmac_insn_encode(&in, w);
         break;
     }
@@ -1010,7 +1014,7 @@ qmac_status accel_random(const qmac_hw_config *cfg, uint64_t seed, uint32_t len,
         const uint32_t rule = simctl_rng_below(&x.rng, 3);
         put_params(&x, D(20), rule, simctl_rng_chance(&x.rng, 1, 4));
         put(&x, LOAD_ROWS(&x, QMAC_BUF_ACC, .dram = D(20), .x_size = 3));
-        put(&x, PARAM(0));
+        put(&x, QMAC_INSN_PARAM(.acc = 0));
     }
     const qmac_window win = out->run.win;
     /* one program in 8 has a faulting instruction somewhere: precise faults with work in flight */
@@ -1031,10 +1035,10 @@ qmac_status accel_random(const qmac_hw_config *cfg, uint64_t seed, uint32_t len,
             ok = qmac_insn_check(w, cfg, &win, &chk, NULL) == QMAC_FAULT_NONE;
         }
         if (!ok)
-            in = OP(QMAC_OP_NOP);
+            in = QMAC_INSN_NOP();
         put(&x, in);
     }
-    put(&x, OP(QMAC_OP_END));
+    put(&x, QMAC_INSN_END());
     st = case_finish(&x);
     if (st != QMAC_OK)
         accel_case_free(out);
@@ -1051,17 +1055,17 @@ qmac_status accel_bench_prog(const qmac_hw_config *cfg, uint32_t tiles, uint32_t
     uint32_t inp = vectors < cfg->inp_rows ? vectors : cfg->inp_rows;
     inp = inp < cfg->acc_rows ? inp : cfg->acc_rows;
     const uint32_t acc = inp;
-    put(&x, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8,
-                   .clamp_min = 0x80, .clamp_max = 0x7f));
+    put(&x, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_TFLITE,
+                             .omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f));
     put(&x, LOAD_ROWS(&x, QMAC_BUF_WGT, .dram = D(0), .x_size = 4 * n));
     put(&x, LOAD_ROWS(&x, QMAC_BUF_INP, .dram = D(1), .x_size = inp));
     /* count0 * count1 = vectors (a multiple of inp), over inp rows and acc rows (wrapping with the
      * outer loop) */
     for (uint32_t t = 0; t < tiles; t++)
-        put(&x, GEMM(.accum = t ? 1u : 0u, .wgt = (t % 4) * n, .count0 = inp, .count1 = vectors / inp,
-                     .inp_s0 = 1, .acc_s0 = 1));
+        put(&x, QMAC_INSN_GEMM(.accum = t ? 1u : 0u, .wgt = (t % 4) * n, .count0 = inp,
+                               .count1 = vectors / inp, .inp_s0 = 1, .acc_s0 = 1));
     put(&x, STORE_ROWS(&x, QMAC_BUF_ACC, .dram = S(0), .x_size = 64 < acc ? 64 : acc));
-    put(&x, OP(QMAC_OP_END));
+    put(&x, QMAC_INSN_END());
     st = case_finish(&x);
     if (st != QMAC_OK)
         accel_case_free(out);

@@ -100,14 +100,6 @@ static void set_lane(fixture *f, uint32_t acc_row, uint32_t l, int32_t v)
         p[i] = (uint8_t)((uint32_t)v >> (8 * i));
 }
 
-#define LOAD(...) ((qmac_insn){.op = QMAC_OP_LOAD, .u.load = {__VA_ARGS__}})
-#define STORE(...) ((qmac_insn){.op = QMAC_OP_STORE, .u.store = {__VA_ARGS__}})
-#define GEMM(...) ((qmac_insn){.op = QMAC_OP_GEMM, .u.gemm = {__VA_ARGS__}})
-#define POST(...) ((qmac_insn){.op = QMAC_OP_POST, .u.post = {__VA_ARGS__}})
-#define VALU(...) ((qmac_insn){.op = QMAC_OP_VALU, .u.valu = {__VA_ARGS__}})
-#define CONFIG(...) ((qmac_insn){.op = QMAC_OP_CONFIG, .u.config = {__VA_ARGS__}})
-#define PARAM(r) ((qmac_insn){.op = QMAC_OP_PARAM, .u.param = {.acc = (r)}})
-
 /* ------------------------------------------------------------------------------ faults */
 
 static void test_accel_check_opcode_and_reserved(void **state)
@@ -146,33 +138,38 @@ static void test_accel_check_enums_and_clamp(void **state)
 {
     fixture *f = *state;
     const char *why;
-    assert_int_equal(check(f, CONFIG(.rule = 3), &why), QMAC_FAULT_FIELD);
+    assert_int_equal(check(f, QMAC_INSN_CONFIG(.rule = 3), &why), QMAC_FAULT_FIELD);
     assert_string_equal(why, "rule");
-    assert_int_equal(check(f, CONFIG(.omode = 3), &why), QMAC_FAULT_FIELD);
-    assert_int_equal(check(f, VALU(.alu = QMAC_ALU_COUNT, .count0 = 1, .count1 = 1), &why), QMAC_FAULT_FIELD);
-    assert_string_equal(why, "alu");
-    assert_int_equal(check(f, VALU(.a_buf = 3), &why), QMAC_FAULT_FIELD);
-    /* clamp order depends on omode: 0x80 is -128 in S8 but 128 in U8 */
-    assert_int_equal(check(f, CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80), &why),
+    assert_int_equal(check(f, QMAC_INSN_CONFIG(.omode = 3), &why), QMAC_FAULT_FIELD);
+    assert_int_equal(check(f, QMAC_INSN_VALU(.alu = QMAC_ALU_COUNT, .count0 = 1, .count1 = 1), &why),
                      QMAC_FAULT_FIELD);
+    assert_string_equal(why, "alu");
+    assert_int_equal(check(f, QMAC_INSN_VALU(.a_buf = 3), &why), QMAC_FAULT_FIELD);
+    /* clamp order depends on omode: 0x80 is -128 in S8 but 128 in U8 */
+    assert_int_equal(
+        check(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x7f, .clamp_max = 0x80), &why),
+        QMAC_FAULT_FIELD);
     assert_string_equal(why, "clamp_min > clamp_max");
-    assert_int_equal(check(f, CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 0x7f, .clamp_max = 0x80), &why),
-                     QMAC_FAULT_NONE);
-    assert_int_equal(check(f, CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f), &why),
-                     QMAC_FAULT_NONE);
-    assert_int_equal(check(f, CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 5, .clamp_max = 5), &why),
+    assert_int_equal(
+        check(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 0x7f, .clamp_max = 0x80), &why),
+        QMAC_FAULT_NONE);
+    assert_int_equal(
+        check(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_S8, .clamp_min = 0x80, .clamp_max = 0x7f), &why),
+        QMAC_FAULT_NONE);
+    assert_int_equal(check(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_U8, .clamp_min = 5, .clamp_max = 5), &why),
                      QMAC_FAULT_NONE);
     /* BIN ignores the clamp */
-    assert_int_equal(check(f, CONFIG(.omode = QMAC_OMODE_BIN, .clamp_min = 9, .clamp_max = 1), &why),
-                     QMAC_FAULT_NONE);
+    assert_int_equal(
+        check(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_BIN, .clamp_min = 9, .clamp_max = 1), &why),
+        QMAC_FAULT_NONE);
 }
 
 static void test_accel_check_align(void **state)
 {
     fixture *f = *state; /* N = 4: addresses and strides must be multiples of 4 */
     const char *why;
-    const qmac_insn ok = LOAD(.dram = MEM_BASE, .x_size = 1, .y_size = 1, .z_size = 1, .x_stride = 4,
-                              .y_stride = 8, .z_stride = 12);
+    const qmac_insn ok = QMAC_INSN_LOAD(.dram = MEM_BASE, .x_size = 1, .y_size = 1, .z_size = 1,
+                                        .x_stride = 4, .y_stride = 8, .z_stride = 12);
     assert_int_equal(check(f, ok, &why), QMAC_FAULT_NONE);
     qmac_insn in = ok;
     in.u.load.dram += 2;
@@ -183,11 +180,12 @@ static void test_accel_check_align(void **state)
     assert_int_equal(check(f, in, &why), QMAC_FAULT_ALIGN);
     assert_string_equal(why, "y_stride");
     /* checked even when the loop does not use the stride, and for STORE */
-    assert_int_equal(check(f, STORE(.dram = MEM_BASE, .z_stride = 1), &why), QMAC_FAULT_ALIGN);
+    assert_int_equal(check(f, QMAC_INSN_STORE(.dram = MEM_BASE, .z_stride = 1), &why), QMAC_FAULT_ALIGN);
     assert_string_equal(why, "z_stride");
     /* ALIGN is reported before BUF_RANGE */
-    assert_int_equal(check(f, LOAD(.dram = 1, .sram = 300, .x_size = 1, .y_size = 1, .z_size = 1), &why),
-                     QMAC_FAULT_ALIGN);
+    assert_int_equal(
+        check(f, QMAC_INSN_LOAD(.dram = 1, .sram = 300, .x_size = 1, .y_size = 1, .z_size = 1), &why),
+        QMAC_FAULT_ALIGN);
 }
 
 static void test_accel_check_buf_range(void **state)
@@ -195,22 +193,22 @@ static void test_accel_check_buf_range(void **state)
     fixture *f = *state; /* 256 rows per buffer */
     const char *why;
     /* LOAD rows = z * (py0 + y + py1) * (px0 + x + px1) = 2 * (1 + 3 + 2) * (2 + 5 + 1) = 96 */
-    qmac_insn in = LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE, .sram = 160, .x_size = 5, .y_size = 3,
-                        .z_size = 2, .x_stride = 4, .y_stride = 64, .z_stride = 256, .pad_x0 = 2, .pad_x1 = 1,
-                        .pad_y0 = 1, .pad_y1 = 2);
+    qmac_insn in = QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE, .sram = 160, .x_size = 5,
+                                  .y_size = 3, .z_size = 2, .x_stride = 4, .y_stride = 64, .z_stride = 256,
+                                  .pad_x0 = 2, .pad_x1 = 1, .pad_y0 = 1, .pad_y1 = 2);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_NONE); /* rows 160..255 */
     in.u.load.sram = 161;
     assert_int_equal(check(f, in, &why), QMAC_FAULT_BUF_RANGE);
     assert_string_equal(why, "INP rows");
     /* padding only (x = 0): still writes rows, so still range-checked, and no window check */
-    in = LOAD(.buf = QMAC_BUF_WGT, .dram = 0, .sram = 255, .z_size = 1, .y_size = 1, .pad_x0 = 2);
+    in = QMAC_INSN_LOAD(.buf = QMAC_BUF_WGT, .dram = 0, .sram = 255, .z_size = 1, .y_size = 1, .pad_x0 = 2);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_BUF_RANGE);
     assert_string_equal(why, "WGT rows");
     in.u.load.sram = 254;
     assert_int_equal(check(f, in, &why), QMAC_FAULT_NONE);
     /* GEMM: last INP row = inp + (c0-1)*s0 + (c1-1)*s1 = 10 + 3*5 + 2*100 = 225 */
-    qmac_insn g = GEMM(.wgt = 252, .inp = 10, .acc = 0, .count0 = 4, .count1 = 3, .inp_s0 = 5, .inp_s1 = 100,
-                       .acc_s0 = 1, .acc_s1 = 4);
+    qmac_insn g = QMAC_INSN_GEMM(.wgt = 252, .inp = 10, .acc = 0, .count0 = 4, .count1 = 3, .inp_s0 = 5,
+                                 .inp_s1 = 100, .acc_s0 = 1, .acc_s1 = 4);
     assert_int_equal(check(f, g, &why), QMAC_FAULT_NONE);
     g.u.gemm.inp_s1 = 116; /* 10 + 15 + 232 = 257 */
     assert_int_equal(check(f, g, &why), QMAC_FAULT_BUF_RANGE);
@@ -227,13 +225,13 @@ static void test_accel_check_buf_range(void **state)
     g.u.gemm.post = 0;
     assert_int_equal(check(f, g, &why), QMAC_FAULT_NONE);
     /* empty loops touch nothing: a GEMM of zero vectors never faults on ranges */
-    assert_int_equal(check(f, GEMM(.wgt = 0xffff, .inp = 0xffff, .count0 = 0, .count1 = 7), &why),
+    assert_int_equal(check(f, QMAC_INSN_GEMM(.wgt = 0xffff, .inp = 0xffff, .count0 = 0, .count1 = 7), &why),
                      QMAC_FAULT_NONE);
     /* PARAM reads 3 rows */
-    assert_int_equal(check(f, PARAM(253), &why), QMAC_FAULT_NONE);
-    assert_int_equal(check(f, PARAM(254), &why), QMAC_FAULT_BUF_RANGE);
+    assert_int_equal(check(f, QMAC_INSN_PARAM(.acc = 253), &why), QMAC_FAULT_NONE);
+    assert_int_equal(check(f, QMAC_INSN_PARAM(.acc = 254), &why), QMAC_FAULT_BUF_RANGE);
     /* VALU: B is not read by MOV or with b_imm, so its range is free then */
-    qmac_insn v = VALU(.alu = QMAC_ALU_ADD, .b = 0xffff, .count0 = 1, .count1 = 1);
+    qmac_insn v = QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b = 0xffff, .count0 = 1, .count1 = 1);
     assert_int_equal(check(f, v, &why), QMAC_FAULT_BUF_RANGE);
     assert_string_equal(why, "ACC rows");
     v.u.valu.b_imm = 1;
@@ -253,8 +251,8 @@ static void test_accel_check_window(void **state)
     const char *why;
     f->win = (qmac_window){MEM_BASE + 0x100, MEM_BASE + 0x1ff}; /* 256 bytes, inclusive */
     /* ACC rows are 16 bytes on N = 4: x = 16 rows end exactly at the window's last byte */
-    qmac_insn in = LOAD(.buf = QMAC_BUF_ACC, .dram = MEM_BASE + 0x100, .x_size = 16, .y_size = 1, .z_size = 1,
-                        .x_stride = 16);
+    qmac_insn in = QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = MEM_BASE + 0x100, .x_size = 16, .y_size = 1,
+                                  .z_size = 1, .x_stride = 16);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_NONE);
     in.u.load.x_size = 17;
     assert_int_equal(check(f, in, &why), QMAC_FAULT_WINDOW);
@@ -263,18 +261,18 @@ static void test_accel_check_window(void **state)
     in.u.load.dram = MEM_BASE + 0xfc;
     assert_int_equal(check(f, in, &why), QMAC_FAULT_WINDOW);
     /* the far corner counts: z and y strides */
-    in = STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE + 0x100, .x_size = 1, .y_size = 2, .z_size = 2,
-               .y_stride = 0x40, .z_stride = 0xbc);
+    in = QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE + 0x100, .x_size = 1, .y_size = 2, .z_size = 2,
+                         .y_stride = 0x40, .z_stride = 0xbc);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_NONE); /* last row at 0x100+0x40+0xbc = 0x1fc..0x1ff */
     in.u.store.z_stride = 0xc0;
     assert_int_equal(check(f, in, &why), QMAC_FAULT_WINDOW);
     /* huge strides do not wrap around 2^32 */
-    in = LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + 0x100, .x_size = 2, .y_size = 1, .z_size = 1,
-              .x_stride = 0xfffffffc);
+    in = QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + 0x100, .x_size = 2, .y_size = 1, .z_size = 1,
+                        .x_stride = 0xfffffffc);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_WINDOW);
     /* an empty window allows nothing */
     f->win = (qmac_window){1, 0};
-    in = LOAD(.buf = QMAC_BUF_INP, .dram = 0, .x_size = 1, .y_size = 1, .z_size = 1);
+    in = QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = 0, .x_size = 1, .y_size = 1, .z_size = 1);
     assert_int_equal(check(f, in, &why), QMAC_FAULT_WINDOW);
 }
 
@@ -303,9 +301,9 @@ static void test_accel_load_3d_padding(void **state)
     /* 2 planes of 2 lines of 3 rows, x_stride 8 (every other row), y_stride 32, z_stride 128,
      * one padding row before and after each line, one padding line after each plane:
      * per plane 3 lines x 5 rows = 15 rows, 30 in all, from INP row 7 on. */
-    exec_ok(f, LOAD(.buf = QMAC_BUF_INP, .pad_value = 0xa5, .dram = MEM_BASE + 0x40, .sram = 7, .x_size = 3,
-                    .y_size = 2, .z_size = 2, .x_stride = 8, .y_stride = 32, .z_stride = 128, .pad_x0 = 1,
-                    .pad_x1 = 1, .pad_y1 = 1));
+    exec_ok(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .pad_value = 0xa5, .dram = MEM_BASE + 0x40, .sram = 7,
+                              .x_size = 3, .y_size = 2, .z_size = 2, .x_stride = 8, .y_stride = 32,
+                              .z_stride = 128, .pad_x0 = 1, .pad_x1 = 1, .pad_y1 = 1));
     uint32_t r = 7;
     for (uint32_t z = 0; z < 2; z++)
         for (uint32_t y = 0; y < 3; y++)
@@ -323,13 +321,13 @@ static void test_accel_load_3d_padding(void **state)
     assert_int_equal(row(f, QMAC_BUF_INP, 6)[0], 0);
     assert_int_equal(row(f, QMAC_BUF_INP, 37)[0], 0);
     /* ACC rows are 4N = 16 bytes */
-    exec_ok(f, LOAD(.buf = QMAC_BUF_ACC, .dram = MEM_BASE + 0x100, .sram = 3, .x_size = 2, .y_size = 1,
-                    .z_size = 1, .x_stride = 0x20));
+    exec_ok(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = MEM_BASE + 0x100, .sram = 3, .x_size = 2,
+                              .y_size = 1, .z_size = 1, .x_stride = 0x20));
     assert_memory_equal(row(f, QMAC_BUF_ACC, 3), f->mem_bytes + 0x100, 16);
     assert_memory_equal(row(f, QMAC_BUF_ACC, 4), f->mem_bytes + 0x120, 16);
     /* x_stride 0 broadcasts one row */
-    exec_ok(f, LOAD(.buf = QMAC_BUF_WGT, .dram = MEM_BASE + 0x200, .sram = 0, .x_size = 4, .y_size = 1,
-                    .z_size = 1, .x_stride = 0));
+    exec_ok(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_WGT, .dram = MEM_BASE + 0x200, .sram = 0, .x_size = 4,
+                              .y_size = 1, .z_size = 1, .x_stride = 0));
     for (uint32_t i = 0; i < 4; i++)
         assert_memory_equal(row(f, QMAC_BUF_WGT, i), f->mem_bytes + 0x200, 4);
 }
@@ -343,8 +341,8 @@ static void test_accel_store_strided(void **state)
     uint8_t before[MEM_SIZE];
     memcpy(before, f->mem_bytes, MEM_SIZE);
     /* rows 2..7 as 3 lines of 2 rows: row (y, x) -> 0x800 + y * 0x40 + x * 0x10 */
-    exec_ok(f, STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE + 0x800, .sram = 2, .x_size = 2, .y_size = 3,
-                     .z_size = 1, .x_stride = 0x10, .y_stride = 0x40));
+    exec_ok(f, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE + 0x800, .sram = 2, .x_size = 2,
+                               .y_size = 3, .z_size = 1, .x_stride = 0x10, .y_stride = 0x40));
     for (uint32_t y = 0; y < 3; y++)
         for (uint32_t x = 0; x < 2; x++) {
             const uint32_t off = 0x800 + y * 0x40 + x * 0x10;
@@ -353,8 +351,8 @@ static void test_accel_store_strided(void **state)
         }
     assert_memory_equal(before, f->mem_bytes, MEM_SIZE); /* nothing else written */
     /* a STORE whose rows overlap in memory (x_stride 0): the last row wins */
-    exec_ok(f,
-            STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE, .sram = 0, .x_size = 3, .y_size = 1, .z_size = 1));
+    exec_ok(f, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE, .sram = 0, .x_size = 3, .y_size = 1,
+                               .z_size = 1));
     assert_memory_equal(f->mem_bytes, row(f, QMAC_BUF_OUT, 2), 4);
 }
 
@@ -364,8 +362,8 @@ static void test_accel_bus_error(void **state)
     f->win = (qmac_window){0, 0xffffffffu};
     /* rows 0 and 1 in memory, row 2 just past its end: LOAD finishes, row 2 reads as zeros */
     memset(row(f, QMAC_BUF_INP, 2), 0x77, 4);
-    qmac_insn in = LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + MEM_SIZE - 8, .x_size = 3, .y_size = 1,
-                        .z_size = 1, .x_stride = 4);
+    qmac_insn in = QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + MEM_SIZE - 8, .x_size = 3,
+                                  .y_size = 1, .z_size = 1, .x_stride = 4);
     uint32_t w[QMAC_INSN_WORDS];
     qmac_insn dec;
     qmac_insn_encode(&in, w);
@@ -406,8 +404,8 @@ static void test_accel_gemm_int8_loops_and_accumulate(void **state)
             set_lane(f, 201, l, 0);
             set_lane(f, 202, l, (int32_t)((uint32_t)wzp[l] << 8));
         }
-        exec_ok(f, PARAM(200));
-        exec_ok(f, CONFIG(.act_signed = (uint32_t)xs, .wgt_signed = (uint32_t)ws, .act_zp = azp));
+        exec_ok(f, QMAC_INSN_PARAM(.acc = 200));
+        exec_ok(f, QMAC_INSN_CONFIG(.act_signed = (uint32_t)xs, .wgt_signed = (uint32_t)ws, .act_zp = azp));
         for (uint32_t r = 100; r < 120; r++)
             for (uint32_t l = 0; l < 4; l++)
                 set_lane(f, r, l, (int32_t)(splitmix64() | 0x80000000u)); /* near INT32_MIN: sums wrap */
@@ -416,8 +414,8 @@ static void test_accel_gemm_int8_loops_and_accumulate(void **state)
             for (uint32_t l = 0; l < 4; l++)
                 old[r][l] = lane(f, 100 + r, l);
         /* 3 x 2 vectors: INP row 5 + 3*i0 + 17*i1, ACC row 100 + 2*i0 + 9*i1; accumulate */
-        exec_ok(f, GEMM(.accum = 1, .wgt = 8, .inp = 5, .acc = 100, .count0 = 3, .count1 = 2, .inp_s0 = 3,
-                        .inp_s1 = 17, .acc_s0 = 2, .acc_s1 = 9));
+        exec_ok(f, QMAC_INSN_GEMM(.accum = 1, .wgt = 8, .inp = 5, .acc = 100, .count0 = 3, .count1 = 2,
+                                  .inp_s0 = 3, .inp_s1 = 17, .acc_s0 = 2, .acc_s1 = 9));
         const uint8_t *wr[4] = {row(f, QMAC_BUF_WGT, 8), row(f, QMAC_BUF_WGT, 9), row(f, QMAC_BUF_WGT, 10),
                                 row(f, QMAC_BUF_WGT, 11)};
         for (uint32_t i1 = 0; i1 < 2; i1++)
@@ -433,11 +431,11 @@ static void test_accel_gemm_int8_loops_and_accumulate(void **state)
         assert_int_equal(lane(f, 101, 0), old[1][0]);
     }
     /* accum = 0 overwrites */
-    exec_ok(f, CONFIG(.act_signed = 1, .wgt_signed = 1));
+    exec_ok(f, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1));
     for (uint32_t l = 0; l < 4; l++)
         set_lane(f, 202, l, 0);
-    exec_ok(f, PARAM(200));
-    exec_ok(f, GEMM(.wgt = 0, .inp = 0, .acc = 50, .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_PARAM(.acc = 200));
+    exec_ok(f, QMAC_INSN_GEMM(.wgt = 0, .inp = 0, .acc = 50, .count0 = 1, .count1 = 1));
     const uint8_t *wr[4] = {row(f, QMAC_BUF_WGT, 0), row(f, QMAC_BUF_WGT, 1), row(f, QMAC_BUF_WGT, 2),
                             row(f, QMAC_BUF_WGT, 3)};
     for (uint32_t c = 0; c < 4; c++)
@@ -452,8 +450,8 @@ static void test_accel_gemm_same_row_is_sequential(void **state)
         row(f, QMAC_BUF_INP, 0)[i] = 1;
         row(f, QMAC_BUF_WGT, i)[i] = 2; /* W = 2 I */
     }
-    exec_ok(f, CONFIG(.act_signed = 1, .wgt_signed = 1));
-    exec_ok(f, GEMM(.accum = 1, .wgt = 0, .inp = 0, .acc = 9, .count0 = 5, .count1 = 1));
+    exec_ok(f, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1));
+    exec_ok(f, QMAC_INSN_GEMM(.accum = 1, .wgt = 0, .inp = 0, .acc = 9, .count0 = 5, .count1 = 1));
     for (uint32_t c = 0; c < 4; c++)
         assert_int_equal(lane(f, 9, c), 10);
 }
@@ -470,8 +468,8 @@ static void test_accel_gemm_binary(void **state)
     memcpy(row(f, QMAC_BUF_INP, 3), x, 4);
     for (int k = 0; k < 4; k++)
         memcpy(row(f, QMAC_BUF_WGT, 4 + (uint32_t)k), wt[k], 4);
-    exec_ok(f, CONFIG(.bin = 1));
-    exec_ok(f, GEMM(.wgt = 4, .inp = 3, .acc = 0, .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_CONFIG(.bin = 1));
+    exec_ok(f, QMAC_INSN_GEMM(.wgt = 4, .inp = 3, .acc = 0, .count0 = 1, .count1 = 1));
     /* column 0: k0 0x00^0x00 -> 8; k1 0xff^0xff -> 8; k2 0x0f^0x0f -> 8; k3 0x81^0x81 -> 8: 32
      * column 1: 0x00^0xff -> -8; 0xff^0xff -> 8; 0x0f^0xf0 -> -8; 0x81^0x7e -> -8: -16
      * column 2: 0x00^0x01 -> 6; 0xff^0x00 -> -8; 0x0f^0x3c (0x33) -> 0; 0x81^0x00 -> 4: 2
@@ -493,13 +491,13 @@ static void test_accel_post_rules_and_bits(void **state)
         set_lane(f, 11, l, qm);
         set_lane(f, 12, l, (int32_t)(uint8_t)sh);
     }
-    exec_ok(f, PARAM(10));
-    exec_ok(f, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .out_zp = (uint8_t)-5,
-                      .clamp_min = 0x80, .clamp_max = 0x7f));
+    exec_ok(f, QMAC_INSN_PARAM(.acc = 10));
+    exec_ok(f, QMAC_INSN_CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_S8, .out_zp = (uint8_t)-5,
+                                .clamp_min = 0x80, .clamp_max = 0x7f));
     const int32_t accs[4] = {1000, -3000, 40, INT32_MAX};
     for (uint32_t l = 0; l < 4; l++)
         set_lane(f, 20, l, accs[l]);
-    exec_ok(f, POST(.acc = 20, .count0 = 1, .count1 = 1, .out = 30));
+    exec_ok(f, QMAC_INSN_POST(.acc = 20, .count0 = 1, .count1 = 1, .out = 30));
     /* (1000 - 7) * 0.046875 = 46.55 -> 47 - 5 = 42; (-3000 + 93) * .046875 = -136.3 -> -136 - 5
      * saturates to -128; (40 + 193) * .046875 = 10.92 -> 11 - 5 = 6; INT32_MAX + 293 wraps to
      * -2147483356 -> -100663281 -> -128 */
@@ -507,13 +505,13 @@ static void test_accel_post_rules_and_bits(void **state)
     for (uint32_t l = 0; l < 4; l++)
         assert_int_equal((int8_t)row(f, QMAC_BUF_OUT, 30)[l], want[l]);
     /* every lane equals qmac_requant_one on the same numbers with ReLU clamp */
-    exec_ok(f, CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .out_zp = 128, .clamp_min = 128,
-                      .clamp_max = 255));
+    exec_ok(f, QMAC_INSN_CONFIG(.rule = QMAC_RULE_TFLITE, .omode = QMAC_OMODE_U8, .out_zp = 128,
+                                .clamp_min = 128, .clamp_max = 255));
     qmac_requant rq = {QMAC_REQUANT_TFLITE, 1, &qm, &sh, NULL, 128, 128, 255};
     for (int t = 0; t < 200; t++) {
         for (uint32_t l = 0; l < 4; l++)
             set_lane(f, 21, l, (int32_t)(splitmix64() % 20001) - 10000);
-        exec_ok(f, POST(.acc = 21, .count0 = 1, .count1 = 1, .out = 31));
+        exec_ok(f, QMAC_INSN_POST(.acc = 21, .count0 = 1, .count1 = 1, .out = 31));
         for (uint32_t l = 0; l < 4; l++)
             assert_int_equal(
                 row(f, QMAC_BUF_OUT, 31)[l],
@@ -526,10 +524,10 @@ static void test_accel_post_rules_and_bits(void **state)
         set_lane(f, 12, l, l == 3 ? 1 : 0);       /* lane 3 flipped */
         set_lane(f, 22, l, (int32_t)(3 + 2 * l)); /* 3 5 7 9 */
     }
-    exec_ok(f, PARAM(10));
-    exec_ok(f, CONFIG(.omode = QMAC_OMODE_BIN));
+    exec_ok(f, QMAC_INSN_PARAM(.acc = 10));
+    exec_ok(f, QMAC_INSN_CONFIG(.omode = QMAC_OMODE_BIN));
     memset(row(f, QMAC_BUF_OUT, 40), 0xff, 4);
-    exec_ok(f, POST(.group = 5, .acc = 22, .count0 = 1, .count1 = 1, .out = 40));
+    exec_ok(f, QMAC_INSN_POST(.group = 5, .acc = 22, .count0 = 1, .count1 = 1, .out = 40));
     /* lanes: 3<5 -> 1; 5<5 -> 0; 7<5 -> 0; 9<5 -> 0 then flipped -> 1: bits 20..23 = 1,0,0,1 */
     assert_int_equal(row(f, QMAC_BUF_OUT, 40)[2], 0x9f); /* bits 16..19 kept, 20 = 1, 21-22 = 0, 23 = 1 */
     assert_int_equal(row(f, QMAC_BUF_OUT, 40)[0], 0xff);
@@ -553,15 +551,15 @@ static void test_accel_gemm_post_matches_post(void **state)
             row(f, QMAC_BUF_INP, r)[i] = (uint8_t)splitmix64();
             row(f, QMAC_BUF_WGT, r)[i] = (uint8_t)splitmix64();
         }
-    exec_ok(f, PARAM(0));
-    exec_ok(f, CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_FLOAT, .omode = QMAC_OMODE_S8,
-                      .out_zp = 3, .clamp_min = 0x80, .clamp_max = 0x7f));
-    exec_ok(f, GEMM(.post = 1, .wgt = 4, .inp = 0, .acc = 10, .count0 = 8, .count1 = 1, .inp_s0 = 1,
-                    .acc_s0 = 1, .out = 50, .out_s0 = 1));
+    exec_ok(f, QMAC_INSN_PARAM(.acc = 0));
+    exec_ok(f, QMAC_INSN_CONFIG(.act_signed = 1, .wgt_signed = 1, .rule = QMAC_RULE_FLOAT,
+                                .omode = QMAC_OMODE_S8, .out_zp = 3, .clamp_min = 0x80, .clamp_max = 0x7f));
+    exec_ok(f, QMAC_INSN_GEMM(.post = 1, .wgt = 4, .inp = 0, .acc = 10, .count0 = 8, .count1 = 1, .inp_s0 = 1,
+                              .acc_s0 = 1, .out = 50, .out_s0 = 1));
     uint8_t fused[8][4];
     for (uint32_t r = 0; r < 8; r++)
         memcpy(fused[r], row(f, QMAC_BUF_OUT, 50 + r), 4);
-    exec_ok(f, POST(.acc = 10, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 60, .out_s0 = 1));
+    exec_ok(f, QMAC_INSN_POST(.acc = 10, .count0 = 8, .count1 = 1, .acc_s0 = 1, .out = 60, .out_s0 = 1));
     for (uint32_t r = 0; r < 8; r++) {
         assert_memory_equal(fused[r], row(f, QMAC_BUF_OUT, 60 + r), 4);
         for (uint32_t l = 0; l < 4; l++)
@@ -594,27 +592,27 @@ static void test_accel_valu_ops(void **state)
         {QMAC_ALU_MOV, {INT32_MIN, -7, 5, INT32_MAX}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        exec_ok(f, VALU(.alu = cases[i].alu, .a = 0, .b = 1, .dst = 2, .count0 = 1, .count1 = 1));
+        exec_ok(f, QMAC_INSN_VALU(.alu = cases[i].alu, .a = 0, .b = 1, .dst = 2, .count0 = 1, .count1 = 1));
         for (uint32_t l = 0; l < 4; l++)
             if (lane(f, 2, l) != cases[i].want[l])
                 fail_msg("VALU %s lane %u: %d, want %d", qmac_isa_enum_alu.names[cases[i].alu], l,
                          lane(f, 2, l), cases[i].want[l]);
     }
     /* MBQM with an immediate multiplier 2^30 (0.5) and shift -1: x * 0.25 rounded */
-    exec_ok(f, VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .imm = 1u << 30, .shift = -1, .a = 0, .dst = 3,
-                    .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .imm = 1u << 30, .shift = -1, .a = 0,
+                              .dst = 3, .count0 = 1, .count1 = 1));
     for (uint32_t l = 0; l < 4; l++)
         assert_int_equal(lane(f, 3, l), qmac_mbqm(A[l], 1 << 30, -1));
     assert_int_equal(lane(f, 3, 1), -2); /* -7 * 0.25 = -1.75 */
     /* A from OUT bytes, signed and unsigned, with an immediate B; dst == A row allowed */
     const uint8_t bytes[4] = {0x80, 0xff, 0x01, 0x7f};
     memcpy(row(f, QMAC_BUF_OUT, 9), bytes, 4);
-    exec_ok(f, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 10, .a_buf = QMAC_ABUF_OUT, .a_signed = 1, .a = 9,
-                    .dst = 4, .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 10, .a_buf = QMAC_ABUF_OUT,
+                              .a_signed = 1, .a = 9, .dst = 4, .count0 = 1, .count1 = 1));
     assert_int_equal(lane(f, 4, 0), -118);
     assert_int_equal(lane(f, 4, 1), 9);
-    exec_ok(f, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 10, .a_buf = QMAC_ABUF_OUT, .a = 9, .dst = 4,
-                    .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 10, .a_buf = QMAC_ABUF_OUT, .a = 9,
+                              .dst = 4, .count0 = 1, .count1 = 1));
     assert_int_equal(lane(f, 4, 0), 138);
     assert_int_equal(lane(f, 4, 1), 265);
     /* a running sum with dst_s0 = 0 and B = dst: sequential, each step sees the previous one */
@@ -623,13 +621,14 @@ static void test_accel_valu_ops(void **state)
             set_lane(f, 20 + r, l, (int32_t)(r + 1) * (int32_t)(l + 1));
     for (uint32_t l = 0; l < 4; l++)
         set_lane(f, 30, l, 0);
-    exec_ok(f, VALU(.alu = QMAC_ALU_ADD, .a = 20, .a_s0 = 1, .b = 30, .dst = 30, .count0 = 6, .count1 = 1));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .a = 20, .a_s0 = 1, .b = 30, .dst = 30, .count0 = 6,
+                              .count1 = 1));
     for (uint32_t l = 0; l < 4; l++)
         assert_int_equal(lane(f, 30, l), 21 * (int32_t)(l + 1));
     /* max over a 2 x 3 window with loops: rows 20 + i0 + 3 i1 (max is row 25) */
-    exec_ok(f, VALU(.alu = QMAC_ALU_MOV, .a = 20, .dst = 31, .count0 = 1, .count1 = 1));
-    exec_ok(f, VALU(.alu = QMAC_ALU_MAX, .a = 20, .a_s0 = 1, .a_s1 = 3, .b = 31, .dst = 31, .count0 = 3,
-                    .count1 = 2));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a = 20, .dst = 31, .count0 = 1, .count1 = 1));
+    exec_ok(f, QMAC_INSN_VALU(.alu = QMAC_ALU_MAX, .a = 20, .a_s0 = 1, .a_s1 = 3, .b = 31, .dst = 31,
+                              .count0 = 3, .count1 = 2));
     for (uint32_t l = 0; l < 4; l++)
         assert_int_equal(lane(f, 31, l), 6 * (int32_t)(l + 1));
 }
@@ -638,9 +637,9 @@ static void test_accel_run_program(void **state)
 {
     fixture *f = *state;
     /* a program in memory at 0x1000: CONFIG, LOAD, NOP, FENCE, END, then garbage */
-    const qmac_insn prog[] = {CONFIG(.act_signed = 1),
-                              LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + 0x800, .x_size = 2, .y_size = 1,
-                                   .z_size = 1, .x_stride = 4),
+    const qmac_insn prog[] = {QMAC_INSN_CONFIG(.act_signed = 1),
+                              QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE + 0x800, .x_size = 2,
+                                             .y_size = 1, .z_size = 1, .x_stride = 4),
                               {.op = QMAC_OP_NOP},
                               {.op = QMAC_OP_FENCE},
                               {.op = QMAC_OP_END}};

@@ -177,17 +177,6 @@ static int teardown(void **state)
     return 0;
 }
 
-#define LOAD(...) ((qmac_insn){.op = QMAC_OP_LOAD, .u.load = {__VA_ARGS__}})
-#define STORE(...) ((qmac_insn){.op = QMAC_OP_STORE, .u.store = {__VA_ARGS__}})
-#define GEMM(...) ((qmac_insn){.op = QMAC_OP_GEMM, .u.gemm = {__VA_ARGS__}})
-#define POST(...) ((qmac_insn){.op = QMAC_OP_POST, .u.post = {__VA_ARGS__}})
-#define VALU(...) ((qmac_insn){.op = QMAC_OP_VALU, .u.valu = {__VA_ARGS__}})
-#define CONFIG(...) ((qmac_insn){.op = QMAC_OP_CONFIG, .u.config = {__VA_ARGS__}})
-#define PARAM(r) ((qmac_insn){.op = QMAC_OP_PARAM, .u.param = {.acc = (r)}})
-#define NOP ((qmac_insn){.op = QMAC_OP_NOP})
-#define END ((qmac_insn){.op = QMAC_OP_END})
-#define FENCE ((qmac_insn){.op = QMAC_OP_FENCE})
-
 static void prog_clear(fixture *f)
 {
     f->n = 0;
@@ -400,7 +389,7 @@ static void test_accel_timing_end_alone(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, END);
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1: END is at the head in cycle 22; every queue is empty at its start, so END retires in 22
      * and halting is set at its end. Fetch: pc 1 is outside the window (F2); in cycle 22 inflight
@@ -434,7 +423,7 @@ static void test_accel_timing_end_alone_small(void **state)
 {
     fixture *f = *state; /* N = 4: 8 beats per instruction, ARLEN 7 */
     prog_clear(f);
-    add(f, END);
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1: beats 20..27, END at the head in 28 and retired there; the FETCH entry is pushed at the
      * end of 28 too (inflight 0, count 1). C = 29. */
@@ -448,9 +437,9 @@ static void test_accel_timing_nop_nop_end(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, NOP);
-    add(f, NOP);
-    add(f, END);
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1: pc 0, 1, 2 requested in cycles 0, 1, 2, at the head from 22, 24, 26; NOP retires in the
      * cycle it is at the head, END too (queues empty): 22, 24, 26. pc 3 is outside the window;
@@ -486,8 +475,9 @@ static void test_accel_timing_load_inp_row(void **state)
     fixture *f = *state; /* N = 16 */
     fill_random(f->bytes + (DATA - MEM_BASE), 64);
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 5, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 5, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1: LOAD at the head in 22, dispatched (load queue empty, no hazard); F4 t0 = 23: its AR
      * cursor presents the one burst (ARLEN 0, ARID 1) in 23; fetch has nothing to request (pc 2
@@ -529,8 +519,9 @@ static void test_accel_timing_load_inp_row_small(void **state)
 {
     fixture *f = *state; /* N = 4 */
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1 (N = 4): LOAD at the head in 28, t0 = 29, AR in 29, beat in 49 = retire. END is at the
      * head from 36 (its beats 28..35), STALL 36..49 = 14, retires in 50; C = 51.
@@ -546,8 +537,9 @@ static void test_accel_timing_load_acc_row(void **state)
     fixture *f = *state; /* N = 16: an ACC row is 64 bytes = 4 beats, one burst (ARLEN 3) */
     fill_random(f->bytes + (DATA - MEM_BASE), 64);
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 7, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 7, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* dispatch 22, t0 = 23, AR 23, beats 43, 44, 45, 46 (the row's last beat = its write = retire
      * in 46). END STALL 24..46 = 23, retires 47, C = 48. LOAD_BUSY 23..46 = 24. */
@@ -563,9 +555,9 @@ static void test_accel_timing_load_padding_only(void **state)
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
     /* x_size = 0: 1 * 1 * (2 + 0 + 1) = 3 padding rows, no memory read */
-    add(f, LOAD(.buf = QMAC_BUF_INP, .pad_value = 0x5a, .dram = 0, .sram = 10, .x_size = 0, .y_size = 1,
-                .z_size = 1, .pad_x0 = 2, .pad_x1 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .pad_value = 0x5a, .dram = 0, .sram = 10, .x_size = 0,
+                          .y_size = 1, .z_size = 1, .pad_x0 = 2, .pad_x1 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* dispatch 22, t0 = 23: padding rows written in 23, 24, 25 (one per cycle), retire 25. END at
      * the head from 24: STALL 24, 25; retires 26. FETCH entry pushed in 24. C = 27.
@@ -585,9 +577,9 @@ static void test_accel_timing_load_padding_and_data(void **state)
     fill_random(f->bytes + (DATA - MEM_BASE), 64);
     prog_clear(f);
     /* rows: pad, data, data, pad; x_stride = 16 = rb: the line is one run -> one burst of 2 beats */
-    add(f, LOAD(.buf = QMAC_BUF_INP, .pad_value = 1, .dram = DATA, .sram = 0, .x_size = 2, .y_size = 1,
-                .z_size = 1, .x_stride = 16, .pad_x0 = 1, .pad_x1 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .pad_value = 1, .dram = DATA, .sram = 0, .x_size = 2,
+                          .y_size = 1, .z_size = 1, .x_stride = 16, .pad_x0 = 1, .pad_x1 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 23: row 0 (padding) written in 23 while the AR cursor's burst is accepted in 23
      * (ARLEN 1); rows 1, 2 take the beats of 43 and 44; row 3 (padding) is written in 45 =
@@ -605,9 +597,9 @@ static void test_accel_timing_load_bursts_4k(void **state)
      * (ends at the boundary), 16 (MaxBurst), 8 (the run's end) */
     const uint32_t dram = MEM_BASE + 0x3000u - 256u;
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = dram, .sram = 0, .x_size = 40, .y_size = 1, .z_size = 1,
-                .x_stride = 16));
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = dram, .sram = 0, .x_size = 40, .y_size = 1,
+                          .z_size = 1, .x_stride = 16));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 23: burst 0 accepted in 23; the next is presented in the cycle after its handshake:
      * 24, 25. Beats: burst 0 from 43 (43..58), burst 1 (ready 44) follows back to back 59..74,
@@ -631,9 +623,9 @@ static void test_accel_timing_load_round_robin(void **state)
     fixture *f = *state; /* N = 16, window past the program: fetch keeps requesting */
     prog_clear(f);
     /* 4 rows with x_stride 32 != 16: each row is its own run -> 4 one-beat bursts */
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
-                .x_stride = 32));
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
+                          .x_stride = 32));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, (qmac_window){MEM_BASE, MEM_BASE + MEM_SIZE - 1u});
     /* 23: fetch (count 0 + inflight 3) and load both request; fetch was granted last -> load
      * (burst 0, ready 43). 24: both again (count 1 + inflight 2 = 3 < 4); load was granted last
@@ -660,9 +652,9 @@ static void test_accel_timing_load_back_to_back(void **state)
     fixture *f = *state; /* N = 16: three one-row LOADs, the load queue holds 2 */
     prog_clear(f);
     for (uint32_t i = 0; i < 3; i++)
-        add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA + 16u * i, .sram = i, .x_size = 1, .y_size = 1,
-                    .z_size = 1));
-    add(f, END);
+        add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA + 16u * i, .sram = i, .x_size = 1,
+                              .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* L1: head 22, t0 23, AR 23, beat 43 = retire. L2: head 24, queue holds 1: dispatched 24;
      * t0 = max(25, L1's retire + 1 = 44) = 44, AR 44, beat 64 = retire. L3: head 26, the queue
@@ -689,8 +681,9 @@ static void test_accel_timing_store_row(void **state)
     uint8_t *out = qmac_accel_buffer(f->a, QMAC_BUF_OUT);
     fill_random(out, 16);
     prog_clear(f);
-    add(f, STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* dispatch 22, t0 = 23: AW (AWLEN 0) accepted in 23; the W path reads the beat in 23
      * (fifo 0 + 0 < 3), data in 24, pushed at the end of 24: WVALID (WLAST) from 25; the memory
@@ -713,8 +706,9 @@ static void test_accel_timing_store_acc_row(void **state)
 {
     fixture *f = *state; /* N = 16: 4 beats, each its own SRAM read */
     prog_clear(f);
-    add(f, STORE(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 3, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_STORE(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 3, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* reads: 23 (0 + 0 < 3), 24 (0 + 1), 25 (1 + 1: the beat read in 23 was pushed at the end of
      * 24), 26 (the FIFO holds 1 at every start from 25 on: one pop and one push per cycle).
@@ -732,9 +726,11 @@ static void test_accel_timing_store_back_to_back(void **state)
     fixture *f = *state; /* N = 16 */
     fill_random(qmac_accel_buffer(f->a, QMAC_BUF_OUT), 32);
     prog_clear(f);
-    add(f, STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, STORE(.buf = QMAC_BUF_OUT, .dram = DATA + 64u, .sram = 1, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = DATA + 64u, .sram = 1, .x_size = 1, .y_size = 1,
+                           .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* S1 as test_accel_timing_store_row: retire 35. S2: head 24, dispatched 24, t0 = max(25, 36) =
      * 36: AW 36, read 36, W 38, B 48 = retire. END head 26, STALL 26..48 = 23, retires 49. C = 50.
@@ -752,9 +748,9 @@ static void test_accel_timing_config(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f,
-        CONFIG(.act_signed = 1, .rule = QMAC_RULE_SINGLE, .act_zp = 3, .clamp_min = 0x80, .clamp_max = 0x7f));
-    add(f, END);
+    add(f, QMAC_INSN_CONFIG(.act_signed = 1, .rule = QMAC_RULE_SINGLE, .act_zp = 3, .clamp_min = 0x80,
+                            .clamp_max = 0x7f));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* dispatch 22, t0 = 23 = retire (CONFIG retires in t0). END at the head in 24: the compute
      * queue emptied at the end of 23: retires 24. C = 25. */
@@ -771,8 +767,8 @@ static void test_accel_timing_gemm_short(void **state)
 {
     fixture *f = *state; /* N = 4, L = 2 < N */
     prog_clear(f);
-    add(f, GEMM(.wgt = 0, .inp = 0, .acc = 0, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.wgt = 0, .inp = 0, .acc = 0, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1 (N = 4): GEMM at the head in 28, t0 = 29, retire t0 + L + 2N + 1 = 29 + 2 + 8 + 1 = 40.
      * END at the head from 36: STALL 36..40 = 5, retires 41; the FETCH entry was pushed in 36;
@@ -789,9 +785,9 @@ static void test_accel_timing_gemm_long(void **state)
     fill_random(qmac_accel_buffer(f->a, QMAC_BUF_INP), 64);
     fill_random(qmac_accel_buffer(f->a, QMAC_BUF_WGT), 64);
     prog_clear(f);
-    add(f, GEMM(.wgt = 4, .inp = 1, .acc = 2, .count0 = 3, .count1 = 2, .inp_s0 = 1, .inp_s1 = 5, .acc_s0 = 1,
-                .acc_s1 = 3));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.wgt = 4, .inp = 1, .acc = 2, .count0 = 3, .count1 = 2, .inp_s0 = 1, .inp_s1 = 5,
+                          .acc_s0 = 1, .acc_s1 = 3));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 29, retire 29 + 6 + 8 + 1 = 44. END STALL 36..44 = 9, retires 45, C = 46. */
     expect_done(&st);
@@ -803,8 +799,8 @@ static void test_accel_timing_gemm_default(void **state)
 {
     fixture *f = *state; /* N = 16, L = 20 */
     prog_clear(f);
-    add(f, GEMM(.wgt = 0, .inp = 0, .acc = 0, .count0 = 20, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.wgt = 0, .inp = 0, .acc = 0, .count0 = 20, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* F1: t0 = 23, retire 23 + 20 + 32 + 1 = 76. END at the head from 24: STALL 24..76 = 53,
      * retires 77, C = 78. */
@@ -817,9 +813,9 @@ static void test_accel_timing_gemm_back_to_back(void **state)
 {
     fixture *f = *state; /* N = 4 */
     prog_clear(f);
-    add(f, GEMM(.count0 = 12, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, GEMM(.inp = 20, .acc = 20, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.count0 = 12, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_GEMM(.inp = 20, .acc = 20, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* G1 (L 12): head 28, t0 = 29, retire 29 + 12 + 9 = 50. G2 (L 2): head 36, dispatched (queue
      * 1 < 2); both GEMMs with L >= 1: t0 = max(37, start(G1) + max(12, 4) = 41) = 41, retire
@@ -836,9 +832,9 @@ static void test_accel_timing_gemm_stream_short_and_queue_full(void **state)
     fixture *f = *state; /* N = 16: instructions reach the head every 2 cycles */
     prog_clear(f);
     for (int i = 0; i < 3; i++)
-        add(f, GEMM(.inp = (uint32_t)(8 * i), .acc = (uint32_t)(8 * i), .count0 = 4, .count1 = 1, .inp_s0 = 1,
-                    .acc_s0 = 1));
-    add(f, END);
+        add(f, QMAC_INSN_GEMM(.inp = (uint32_t)(8 * i), .acc = (uint32_t)(8 * i), .count0 = 4, .count1 = 1,
+                              .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* G1: head 22, t0 = 23, retire 23 + 4 + 33 = 60. G2: head 24, dispatched; t0 = max(25,
      * 23 + max(4, 16)) = 39 (no vector in G1's t0+L+1 .. t0+N), retire 39 + 37 = 76. G3: head 26,
@@ -857,8 +853,9 @@ static void test_accel_timing_gemm_post(void **state)
 {
     fixture *f = *state; /* N = 4 */
     prog_clear(f);
-    add(f, GEMM(.post = 1, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = 4, .out_s0 = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_GEMM(.post = 1, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = 4, .out_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 29, retire t0 + L + 2N + 4 = 29 + 2 + 8 + 4 = 43. END STALL 36..43 = 8, retires 44,
      * C = 45. */
@@ -873,11 +870,11 @@ static void test_accel_timing_gemm_after_post_gemm(void **state)
     fill_random(qmac_accel_buffer(f->a, QMAC_BUF_INP), 64 * 16);
     fill_random(qmac_accel_buffer(f->a, QMAC_BUF_WGT), 16 * 16);
     prog_clear(f);
-    add(f, GEMM(.post = 1, .count0 = 16, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
+    add(f, QMAC_INSN_GEMM(.post = 1, .count0 = 16, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out_s0 = 1));
     /* accumulates into G1's last row: the golden model must still run G1 first (run2 compares
      * the final state with in-order execution) */
-    add(f, GEMM(.accum = 1, .inp = 40, .acc = 15, .count0 = 1, .count1 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.accum = 1, .inp = 40, .acc = 15, .count0 = 1, .count1 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* G1: t0 = 23, retire 23 + 16 + 32 + 4 = 75. G2: head 24, t0 = max(25, 23 + 16) = 39, retire
      * 39 + 1 + 33 = 73, before G1 (R6). END: head from 26, STALL 26..75 = 50, retires 76, C = 77. */
@@ -891,9 +888,9 @@ static void test_accel_timing_post(void **state)
 {
     fixture *f = *state; /* N = 16, L = 10 */
     prog_clear(f);
-    add(f, POST(.acc = 0, .count0 = 5, .count1 = 2, .acc_s0 = 1, .acc_s1 = 5, .out = 0, .out_s0 = 1,
-                .out_s1 = 5));
-    add(f, END);
+    add(f, QMAC_INSN_POST(.acc = 0, .count0 = 5, .count1 = 2, .acc_s0 = 1, .acc_s1 = 5, .out = 0, .out_s0 = 1,
+                          .out_s1 = 5));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 23, retire t0 + L + 3 = 36. END STALL 24..36 = 13, retires 37, C = 38. */
     expect_done(&st);
@@ -905,9 +902,9 @@ static void test_accel_timing_valu(void **state)
 {
     fixture *f = *state; /* N = 16, L = 5 */
     prog_clear(f);
-    add(f, VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 7, .a = 0, .dst = 10, .count0 = 5, .count1 = 1,
-                .a_s0 = 1, .dst_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .imm = 7, .a = 0, .dst = 10, .count0 = 5,
+                          .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 23, retire t0 + L + 1 = 29. END STALL 24..29 = 6, retires 30, C = 31. */
     expect_done(&st);
@@ -923,8 +920,8 @@ static void test_accel_timing_param(void **state)
     uint8_t *acc = qmac_accel_buffer(f->a, QMAC_BUF_ACC);
     acc[4 * 64] = 9; /* bias lane 0 = 9 */
     prog_clear(f);
-    add(f, PARAM(4));
-    add(f, END);
+    add(f, QMAC_INSN_PARAM(.acc = 4));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* t0 = 23, reads in 23, 24, 25, retire t0 + 3 = 26. END STALL 24..26 = 3, retires 27, C = 28. */
     expect_done(&st);
@@ -937,10 +934,10 @@ static void test_accel_timing_empty_loops(void **state)
 {
     fixture *f = *state; /* N = 16: L = 0 GEMM, POST, VALU and a LOAD / STORE of no rows */
     prog_clear(f);
-    add(f, GEMM(.count0 = 0, .count1 = 5));
-    add(f, LOAD(.buf = QMAC_BUF_INP, .x_size = 3, .y_size = 1, .z_size = 0));
-    add(f, STORE(.buf = QMAC_BUF_OUT, .x_size = 0, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.count0 = 0, .count1 = 5));
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .x_size = 3, .y_size = 1, .z_size = 0));
+    add(f, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .x_size = 0, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* GEMM: head 22, t0 = 23 = retire. LOAD: head 24 (R5: its W(INP) port differs from the
      * GEMM's R(INP); no ranges), t0 = 25 = retire. STORE: head 26, t0 = 27 = retire. END: head 28,
@@ -960,10 +957,11 @@ static void test_accel_timing_hazard_dependent(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
-                .x_stride = 16));
-    add(f, GEMM(.inp = 2, .count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1)); /* reads INP rows 2..5 */
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
+                          .x_stride = 16));
+    add(f, QMAC_INSN_GEMM(.inp = 2, .count0 = 4, .count1 = 1, .inp_s0 = 1,
+                          .acc_s0 = 1)); /* reads INP rows 2..5 */
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* LOAD: head 22, t0 23, one burst of 4 beats (43..46), retire 46. GEMM: head 24, INP rows
      * [2, 6) overlap the LOAD's [0, 4) which writes: STALL 24..46 = 23; the LOAD leaves at the end
@@ -980,10 +978,10 @@ static void test_accel_timing_hazard_independent(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
-                .x_stride = 16));
-    add(f, GEMM(.inp = 8, .count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1)); /* rows 8..11 */
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 4, .y_size = 1, .z_size = 1,
+                          .x_stride = 16));
+    add(f, QMAC_INSN_GEMM(.inp = 8, .count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1)); /* rows 8..11 */
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* LOAD retires 46 as above. GEMM: head 24, no overlap and ports W(INP) vs R(INP) differ:
      * dispatched 24, t0 = 25, retire 25 + 37 = 62. END: head 26, STALL 26..62 = 37, retires 63.
@@ -998,9 +996,10 @@ static void test_accel_timing_hazard_port(void **state)
 {
     fixture *f = *state; /* N = 16: disjoint rows, but both write ACC */
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 100, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, GEMM(.acc = 0, .count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 100, .x_size = 1, .y_size = 1,
+                          .z_size = 1));
+    add(f, QMAC_INSN_GEMM(.acc = 0, .count0 = 4, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* LOAD ACC: beats 43..46, retire 46. GEMM (W(ACC) as the LOAD): STALL 24..46 = 23, dispatched
      * 47, t0 48, retire 85. END STALL 48..85 = 38, retires 86, C = 87. */
@@ -1013,9 +1012,10 @@ static void test_accel_timing_hazard_store_port(void **state)
 {
     fixture *f = *state; /* N = 16: a STORE of ACC row 100 and a PARAM of rows 0..2: both R(ACC) */
     prog_clear(f);
-    add(f, STORE(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 100, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, PARAM(0));
-    add(f, END);
+    add(f, QMAC_INSN_STORE(.buf = QMAC_BUF_ACC, .dram = DATA, .sram = 100, .x_size = 1, .y_size = 1,
+                           .z_size = 1));
+    add(f, QMAC_INSN_PARAM(.acc = 0));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* STORE as test_accel_timing_store_acc_row: retire 38. PARAM: head 24, port hazard: STALL
      * 24..38 = 15, dispatched 39, t0 40, retire 43. END: head 40, STALL 40..43 = 4, retires 44.
@@ -1031,9 +1031,11 @@ static void test_accel_timing_hazard_store_after_gemm(void **state)
 {
     fixture *f = *state; /* N = 16: a STORE of OUT rows the GEMM's post writes */
     prog_clear(f);
-    add(f, GEMM(.post = 1, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = 3, .out_s0 = 1));
-    add(f, STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 4, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, END);
+    add(f,
+        QMAC_INSN_GEMM(.post = 1, .count0 = 2, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1, .out = 3, .out_s0 = 1));
+    add(f,
+        QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = DATA, .sram = 4, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* GEMM: t0 23, retire 23 + 2 + 32 + 4 = 61. STORE (reads OUT row 4, written by the GEMM):
      * head 24, STALL 24..61 = 38, dispatched 62, t0 63: AW 63, read 63, W 65, B 75 = retire. END:
@@ -1049,10 +1051,11 @@ static void test_accel_timing_fence(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
-    add(f, FENCE);
-    add(f, NOP);
-    add(f, END);
+    add(f,
+        QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA, .sram = 0, .x_size = 1, .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_FENCE());
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     /* LOAD: head 22, AR 23 (fetch: pc 4 is outside, inflight 3 != 0: no request), beat 43 =
      * retire. FENCE: head 24, the load queue is non-empty at the start of 24..43 (STALL 20),
@@ -1071,12 +1074,12 @@ static void test_accel_timing_fence(void **state)
 static void fault_case(fixture *f, qmac_insn bad_insn, const uint32_t *bad_words, qmac_fault code)
 {
     prog_clear(f);
-    add(f, NOP);
+    add(f, QMAC_INSN_NOP());
     if (bad_words)
         add_words(f, bad_words);
     else
         add(f, bad_insn);
-    add(f, END);
+    add(f, QMAC_INSN_END());
     /* the window ends at pc 1: pc 1 is the last instruction fetched */
     qmac_window win = {MEM_BASE, PROG_ADDR + 2u * QMAC_INSN_BYTES - 1u};
     qmac_timing_stats st = run2(f, PROG_ADDR, win);
@@ -1093,23 +1096,27 @@ static void test_accel_timing_fault_checks(void **state)
 {
     fixture *f = *state; /* N = 16 */
     uint32_t w[QMAC_INSN_WORDS] = {QMAC_OP_COUNT};
-    fault_case(f, NOP, w, QMAC_FAULT_OPCODE);
+    fault_case(f, QMAC_INSN_NOP(), w, QMAC_FAULT_OPCODE);
     memset(w, 0, sizeof w);
     w[0] = QMAC_OP_NOP | 1u << 20; /* a reserved bit */
-    fault_case(f, NOP, w, QMAC_FAULT_FIELD);
-    fault_case(f, LOAD(.buf = QMAC_BUF_INP, .dram = DATA + 8u, .x_size = 1, .y_size = 1, .z_size = 1), NULL,
-               QMAC_FAULT_ALIGN);
-    fault_case(f, GEMM(.inp = 4095, .count0 = 2, .count1 = 1, .inp_s0 = 1), NULL, QMAC_FAULT_BUF_RANGE);
-    fault_case(f, STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE - 16u, .x_size = 1, .y_size = 1, .z_size = 1),
-               NULL, QMAC_FAULT_WINDOW);
+    fault_case(f, QMAC_INSN_NOP(), w, QMAC_FAULT_FIELD);
+    fault_case(f,
+               QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = DATA + 8u, .x_size = 1, .y_size = 1, .z_size = 1),
+               NULL, QMAC_FAULT_ALIGN);
+    fault_case(f, QMAC_INSN_GEMM(.inp = 4095, .count0 = 2, .count1 = 1, .inp_s0 = 1), NULL,
+               QMAC_FAULT_BUF_RANGE);
+    fault_case(
+        f,
+        QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE - 16u, .x_size = 1, .y_size = 1, .z_size = 1),
+        NULL, QMAC_FAULT_WINDOW);
 }
 
 static void test_accel_timing_fault_fetch(void **state)
 {
     fixture *f = *state; /* N = 16 */
     prog_clear(f);
-    add(f, NOP);
-    add(f, END);
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_END());
     /* PROG_ADDR not a multiple of 32: in cycle 0 fetch cannot request pc 0 and inflight = 0,
      * count = 0: it pushes the FETCH entry at the end of 0; head in 1: fault pending in 1, halting
      * from 2: C = 2, FAULT_PC = 0. */
@@ -1123,8 +1130,8 @@ static void test_accel_timing_fault_fetch(void **state)
      * is 0 from 24 (pc 1 completed at the end of 23) and count 1 < 4: FETCH entry pushed at the end
      * of 24, head in 25 (pc 1 left at the end of 24): pending in 25, C = 26, FAULT_PC = 2. */
     prog_clear(f);
-    add(f, NOP);
-    add(f, NOP);
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_NOP());
     st = run2(f, PROG_ADDR, win_to_prog_end(f, PROG_ADDR));
     assert_int_equal(st.fault, QMAC_FAULT_FETCH);
     assert_int_equal(st.fault_pc, 2);
@@ -1137,8 +1144,8 @@ static void test_accel_timing_fault_bus_fetch(void **state)
     /* NOP in the last 32 bytes of memory; pc 1 just beyond it, still inside the window */
     const uint32_t prog = MEM_BASE + MEM_SIZE - 32u;
     prog_clear(f);
-    add(f, NOP);
-    add(f, END);
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, prog, (qmac_window){MEM_BASE, prog + 64u - 1u});
     /* pc 1's beats (22, 23) answer SLVERR: its FIFO entry is a BUS entry, at the head in 24: the
      * fault is pending in 24 (NOP retired 22), C = 25, FAULT_PC = 1. */
@@ -1153,11 +1160,11 @@ static void test_accel_timing_fault_bus_load(void **state)
     /* the window starts 4 KiB below the memory: a LOAD from there is legal but answers SLVERR */
     const qmac_window win = {MEM_BASE - 0x1000u, PROG_ADDR + 4u * QMAC_INSN_BYTES - 1u};
     prog_clear(f);
-    add(f, LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE - 0x100u, .sram = 0, .x_size = 1, .y_size = 1,
-                .z_size = 1));
-    add(f, NOP);
-    add(f, NOP);
-    add(f, END);
+    add(f, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = MEM_BASE - 0x100u, .sram = 0, .x_size = 1, .y_size = 1,
+                          .z_size = 1));
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_NOP());
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win);
     /* LOAD: head 22, AR 23, SLVERR beat in 43 = retire (the row is written with zeros). The NOPs
      * reach the head in 24 and 26 and retire there (no unit involved: imprecise). END: head 28,
@@ -1177,9 +1184,9 @@ static void test_accel_timing_fault_bus_store(void **state)
     fixture *f = *state; /* N = 16 */
     const qmac_window win = {MEM_BASE - 0x1000u, PROG_ADDR + 2u * QMAC_INSN_BYTES - 1u};
     prog_clear(f);
-    add(f, STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE - 0x100u, .sram = 0, .x_size = 1, .y_size = 1,
-                 .z_size = 1));
-    add(f, END);
+    add(f, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = MEM_BASE - 0x100u, .sram = 0, .x_size = 1,
+                           .y_size = 1, .z_size = 1));
+    add(f, QMAC_INSN_END());
     qmac_timing_stats st = run2(f, PROG_ADDR, win);
     /* STORE as test_accel_timing_store_row: W 25, B (SLVERR) 35 = retire; BUS pending 36 (END at
      * the head since 24: STALL 24..36 = 13), halting from 37: C = 37, FAULT_PC 0. */
@@ -1192,8 +1199,8 @@ static void test_accel_timing_max_cycles(void **state)
 {
     fixture *f = *state; /* N = 16: a run cut at max_cycles reports neither done nor fault */
     prog_clear(f);
-    add(f, GEMM(.count0 = 100, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
-    add(f, END);
+    add(f, QMAC_INSN_GEMM(.count0 = 100, .count1 = 1, .inp_s0 = 1, .acc_s0 = 1));
+    add(f, QMAC_INSN_END());
     write_prog(f, PROG_ADDR);
     qmac_axi_mem_reset(f->mem);
     const qmac_window win = win_to_prog_end(f, PROG_ADDR);
@@ -1227,48 +1234,49 @@ static qmac_insn random_insn(void)
     const uint32_t n = 4;
     if (kind < 22) {
         const uint32_t buf = urand(4), rb = buf == QMAC_BUF_ACC ? 16u : 4u;
-        qmac_insn in = LOAD(.buf = buf, .pad_value = urand(256), .dram = DATA + n * urand(0x400),
-                            .sram = urand(160), .x_size = urand(6), .y_size = urand(3) + 1,
-                            .z_size = urand(2) + 1, .x_stride = urand(3) == 0 ? rb : n * urand(12),
-                            .y_stride = n * urand(40), .z_stride = n * urand(80),
-                            .pad_x0 = urand(3) == 0 ? urand(2) : 0, .pad_x1 = urand(3) == 0 ? urand(2) : 0,
-                            .pad_y0 = urand(4) == 0 ? 1 : 0, .pad_y1 = urand(4) == 0 ? 1 : 0);
+        qmac_insn in =
+            QMAC_INSN_LOAD(.buf = buf, .pad_value = urand(256), .dram = DATA + n * urand(0x400),
+                           .sram = urand(160), .x_size = urand(6), .y_size = urand(3) + 1,
+                           .z_size = urand(2) + 1, .x_stride = urand(3) == 0 ? rb : n * urand(12),
+                           .y_stride = n * urand(40), .z_stride = n * urand(80),
+                           .pad_x0 = urand(3) == 0 ? urand(2) : 0, .pad_x1 = urand(3) == 0 ? urand(2) : 0,
+                           .pad_y0 = urand(4) == 0 ? 1 : 0, .pad_y1 = urand(4) == 0 ? 1 : 0);
         return in;
     }
     if (kind < 37) {
         const uint32_t buf = urand(4), rb = buf == QMAC_BUF_ACC ? 16u : 4u;
-        return STORE(.buf = buf, .dram = DATA + n * urand(0x400), .sram = urand(160), .x_size = urand(6),
-                     .y_size = urand(3) + 1, .z_size = urand(2) + 1,
-                     .x_stride = urand(3) == 0 ? rb : n * urand(12), .y_stride = n * urand(40),
-                     .z_stride = n * urand(80));
+        return QMAC_INSN_STORE(.buf = buf, .dram = DATA + n * urand(0x400), .sram = urand(160),
+                               .x_size = urand(6), .y_size = urand(3) + 1, .z_size = urand(2) + 1,
+                               .x_stride = urand(3) == 0 ? rb : n * urand(12), .y_stride = n * urand(40),
+                               .z_stride = n * urand(80));
     }
     if (kind < 62)
-        return GEMM(.accum = urand(2), .post = urand(2), .group = urand(8), .wgt = urand(200),
-                    .inp = urand(160), .acc = urand(160), .count0 = urand(8), .count1 = urand(3),
-                    .inp_s0 = urand(3), .inp_s1 = urand(9), .acc_s0 = urand(3), .acc_s1 = urand(9),
-                    .out = urand(160), .out_s0 = urand(3), .out_s1 = urand(9));
+        return QMAC_INSN_GEMM(.accum = urand(2), .post = urand(2), .group = urand(8), .wgt = urand(200),
+                              .inp = urand(160), .acc = urand(160), .count0 = urand(8), .count1 = urand(3),
+                              .inp_s0 = urand(3), .inp_s1 = urand(9), .acc_s0 = urand(3), .acc_s1 = urand(9),
+                              .out = urand(160), .out_s0 = urand(3), .out_s1 = urand(9));
     if (kind < 70)
-        return POST(.group = urand(8), .acc = urand(160), .count0 = urand(6), .count1 = urand(3),
-                    .acc_s0 = urand(3), .acc_s1 = urand(9), .out = urand(160), .out_s0 = urand(3),
-                    .out_s1 = urand(9));
+        return QMAC_INSN_POST(.group = urand(8), .acc = urand(160), .count0 = urand(6), .count1 = urand(3),
+                              .acc_s0 = urand(3), .acc_s1 = urand(9), .out = urand(160), .out_s0 = urand(3),
+                              .out_s1 = urand(9));
     if (kind < 80)
-        return VALU(.alu = urand(10), .b_imm = urand(2), .a_buf = urand(3), .a_signed = urand(2),
-                    .b = urand(160), .a = urand(160), .dst = urand(160), .count0 = urand(6),
-                    .count1 = urand(3), .a_s0 = urand(3), .a_s1 = urand(9), .dst_s0 = urand(3),
-                    .dst_s1 = urand(9), .b_s0 = urand(3), .b_s1 = urand(9), .imm = (uint32_t)splitmix64(),
-                    .shift = (int32_t)urand(63) - 31);
+        return QMAC_INSN_VALU(.alu = urand(10), .b_imm = urand(2), .a_buf = urand(3), .a_signed = urand(2),
+                              .b = urand(160), .a = urand(160), .dst = urand(160), .count0 = urand(6),
+                              .count1 = urand(3), .a_s0 = urand(3), .a_s1 = urand(9), .dst_s0 = urand(3),
+                              .dst_s1 = urand(9), .b_s0 = urand(3), .b_s1 = urand(9),
+                              .imm = (uint32_t)splitmix64(), .shift = (int32_t)urand(63) - 31);
     if (kind < 84)
-        return PARAM(urand(200));
+        return QMAC_INSN_PARAM(.acc = urand(200));
     if (kind < 90) {
         const uint32_t omode = urand(3);
-        return CONFIG(.bin = urand(2), .act_signed = urand(2), .wgt_signed = urand(2), .rule = urand(3),
-                      .omode = omode, .act_zp = urand(256), .out_zp = urand(256),
-                      .clamp_min = omode == QMAC_OMODE_S8 ? 0x80u : 0u,
-                      .clamp_max = omode == QMAC_OMODE_S8 ? 0x7fu : 0xffu);
+        return QMAC_INSN_CONFIG(.bin = urand(2), .act_signed = urand(2), .wgt_signed = urand(2),
+                                .rule = urand(3), .omode = omode, .act_zp = urand(256), .out_zp = urand(256),
+                                .clamp_min = omode == QMAC_OMODE_S8 ? 0x80u : 0u,
+                                .clamp_max = omode == QMAC_OMODE_S8 ? 0x7fu : 0xffu);
     }
     if (kind < 95)
-        return NOP;
-    return FENCE;
+        return QMAC_INSN_NOP();
+    return QMAC_INSN_FENCE();
 }
 
 /* A new timing model and memory with tc (same hw build); the memory's bytes are zero. */
@@ -1320,7 +1328,7 @@ static void test_accel_timing_random_programs(void **state)
             uint32_t w[QMAC_INSN_WORDS] = {QMAC_OP_COUNT + urand(50)};
             memcpy(f->prog[urand((uint32_t)f->n)], w, sizeof w);
         }
-        add(f, END);
+        add(f, QMAC_INSN_END());
         fill_random(f->bytes + (DATA - MEM_BASE), 0x3000);
         qmac_accel_reset(f->a);
         for (uint32_t b = 0; b < QMAC_BUF_COUNT; b++)

@@ -399,6 +399,20 @@ typedef struct {
     } u;
 } qmac_insn;
 
+/* Builders: an instruction as a compound literal with its fields named (zero fields left out),
+ * e.g. qmac_prog_push(&p, &QMAC_INSN_GEMM(.inp = 8, .count0 = 12, .count1 = 1, .inp_s0 = 1)).
+ * C99 designated initializers: C only (C++ before C++20 has none). */
+#define QMAC_INSN_NOP() ((qmac_insn){.op = QMAC_OP_NOP})
+#define QMAC_INSN_END() ((qmac_insn){.op = QMAC_OP_END})
+#define QMAC_INSN_FENCE() ((qmac_insn){.op = QMAC_OP_FENCE})
+#define QMAC_INSN_CONFIG(...) ((qmac_insn){.op = QMAC_OP_CONFIG, .u.config = {__VA_ARGS__}})
+#define QMAC_INSN_LOAD(...) ((qmac_insn){.op = QMAC_OP_LOAD, .u.load = {__VA_ARGS__}})
+#define QMAC_INSN_STORE(...) ((qmac_insn){.op = QMAC_OP_STORE, .u.store = {__VA_ARGS__}})
+#define QMAC_INSN_GEMM(...) ((qmac_insn){.op = QMAC_OP_GEMM, .u.gemm = {__VA_ARGS__}})
+#define QMAC_INSN_POST(...) ((qmac_insn){.op = QMAC_OP_POST, .u.post = {__VA_ARGS__}})
+#define QMAC_INSN_PARAM(...) ((qmac_insn){.op = QMAC_OP_PARAM, .u.param = {__VA_ARGS__}})
+#define QMAC_INSN_VALU(...) ((qmac_insn){.op = QMAC_OP_VALU, .u.valu = {__VA_ARGS__}})
+
 /* Decode the 8 words of an instruction. Returns QMAC_FAULT_NONE, QMAC_FAULT_OPCODE (unknown
  * opcode) or QMAC_FAULT_FIELD (a reserved bit set, or an enum field out of its range); *field
  * (may be NULL) then names the offending field ("reserved" for reserved bits). */
