@@ -1058,6 +1058,39 @@ static void ck_bad(ck *k, const char *chan, const char *rule)
     k->chk = NULL;
 }
 
+/* A new checker after a clean AR handshake (`beats` beats, ARID id), both sides idle: R may come. */
+static void ck_open_with_ar(ck *k, uint32_t beats, uint32_t id)
+{
+    ck_open(k);
+    set_ar(&k->m, 0x100, beats, id, 8);
+    k->s.arready = true;
+    ck_ok(k);
+    memset(&k->m, 0, sizeof k->m);
+    memset(&k->s, 0, sizeof k->s);
+}
+
+/* A new checker after a clean AW handshake (`beats` beats, AWID 2), WREADY high: W may come. */
+static void ck_open_with_aw(ck *k, uint32_t beats)
+{
+    ck_open(k);
+    set_aw(&k->m, 0x100, beats, 2, 8);
+    k->s.awready = true;
+    ck_ok(k);
+    memset(&k->m, 0, sizeof k->m);
+    memset(&k->s, 0, sizeof k->s);
+    k->s.wready = true;
+}
+
+/* A new checker after a clean one-beat write (AWID 2), both sides idle: B may come. */
+static void ck_open_with_w(ck *k)
+{
+    ck_open_with_aw(k, 1);
+    k->m.wvalid = k->m.wlast = true;
+    ck_ok(k);
+    memset(&k->m, 0, sizeof k->m);
+    memset(&k->s, 0, sizeof k->s);
+}
+
 static void test_axi_mem_check_valid_dropped(void **state)
 {
     (void)state;
@@ -1085,29 +1118,15 @@ static void test_axi_mem_check_valid_dropped(void **state)
     k.m.wvalid = false;
     ck_bad(&k, "W", "valid-stable");
 
-    ck_open(&k); /* R presented, RREADY low, dropped */
-    set_ar(&k.m, 0x100, 2, 0, 8);
-    k.s.arready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
+    ck_open_with_ar(&k, 2, 0); /* R presented, RREADY low, dropped */
     k.s.rvalid = true;
     ck_ok(&k);
     k.s.rvalid = false;
     ck_bad(&k, "R", "valid-stable");
 
-    ck_open(&k); /* B presented after a full write, BREADY low, dropped */
-    set_aw(&k.m, 0x100, 1, 3, 8);
-    k.s.awready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
-    k.m.wvalid = k.m.wlast = true;
-    k.s.wready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
+    ck_open_with_w(&k); /* B presented after a full write, BREADY low, dropped */
     k.s.bvalid = true;
-    k.s.bid = 3;
+    k.s.bid = 2;
     ck_ok(&k);
     k.s.bvalid = false;
     ck_bad(&k, "B", "valid-stable");
@@ -1143,30 +1162,16 @@ static void test_axi_mem_check_payload_changed(void **state)
     k.m.wdata[7] = 1;
     ck_bad(&k, "W", "payload-stable");
 
-    ck_open(&k);
-    set_ar(&k.m, 0x100, 2, 0, 8);
-    k.s.arready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
+    ck_open_with_ar(&k, 2, 0);
     k.s.rvalid = true;
     k.s.rdata[8] = 5; /* lane 8 of an 8-byte bus: ignored */
     ck_ok(&k);
     k.s.rdata[0] = 5;
     ck_bad(&k, "R", "payload-stable");
 
-    ck_open(&k);
-    set_aw(&k.m, 0x100, 1, 3, 8);
-    k.s.awready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
-    k.m.wvalid = k.m.wlast = true;
-    k.s.wready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
+    ck_open_with_w(&k);
     k.s.bvalid = true;
-    k.s.bid = 3;
+    k.s.bid = 2;
     ck_ok(&k);
     k.s.bresp = QMAC_AXI_RESP_SLVERR;
     ck_bad(&k, "B", "payload-stable");
@@ -1211,17 +1216,6 @@ static void test_axi_mem_check_bad_requests(void **state)
 }
 
 /* AW of `beats` handshaken in cycle 0; the caller continues with W beats. */
-static void ck_open_with_aw(ck *k, uint32_t beats)
-{
-    ck_open(k);
-    set_aw(&k->m, 0x100, beats, 2, 8);
-    k->s.awready = true;
-    ck_ok(k);
-    memset(&k->m, 0, sizeof k->m);
-    memset(&k->s, 0, sizeof k->s);
-    k->s.wready = true;
-}
-
 static void test_axi_mem_check_bad_w(void **state)
 {
     (void)state;
@@ -1271,32 +1265,17 @@ static void test_axi_mem_check_bad_responses(void **state)
     k.s.rid = 4;
     ck_bad(&k, "R", "r-unexpected");
 
-    ck_open(&k); /* wrong RID */
-    set_ar(&k.m, 0x100, 1, 4, 8);
-    k.s.arready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
+    ck_open_with_ar(&k, 1, 4); /* wrong RID */
     k.s.rvalid = k.s.rlast = true;
     k.s.rid = 5;
     ck_bad(&k, "R", "rid");
 
-    ck_open(&k); /* RLAST early */
-    set_ar(&k.m, 0x100, 2, 4, 8);
-    k.s.arready = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
+    ck_open_with_ar(&k, 2, 4); /* RLAST early */
     k.s.rvalid = k.s.rlast = true;
     k.s.rid = 4;
     ck_bad(&k, "R", "rlast");
 
-    ck_open(&k); /* RLAST missing on the last beat */
-    set_ar(&k.m, 0x100, 2, 4, 8);
-    k.s.arready = true;
-    ck_ok(&k);
-    memset(&k.s, 0, sizeof k.s);
-    k.m.arvalid = false;
+    ck_open_with_ar(&k, 2, 4); /* RLAST missing on the last beat */
     k.m.rready = true;
     k.s.rvalid = true;
     k.s.rid = 4;
@@ -1322,11 +1301,7 @@ static void test_axi_mem_check_bad_responses(void **state)
     k.s.bid = 2;
     ck_bad(&k, "B", "b-unexpected");
 
-    ck_open_with_aw(&k, 1); /* wrong BID */
-    k.m.wvalid = k.m.wlast = true;
-    ck_ok(&k);
-    memset(&k.m, 0, sizeof k.m);
-    memset(&k.s, 0, sizeof k.s);
+    ck_open_with_w(&k); /* wrong BID */
     k.s.bvalid = true;
     k.s.bid = 7;
     ck_bad(&k, "B", "bid");
