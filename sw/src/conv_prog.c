@@ -2,11 +2,13 @@
  *
  * Buffer plan (rows): ACC [0, 3 Gy) the parameter table, then out_slots accumulator slots of
  * rt * ow rows; INP inp_slots slots of one row tile's padded input; WGT all weight tiles
- * (resident) or w_slots slots of one output group's kh kw Gx tiles; OUT out_slots slots. Step
- * s = (tile t, output group o) uses accumulator / OUT slot s % out_slots. The input of tile t + 1
- * and the weights of step s + 1 are loaded right after the first GEMM of tile t / step s: their
- * slot's previous readers are all earlier in the program, so in-order execution means what it
- * says, and the LOAD runs while the array works. */
+ * (resident), or w_slots slots of a chunk of `chunk` taps (a whole output group's kh kw Gx taps
+ * when two fit, else as many as half of WGT holds: the reduction is split into chunks); OUT
+ * out_slots slots. Step s = (tile t, output group o) uses accumulator / OUT slot s % out_slots;
+ * weight unit u = (step, chunk) uses WGT slot u % w_slots. The input of tile t + 1 and weight
+ * unit u + 1 are loaded right after the first GEMM of tile t / unit u: their slot's previous
+ * readers are all earlier in the program, so in-order execution means what it says, and the
+ * LOAD runs while the array works. */
 #include "qmac/conv_prog.h"
 
 #include <string.h>
@@ -16,7 +18,9 @@ typedef struct {
     const qmac_conv_prog_desc *d;
     qmac_prog *p;
     uint32_t dim, gx, gy, oh, ow, wp, rt, tiles, inp_slots, out_slots, w_slots, acc0;
-    uint32_t tap_rows; /* WGT rows of one output group: kh kw Gx N */
+    uint32_t taps;          /* taps of one output group: kh kw Gx (one weight tile each) */
+    uint32_t tap_rows;      /* WGT rows of one output group: taps N */
+    uint32_t chunk, chunks; /* taps per weight unit, units per step (not resident) */
     int resident;
     uint64_t vectors;
 } plan;
@@ -113,12 +117,14 @@ static qmac_status load_input(plan *pl, uint32_t t)
                                    .pad_y0 = top, .pad_y1 = bottom, .pad_value = d->act_zp));
 }
 
-/* LOAD of output group o's weight tiles into WGT slot s % w_slots (not resident). */
-static qmac_status load_weights(plan *pl, uint64_t s, uint32_t o)
+/* LOAD of weight unit u (step u / chunks, chunk u % chunks) into WGT slot u % w_slots. */
+static qmac_status load_weights(plan *pl, uint64_t u)
 {
-    const uint32_t n = pl->dim;
-    return push(pl, QMAC_INSN_LOAD(.buf = QMAC_BUF_WGT, .dram = pl->d->w_addr + o * pl->tap_rows * n,
-                                   .sram = (uint32_t)(s % pl->w_slots) * pl->tap_rows, .x_size = pl->tap_rows,
+    const uint32_t n = pl->dim, o = (uint32_t)(u / pl->chunks % pl->gy);
+    const uint32_t tap0 = (uint32_t)(u % pl->chunks) * pl->chunk;
+    const uint32_t count = pl->taps - tap0 < pl->chunk ? pl->taps - tap0 : pl->chunk;
+    return push(pl, QMAC_INSN_LOAD(.buf = QMAC_BUF_WGT, .dram = pl->d->w_addr + (o * pl->taps + tap0) * n * n,
+                                   .sram = (uint32_t)(u % pl->w_slots) * pl->chunk * n, .x_size = count * n,
                                    .y_size = 1, .z_size = 1, .x_stride = n));
 }
 
@@ -181,12 +187,6 @@ static qmac_status check(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d
     const int32_t hi = d->omode == QMAC_OMODE_S8 ? (int8_t)d->clamp_max : (int32_t)d->clamp_max;
     if (lo > hi)
         return bad("clamp_min above clamp_max", d->clamp_min);
-    if (pl->tap_rows > cfg->wgt_rows)
-        return qmac_set_error(
-            QMAC_ERR_INVALID_ARG,
-            "conv program: the %u x %u x %u weight tiles of one output group (%u rows) do not "
-            "fit WGT (%u rows); splitting the reduction is not built yet",
-            d->kh, d->kw, pl->gx, pl->tap_rows, cfg->wgt_rows);
     if (3u * pl->gy >= cfg->acc_rows)
         return bad("output channel groups (3 ACC parameter rows each)", pl->gy);
     return QMAC_OK;
@@ -209,13 +209,19 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     pl.oh = qmac_conv_prog_out_h(d);
     pl.ow = qmac_conv_prog_out_w(d);
     pl.wp = d->w + d->pad_l + d->pad_r;
-    pl.tap_rows = d->kh * d->kw * pl.gx * cfg->dim;
+    pl.taps = d->kh * d->kw * pl.gx;
+    pl.tap_rows = pl.taps * cfg->dim;
     if ((st = check(cfg, d, &pl)) != QMAC_OK || (st = choose_tiles(&pl)) != QMAC_OK)
         return st;
     const uint32_t n = pl.dim, gx = pl.gx, tile_acc = pl.rt * pl.ow;
     pl.acc0 = 3u * pl.gy;
     pl.resident = (uint64_t)pl.tap_rows * pl.gy <= cfg->wgt_rows;
-    pl.w_slots = pl.resident ? 1u : (2u * pl.tap_rows <= cfg->wgt_rows ? 2u : 1u);
+    /* not resident: two slots of a whole group's taps, else of half of WGT each (one slot when
+     * WGT holds a single tile) */
+    pl.w_slots = cfg->wgt_rows >= 2u * n ? 2u : 1u;
+    pl.chunk = cfg->wgt_rows / pl.w_slots / n < pl.taps ? cfg->wgt_rows / pl.w_slots / n : pl.taps;
+    pl.chunks = ceil_div(pl.taps, pl.chunk);
+    const uint64_t units = (uint64_t)pl.tiles * pl.gy * pl.chunks;
     const uint32_t inp_slot_rows = tile_in_rows(&pl, pl.rt) * pl.wp * gx;
 
     st = push(&pl, QMAC_INSN_CONFIG(.act_signed = d->act_signed, .wgt_signed = d->wgt_signed, .rule = d->rule,
@@ -230,44 +236,47 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     if (st == QMAC_OK)
         st = load_input(&pl, 0);
     if (st == QMAC_OK && !pl.resident)
-        st = load_weights(&pl, 0, 0);
+        st = load_weights(&pl, 0);
     uint64_t s = 0;
     for (uint32_t t = 0; t < pl.tiles && st == QMAC_OK; t++) {
         const uint32_t rows = tile_rows(&pl, t), oy0 = t * pl.rt, inp0 = (t % pl.inp_slots) * inp_slot_rows;
         for (uint32_t o = 0; o < pl.gy && st == QMAC_OK; o++, s++) {
             const uint32_t slot = (uint32_t)(s % pl.out_slots), acc = pl.acc0 + slot * tile_acc;
             const uint32_t out = slot * tile_acc;
-            const uint32_t w0 = pl.resident ? o * pl.tap_rows : (uint32_t)(s % pl.w_slots) * pl.tap_rows;
             st = push(&pl, QMAC_INSN_PARAM(.acc = 3u * o));
-            const uint32_t taps = d->kh * d->kw * gx;
+            const uint32_t taps = pl.taps;
             for (uint32_t tap = 0; tap < taps && st == QMAC_OK; tap++) {
                 const uint32_t g = tap % gx, kx = (tap / gx) % d->kw, ky = tap / gx / d->kw;
                 const uint32_t inp = inp0 + (ky * d->dil_h) * pl.wp * gx + (kx * d->dil_w) * gx + g;
+                const uint64_t u = s * pl.chunks + tap / pl.chunk; /* the weight unit (not resident) */
+                const uint32_t wgt = pl.resident
+                                         ? (o * taps + tap) * n
+                                         : ((uint32_t)(u % pl.w_slots) * pl.chunk + tap % pl.chunk) * n;
                 st = push(&pl, QMAC_INSN_GEMM(.accum = tap ? 1u : 0u, .post = tap + 1u == taps ? 1u : 0u,
-                                              .wgt = w0 + tap * n, .inp = inp, .acc = acc, .count0 = pl.ow,
+                                              .wgt = wgt, .inp = inp, .acc = acc, .count0 = pl.ow,
                                               .count1 = rows, .inp_s0 = d->stride_w * gx,
                                               .inp_s1 = rows > 1 ? d->stride_h * pl.wp * gx : 0u, .acc_s0 = 1,
                                               .acc_s1 = rows > 1 ? pl.ow : 0u, .out = out, .out_s0 = 1,
                                               .out_s1 = rows > 1 ? pl.ow : 0u));
                 pl.vectors += (uint64_t)pl.ow * rows;
-                if (st != QMAC_OK || tap)
-                    continue;
-                /* after the step's first GEMM: the next tile's input, the next step's weights */
-                if (o == 0 && pl.inp_slots == 2 && t + 1 < pl.tiles)
+                /* after the tile's first GEMM: the next tile's input (two slots); after a weight
+                 * unit's first GEMM (two slots) or its last (one slot): the next unit */
+                if (st == QMAC_OK && tap == 0 && o == 0 && pl.inp_slots == 2 && t + 1 < pl.tiles)
                     st = load_input(&pl, t + 1);
-                if (st == QMAC_OK && !pl.resident && pl.w_slots == 2 && s + 1 < (uint64_t)pl.tiles * pl.gy)
-                    st = load_weights(&pl, s + 1, (o + 1) % pl.gy);
+                const int unit_first = tap % pl.chunk == 0;
+                const int unit_last = tap % pl.chunk + 1u == pl.chunk || tap + 1u == taps;
+                if (st == QMAC_OK && !pl.resident && u + 1 < units &&
+                    (pl.w_slots == 2 ? unit_first : unit_last))
+                    st = load_weights(&pl, u + 1);
             }
             if (st == QMAC_OK)
                 st = push(&pl, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT,
                                                .dram = d->y_addr + ((oy0 * pl.ow) * pl.gy + o) * n,
                                                .sram = out, .x_size = pl.ow, .y_size = rows, .z_size = 1,
                                                .x_stride = pl.gy * n, .y_stride = pl.ow * pl.gy * n));
-            /* single slots: the next input / weights only after this step's last reader */
+            /* one INP slot: the next tile's input only after this tile's last reader */
             if (st == QMAC_OK && o + 1 == pl.gy && pl.inp_slots == 1 && t + 1 < pl.tiles)
                 st = load_input(&pl, t + 1);
-            if (st == QMAC_OK && !pl.resident && pl.w_slots == 1 && s + 1 < (uint64_t)pl.tiles * pl.gy)
-                st = load_weights(&pl, s + 1, (o + 1) % pl.gy);
         }
     }
     if (st == QMAC_OK)

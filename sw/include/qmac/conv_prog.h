@@ -12,8 +12,10 @@
  * a layer whose single output row (with its input rows) does not fit the buffers is refused.
  * Schedule: CONFIG, LOAD of the whole parameter table into ACC, PARAM per output group; per row
  * tile: LOAD of the padded input rows (two INP slots when they fit), then per output group the
- * weight tiles (loaded once when all fit WGT, else per use into two slots), KH KW Gx GEMMs
- * (accum after the first, post on the last into one of two OUT slots), a STORE. END. */
+ * weight tiles (loaded once when all fit WGT, else per use into two slots of a whole group's
+ * taps, or of half of WGT each when a group's taps are more: the reduction split in chunks),
+ * KH KW Gx GEMMs (accum after the first, post on the last into one of two OUT slots), a STORE.
+ * END. */
 #ifndef QMAC_CONV_PROG_H
 #define QMAC_CONV_PROG_H
 
@@ -66,7 +68,8 @@ void qmac_conv_prog_pack_weights(const qmac_hw_config *cfg, const qmac_conv_prog
 
 /* Append the program to p. Errors: QMAC_ERR_INVALID_ARG (sizes, addresses not multiples of N or
  * beyond 2^32, padding wider than a LOAD's 255 pad rows, a bad enum or clamp, a layer the buffers
- * cannot hold even one output row of: the detail says which), QMAC_ERR_NOMEM. */
+ * cannot hold even one output row of, more output groups than ACC holds parameter rows for: the
+ * detail says which), QMAC_ERR_NOMEM. */
 qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d, qmac_prog *p,
                                  qmac_conv_prog_info *info);
 
