@@ -128,30 +128,52 @@ static qmac_status load_weights(plan *pl, uint64_t u)
                                    .y_size = 1, .z_size = 1, .x_stride = n));
 }
 
-/* Rows per tile and slot counts: the largest row tile for the first slot configuration that fits. */
+/* Rows per tile and slot counts. For each slot configuration, {inp, out} = {2, 2}, {1, 2},
+ * {2, 1}, {1, 1}, the largest row tile that fits; of those, the one that moves the fewest bytes
+ * over the bus, counting the loads a single slot cannot overlap with the array twice (the first
+ * in the list on a tie). Weights not resident in WGT are loaded once per row tile, so fewer,
+ * taller tiles can beat double buffering for weight-heavy layers. */
 static qmac_status choose_tiles(plan *pl)
 {
     const qmac_hw_config *cfg = pl->cfg;
     static const uint32_t configs[4][2] = {{2, 2}, {1, 2}, {2, 1}, {1, 1}}; /* {inp, out} slots */
-    const uint64_t line_rows = (uint64_t)pl->wp * pl->gx;
-    for (int c = 0; c < 4; c++) {
+    const uint64_t line_rows = (uint64_t)pl->wp * pl->gx, n = pl->dim;
+    const uint64_t w_bytes = (uint64_t)pl->tap_rows * pl->gy * n;
+    const int resident = (uint64_t)pl->tap_rows * pl->gy <= cfg->wgt_rows;
+    const uint64_t y_bytes = (uint64_t)pl->oh * pl->ow * pl->gy * n;
+    uint64_t best_cost = UINT64_MAX;
+    uint32_t best_rt = 0, best_c = 0;
+    for (uint32_t c = 0; c < 4; c++) {
         const uint32_t is = configs[c][0], os = configs[c][1];
-        uint32_t best = 0;
+        uint32_t rt_max = 0;
         for (uint32_t rt = 1; rt <= pl->oh; rt++) {
-            pl->rt = rt;
             const uint64_t inp = is * (uint64_t)tile_in_rows(pl, rt) * line_rows,
                            acc = (uint64_t)os * rt * pl->ow;
             if (inp > cfg->inp_rows || 3ull * pl->gy + acc > cfg->acc_rows || acc > cfg->out_rows)
                 break;
-            best = rt;
+            rt_max = rt;
         }
-        if (best) {
-            pl->rt = best;
-            pl->inp_slots = is;
-            pl->out_slots = os;
-            pl->tiles = ceil_div(pl->oh, best);
-            return QMAC_OK;
+        if (!rt_max)
+            continue;
+        const uint64_t tiles = ceil_div(pl->oh, rt_max);
+        const uint64_t x_bytes = tiles * tile_in_rows(pl, rt_max) * line_rows * n;
+        uint64_t cost = x_bytes + (resident ? w_bytes : tiles * w_bytes) + y_bytes;
+        if (is == 1 && tiles > 1)
+            cost += x_bytes; /* input loads wait for the array */
+        if (os == 1)
+            cost += y_bytes; /* the array waits for stores */
+        if (cost < best_cost) {
+            best_cost = cost;
+            best_rt = rt_max;
+            best_c = c;
         }
+    }
+    if (best_rt) {
+        pl->rt = best_rt;
+        pl->inp_slots = configs[best_c][0];
+        pl->out_slots = configs[best_c][1];
+        pl->tiles = ceil_div(pl->oh, best_rt);
+        return QMAC_OK;
     }
     return qmac_set_error(QMAC_ERR_INVALID_ARG,
                           "conv program: one output row (%u pixels, %u input lines of %u rows) does not fit "

@@ -239,6 +239,9 @@ static void test_conv_prog_random(void **state)
     qmac_hw_config cfgs[2];
     qmac_hw_config_small(&cfgs[0]);
     qmac_hw_config_default(&cfgs[1]);
+    /* schedule shapes hit: several row tiles with one / two INP slots, one OUT slot, weights
+     * reloaded (not resident) */
+    unsigned tiled1 = 0, tiled2 = 0, out1 = 0, reloaded = 0;
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < 60; i++) {
             layer L;
@@ -258,8 +261,16 @@ static void test_conv_prog_random(void **state)
             snprintf(what, sizeof what, "N %u case %d: %ux%ux%u -> %u, k %ux%u s %u,%u d %u,%u", cfgs[c].dim,
                      i, L.d.h, L.d.w, L.d.cin, L.d.cout, L.d.kh, L.d.kw, L.d.stride_h, L.d.stride_w,
                      L.d.dil_h, L.d.dil_w);
-            run_layer(&cfgs[c], &L, what);
+            const qmac_conv_prog_info info = run_layer(&cfgs[c], &L, what);
+            tiled1 += info.tiles > 1 && info.inp_slots == 1;
+            tiled2 += info.tiles > 1 && info.inp_slots == 2;
+            out1 += info.out_slots == 1;
+            reloaded += !info.weights_resident;
         }
+    printf("  120 layers: %u tiled with one INP slot, %u with two, %u with one OUT slot, %u with weights "
+           "reloaded\n",
+           tiled1, tiled2, out1, reloaded);
+    assert_true(tiled1 > 0 && tiled2 > 0 && reloaded > 0); /* one OUT slot: test_conv_prog_tiled */
 }
 
 /* Layers larger than the small build's buffers: several row tiles, weights reloaded per use. */
@@ -295,6 +306,14 @@ static void test_conv_prog_tiled(void **state)
     L.d.kh = L.d.kw = 1; /* 10 taps: a whole group per slot */
     L.d.pad_t = L.d.pad_l = L.d.pad_b = L.d.pad_r = 0;
     run_layer(&cfg, &L, "small build, 1x1 6x5x40 -> 13");
+    /* 150-pixel rows: one INP and one OUT slot (two would need 300 of 256 rows) */
+    L.d.h = 3;
+    L.d.w = 150;
+    L.d.cin = L.d.cout = 3;
+    info = run_layer(&cfg, &L, "small build, 1x1 3x150x3 -> 3");
+    assert_int_equal(info.inp_slots, 1);
+    assert_int_equal(info.out_slots, 1);
+    assert_int_equal(info.tiles, 3);
 }
 
 /* What the builder refuses, with a message that names it. */
