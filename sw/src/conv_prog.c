@@ -18,7 +18,8 @@ typedef struct {
     const qmac_conv_prog_desc *d;
     qmac_prog *p;
     uint32_t dim, gx, gy, oh, ow, wp, rt, tiles, inp_slots, out_slots, w_slots, acc0;
-    uint32_t taps;          /* taps of one output group: kh kw Gx (one weight tile each) */
+    uint32_t span;          /* input groups an output group reads (Gx when dense) */
+    uint32_t taps;          /* taps of one output group: kh kw span (one weight tile each) */
     uint32_t tap_rows;      /* WGT rows of one output group: taps N */
     uint32_t chunk, chunks; /* taps per weight unit, units per step (not resident) */
     int resident;
@@ -48,31 +49,77 @@ uint32_t qmac_conv_prog_out_w(const qmac_conv_prog_desc *d)
     return out_size(d->w, d->pad_l, d->pad_r, d->kw, d->stride_w, d->dil_w);
 }
 
+/* The convolution's groups (1 for 0 or a count that does not divide both channel counts, which
+ * qmac_conv_prog_build refuses). */
+static uint32_t conv_groups(const qmac_conv_prog_desc *d)
+{
+    const uint32_t g = d->groups;
+    return g && d->cin % g == 0 && d->cout % g == 0 ? g : 1u;
+}
+
+/* The input groups output group o reads: those holding the input channels of the convolution
+ * groups of its output channels, [lo, hi]. */
+static void in_groups(uint32_t n, const qmac_conv_prog_desc *d, uint32_t o, uint32_t *lo, uint32_t *hi)
+{
+    const uint32_t groups = conv_groups(d), cin_g = d->cin / groups, cout_g = d->cout / groups;
+    const uint32_t oc0 = o * n, oc1 = oc0 + n - 1u < d->cout ? oc0 + n - 1u : d->cout - 1u;
+    *lo = oc0 / cout_g * cin_g / n;
+    *hi = ((oc1 / cout_g + 1u) * cin_g - 1u) / n;
+}
+
+/* Input groups per output group: the widest span; output group o reads span groups from
+ * first_group(o) (its own, plus all-zero-point tiles where its span is narrower). */
+static uint32_t group_span(uint32_t n, const qmac_conv_prog_desc *d)
+{
+    uint32_t span = 1;
+    for (uint32_t o = 0; o < ceil_div(d->cout, n); o++) {
+        uint32_t lo, hi;
+        in_groups(n, d, o, &lo, &hi);
+        span = hi - lo + 1u > span ? hi - lo + 1u : span;
+    }
+    return span;
+}
+
+static uint32_t first_group(uint32_t n, const qmac_conv_prog_desc *d, uint32_t o, uint32_t span)
+{
+    uint32_t lo, hi;
+    in_groups(n, d, o, &lo, &hi);
+    const uint32_t gx = ceil_div(d->cin, n);
+    return lo + span <= gx ? lo : gx - span;
+}
+
 size_t qmac_conv_prog_weight_bytes(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d)
 {
     const size_t n = cfg->dim;
-    return (size_t)d->kh * d->kw * ceil_div(d->cin, cfg->dim) * ceil_div(d->cout, cfg->dim) * n * n;
+    return (size_t)d->kh * d->kw * group_span(cfg->dim, d) * ceil_div(d->cout, cfg->dim) * n * n;
 }
 
 void qmac_conv_prog_pack_weights(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d, const uint8_t *w,
                                  const uint8_t *wzp, uint8_t *tiles)
 {
-    const uint32_t n = cfg->dim, gx = ceil_div(d->cin, n), gy = ceil_div(d->cout, n);
-    for (uint32_t o = 0; o < gy; o++)
+    const uint32_t n = cfg->dim, gy = ceil_div(d->cout, n), span = group_span(n, d);
+    const uint32_t groups = conv_groups(d), cin_g = d->cin / groups, cout_g = d->cout / groups;
+    for (uint32_t o = 0; o < gy; o++) {
+        const uint32_t g0 = first_group(n, d, o, span);
         for (uint32_t ky = 0; ky < d->kh; ky++)
             for (uint32_t kx = 0; kx < d->kw; kx++)
-                for (uint32_t g = 0; g < gx; g++) {
-                    uint8_t *t = tiles + ((((size_t)o * d->kh + ky) * d->kw + kx) * gx + g) * n * n;
+                for (uint32_t j = 0; j < span; j++) {
+                    uint8_t *t = tiles + ((((size_t)o * d->kh + ky) * d->kw + kx) * span + j) * n * n;
                     for (uint32_t k = 0; k < n; k++)
                         for (uint32_t c = 0; c < n; c++) {
-                            const uint32_t oc = o * n + c, ic = g * n + k;
+                            const uint32_t oc = o * n + c, ic = (g0 + j) * n + k;
                             uint8_t v = 0;
-                            if (oc < d->cout)
-                                v = ic < d->cin ? w[(((size_t)oc * d->kh + ky) * d->kw + kx) * d->cin + ic]
-                                                : (wzp ? wzp[oc] : 0u);
+                            if (oc < d->cout) {
+                                const uint32_t grp = oc / cout_g; /* the input channel in oc's group? */
+                                v = ic < d->cin && ic / cin_g == grp
+                                        ? w[(((size_t)oc * d->kh + ky) * d->kw + kx) * cin_g + ic -
+                                            grp * cin_g]
+                                        : (wzp ? wzp[oc] : 0u);
+                            }
                             t[(size_t)k * n + c] = v;
                         }
                 }
+    }
 }
 
 static qmac_status bad(const char *what, uint64_t v)
@@ -188,6 +235,8 @@ static qmac_status check(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d
     if (!d->h || !d->w || !d->cin || !d->cout || d->h > 65535u || d->w > 65535u || d->cin > 65535u ||
         d->cout > 65535u)
         return bad("an input size or channel count (1 .. 65535)", 0);
+    if (d->groups > 1 && (d->cin % d->groups || d->cout % d->groups))
+        return bad("groups (must divide cin and cout)", d->groups);
     if (!pl->oh || !pl->ow)
         return bad("output size (the kernel does not fit the padded input)", 0);
     if ((d->x_addr | d->y_addr | d->w_addr | d->param_addr) & mask)
@@ -231,7 +280,8 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     pl.oh = qmac_conv_prog_out_h(d);
     pl.ow = qmac_conv_prog_out_w(d);
     pl.wp = d->w + d->pad_l + d->pad_r;
-    pl.taps = d->kh * d->kw * pl.gx;
+    pl.span = group_span(cfg->dim, d);
+    pl.taps = d->kh * d->kw * pl.span;
     pl.tap_rows = pl.taps * cfg->dim;
     if ((st = check(cfg, d, &pl)) != QMAC_OK || (st = choose_tiles(&pl)) != QMAC_OK)
         return st;
@@ -268,7 +318,8 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
             st = push(&pl, QMAC_INSN_PARAM(.acc = 3u * o));
             const uint32_t taps = pl.taps;
             for (uint32_t tap = 0; tap < taps && st == QMAC_OK; tap++) {
-                const uint32_t g = tap % gx, kx = (tap / gx) % d->kw, ky = tap / gx / d->kw;
+                const uint32_t span = pl.span, kx = (tap / span) % d->kw, ky = tap / span / d->kw;
+                const uint32_t g = first_group(n, d, o, span) + tap % span;
                 const uint32_t inp = inp0 + (ky * d->dil_h) * pl.wp * gx + (kx * d->dil_w) * gx + g;
                 const uint64_t u = s * pl.chunks + tap / pl.chunk; /* the weight unit (not resident) */
                 const uint32_t wgt = pl.resident
@@ -313,7 +364,7 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
         info->weights_resident = pl.resident;
         info->n_insn = p->n_insn;
         info->vectors = pl.vectors;
-        info->macs = (uint64_t)pl.oh * pl.ow * d->cout * d->kh * d->kw * d->cin;
+        info->macs = (uint64_t)pl.oh * pl.ow * d->cout * d->kh * d->kw * (d->cin / conv_groups(d));
     }
     return st;
 }

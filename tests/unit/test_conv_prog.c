@@ -64,14 +64,16 @@ static qmac_conv_prog_info run_layer(const qmac_hw_config *cfg, layer *L, const 
 
     /* the tensors: x NHWC [1, h, w, cin], w OHWI, bias, per-channel weight zero points, scales */
     const int xs = L->x_dt == QMAC_DT_INT8, ws = L->w_dt == QMAC_DT_INT8;
-    uint8_t *x = malloc((size_t)d->h * d->w * d->cin), *w = malloc((size_t)d->cout * d->kh * d->kw * d->cin);
+    const uint32_t groups = d->groups ? d->groups : 1u, cin_g = d->cin / groups;
+    const size_t w_count = (size_t)d->cout * d->kh * d->kw * cin_g;
+    uint8_t *x = malloc((size_t)d->h * d->w * d->cin), *w = malloc(w_count);
     uint8_t *wzp8 = malloc(d->cout);
     int32_t *wzp = malloc(sizeof(int32_t) * d->cout), *bias = malloc(sizeof(int32_t) * gy * n);
     float *sw = malloc(sizeof(float) * d->cout);
     assert_non_null(x && w && wzp8 && wzp && bias && sw);
     for (size_t i = 0; i < (size_t)d->h * d->w * d->cin; i++)
         x[i] = (uint8_t)urand(256);
-    for (size_t i = 0; i < (size_t)d->cout * d->kh * d->kw * d->cin; i++)
+    for (size_t i = 0; i < w_count; i++)
         w[i] = (uint8_t)urand(256);
     const int32_t x_zp = xs ? (int8_t)d->act_zp : (int32_t)d->act_zp;
     for (uint32_t c = 0; c < d->cout; c++) {
@@ -104,9 +106,9 @@ static qmac_conv_prog_info run_layer(const qmac_hw_config *cfg, layer *L, const 
                                  .pad_left = (int32_t)d->pad_l,
                                  .pad_bottom = (int32_t)d->pad_b,
                                  .pad_right = (int32_t)d->pad_r,
-                                 .groups = 1};
+                                 .groups = (int32_t)groups};
     const qmac_dims xd = {1, (int32_t)d->h, (int32_t)d->w, (int32_t)d->cin};
-    const qmac_dims wd = {(int32_t)d->cout, (int32_t)d->kh, (int32_t)d->kw, (int32_t)d->cin};
+    const qmac_dims wd = {(int32_t)d->cout, (int32_t)d->kh, (int32_t)d->kw, (int32_t)cin_g};
     const qmac_dims yd = {1, (int32_t)oh, (int32_t)ow, (int32_t)d->cout};
     const qmac_qbuf xb = {L->x_dt, x, x_zp, NULL}, wb = {L->w_dt, w, 0, wzp};
     uint8_t *yref = malloc(qmac_dims_count(&yd));
@@ -212,6 +214,16 @@ static void random_layer(layer *L, uint32_t max_hw, uint32_t max_c)
     } while (!qmac_conv_prog_out_h(d) || !qmac_conv_prog_out_w(d));
     d->cin = 1 + urand(max_c);
     d->cout = 1 + urand(max_c);
+    /* a third grouped: depthwise (multiplier 1 or 2), or 2 .. 4 groups */
+    const uint32_t kind = urand(6);
+    if (kind == 0) {
+        d->cout = d->cin * (1 + urand(2));
+        d->groups = d->cin;
+    } else if (kind == 1 && max_c >= 4) { /* 2 .. 4 groups of 1 .. max_c / groups channels */
+        d->groups = 2 + urand(3);
+        d->cin = d->groups * (1 + urand(max_c / d->groups));
+        d->cout = d->groups * (1 + urand(max_c / d->groups));
+    }
     L->x_dt = urand(2) ? QMAC_DT_INT8 : QMAC_DT_UINT8;
     L->w_dt = urand(2) ? QMAC_DT_INT8 : QMAC_DT_UINT8;
     L->y_dt = urand(2) ? QMAC_DT_INT8 : QMAC_DT_UINT8;
@@ -241,7 +253,7 @@ static void test_conv_prog_random(void **state)
     qmac_hw_config_default(&cfgs[1]);
     /* schedule shapes hit: several row tiles with one / two INP slots, one OUT slot, weights
      * reloaded (not resident) */
-    unsigned tiled1 = 0, tiled2 = 0, out1 = 0, reloaded = 0;
+    unsigned tiled1 = 0, tiled2 = 0, out1 = 0, reloaded = 0, grouped = 0, depthwise = 0;
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < 60; i++) {
             layer L;
@@ -258,19 +270,22 @@ static void test_conv_prog_random(void **state)
                 assert_non_null(strstr(qmac_last_error(), "does not fit"));
             }
             char what[160];
-            snprintf(what, sizeof what, "N %u case %d: %ux%ux%u -> %u, k %ux%u s %u,%u d %u,%u", cfgs[c].dim,
-                     i, L.d.h, L.d.w, L.d.cin, L.d.cout, L.d.kh, L.d.kw, L.d.stride_h, L.d.stride_w,
-                     L.d.dil_h, L.d.dil_w);
+            snprintf(what, sizeof what, "N %u case %d: %ux%ux%u -> %u, k %ux%u s %u,%u d %u,%u groups %u",
+                     cfgs[c].dim, i, L.d.h, L.d.w, L.d.cin, L.d.cout, L.d.kh, L.d.kw, L.d.stride_h,
+                     L.d.stride_w, L.d.dil_h, L.d.dil_w, L.d.groups);
             const qmac_conv_prog_info info = run_layer(&cfgs[c], &L, what);
             tiled1 += info.tiles > 1 && info.inp_slots == 1;
             tiled2 += info.tiles > 1 && info.inp_slots == 2;
             out1 += info.out_slots == 1;
             reloaded += !info.weights_resident;
+            grouped += L.d.groups > 1 && L.d.groups < L.d.cin;
+            depthwise += L.d.groups > 1 && L.d.groups == L.d.cin;
         }
     printf("  120 layers: %u tiled with one INP slot, %u with two, %u with one OUT slot, %u with weights "
-           "reloaded\n",
-           tiled1, tiled2, out1, reloaded);
-    assert_true(tiled1 > 0 && tiled2 > 0 && reloaded > 0); /* one OUT slot: test_conv_prog_tiled */
+           "reloaded, %u grouped, %u depthwise\n",
+           tiled1, tiled2, out1, reloaded, grouped, depthwise);
+    /* one OUT slot: test_conv_prog_tiled */
+    assert_true(tiled1 > 0 && tiled2 > 0 && reloaded > 0 && grouped > 0 && depthwise > 0);
 }
 
 /* Layers larger than the small build's buffers: several row tiles, weights reloaded per use. */
@@ -281,6 +296,7 @@ static void test_conv_prog_tiled(void **state)
     qmac_hw_config_small(&cfg); /* 256 rows per buffer */
     layer L;
     random_layer(&L, 1, 1);
+    L.d.groups = 0; /* dense */
     L.d.h = 20;
     L.d.w = 9;
     L.d.cin = 10; /* Gx 3 */
@@ -324,6 +340,7 @@ static void test_conv_prog_refuses(void **state)
     qmac_hw_config_small(&cfg);
     layer L;
     random_layer(&L, 1, 1);
+    L.d.groups = 0; /* dense */
     L.d.h = L.d.w = 8;
     L.d.cin = L.d.cout = 4;
     L.d.kh = L.d.kw = 3;
@@ -335,6 +352,10 @@ static void test_conv_prog_refuses(void **state)
     W.d.w = 300;
     assert_int_equal(qmac_conv_prog_build(&cfg, &W.d, &p, NULL), QMAC_ERR_INVALID_ARG);
     assert_non_null(strstr(qmac_last_error(), "does not fit"));
+    layer G = L; /* groups that do not divide the channels */
+    G.d.groups = 3;
+    assert_int_equal(qmac_conv_prog_build(&cfg, &G.d, &p, NULL), QMAC_ERR_INVALID_ARG);
+    assert_non_null(strstr(qmac_last_error(), "groups"));
     layer A = L; /* a misaligned address */
     A.d.x_addr = 2;
     assert_int_equal(qmac_conv_prog_build(&cfg, &A.d, &p, NULL), QMAC_ERR_INVALID_ARG);

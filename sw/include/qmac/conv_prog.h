@@ -8,13 +8,17 @@
  *   weights  the tiles written by qmac_conv_prog_pack_weights(), at w_addr
  *   params   qmac_gemm_prog_pack_params() of Gy N columns (padding columns: bias 0, mult 0)
  *
- * This first version covers dense convolutions (groups 1) of one image, tiled over output rows:
- * a layer whose single output row (with its input rows) does not fit the buffers is refused.
+ * One image, tiled over output rows: a layer whose single output row (with its input rows) does
+ * not fit the buffers is refused. Grouped and depthwise convolutions: output group o (N output
+ * channels) reads the `span` input groups that hold its convolution groups' input channels (the
+ * widest such span, the same for every o); weight entries between channels of different
+ * convolution groups are the weight zero point, so they add nothing (depthwise: diagonal tiles,
+ * 1/N of the MACs useful).
  * Schedule: CONFIG, LOAD of the whole parameter table into ACC, PARAM per output group; per row
  * tile: LOAD of the padded input rows (two INP slots when they fit), then per output group the
  * weight tiles (loaded once when all fit WGT, else per use into two slots of a whole group's
  * taps, or of half of WGT each when a group's taps are more: the reduction split in chunks),
- * KH KW Gx GEMMs (accum after the first, post on the last into one of two OUT slots), a STORE.
+ * kh kw span GEMMs (accum after the first, post on the last into one of two OUT slots), a STORE.
  * END. */
 #ifndef QMAC_CONV_PROG_H
 #define QMAC_CONV_PROG_H
@@ -31,11 +35,12 @@ extern "C" {
 #endif
 
 typedef struct {
-    uint32_t h, w, cin, cout;                    /* input size, channels */
-    uint32_t kh, kw;                             /* kernel */
-    uint32_t stride_h, stride_w;                 /* >= 1 */
-    uint32_t dil_h, dil_w;                       /* >= 1 */
-    uint32_t pad_t, pad_l, pad_b, pad_r;         /* padding pixels (filled with act_zp) */
+    uint32_t h, w, cin, cout;            /* input size, channels */
+    uint32_t kh, kw;                     /* kernel */
+    uint32_t stride_h, stride_w;         /* >= 1 */
+    uint32_t dil_h, dil_w;               /* >= 1 */
+    uint32_t pad_t, pad_l, pad_b, pad_r; /* padding pixels (filled with act_zp) */
+    uint32_t groups; /* 0 or 1: dense; else divides cin and cout (groups = cin: depthwise) */
     uint32_t x_addr, y_addr, w_addr, param_addr; /* multiples of N */
     uint32_t act_signed, wgt_signed, act_zp;     /* as CONFIG */
     uint32_t rule, omode, out_zp, clamp_min, clamp_max;
@@ -49,20 +54,22 @@ typedef struct {
     int weights_resident;          /* all weight tiles loaded once */
     size_t n_insn;                 /* instructions, END included */
     uint64_t vectors;              /* sum of GEMM L */
-    uint64_t macs;                 /* useful MACs: oh ow cout kh kw cin */
+    uint64_t macs;                 /* useful MACs: oh ow cout kh kw cin / groups */
 } qmac_conv_prog_info;
 
 /* Output size of the layer (0 when the kernel does not fit the padded input). */
 uint32_t qmac_conv_prog_out_h(const qmac_conv_prog_desc *d);
 uint32_t qmac_conv_prog_out_w(const qmac_conv_prog_desc *d);
 
-/* Bytes of the weight tiles: kh kw Gx Gy N^2. */
+/* Bytes of the weight tiles: kh kw span Gy N^2 (span = Gx when dense). */
 size_t qmac_conv_prog_weight_bytes(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d);
 
 /* Write the weight tiles from OHWI weights w [cout][kh][kw][cin] (bytes) with per-output-channel
  * zero points wzp [cout] (bytes, may be NULL: 0). Tile (o, ky, kx, g) is at index
  * ((o kh + ky) kw + kx) Gx + g; its row k, byte n is w[oN + n][ky][kx][gN + k], wzp[oN + n] for
- * input channels past cin, 0 for output channels past cout. */
+ * input channels past cin, 0 for output channels past cout. Grouped: w is [cout][kh][kw][cin /
+ * groups] and tile (o, ky, kx, j) holds the j-th input group of o's span; entries across
+ * convolution groups are wzp[oN + n]. */
 void qmac_conv_prog_pack_weights(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d, const uint8_t *w,
                                  const uint8_t *wzp, uint8_t *tiles);
 
