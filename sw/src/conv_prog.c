@@ -186,7 +186,6 @@ static qmac_status choose_tiles(plan *pl)
     static const uint32_t configs[4][2] = {{2, 2}, {1, 2}, {2, 1}, {1, 1}}; /* {inp, out} slots */
     const uint64_t line_rows = (uint64_t)pl->wp * pl->gx, n = pl->dim;
     const uint64_t w_bytes = (uint64_t)pl->tap_rows * pl->gy * n;
-    const int resident = (uint64_t)pl->tap_rows * pl->gy <= cfg->wgt_rows;
     const uint64_t y_bytes = (uint64_t)pl->oh * pl->ow * pl->gy * n;
     uint64_t best_cost = UINT64_MAX;
     uint32_t best_rt = 0, best_c = 0;
@@ -204,7 +203,7 @@ static qmac_status choose_tiles(plan *pl)
             continue;
         const uint64_t tiles = ceil_div(pl->oh, rt_max);
         const uint64_t x_bytes = tiles * tile_in_rows(pl, rt_max) * line_rows * n;
-        uint64_t cost = x_bytes + (resident ? w_bytes : tiles * w_bytes) + y_bytes;
+        uint64_t cost = x_bytes + (pl->resident ? w_bytes : tiles * w_bytes) + y_bytes;
         if (is == 1 && tiles > 1)
             cost += x_bytes; /* input loads wait for the array */
         if (os == 1)
@@ -283,11 +282,11 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     pl.span = group_span(cfg->dim, d);
     pl.taps = d->kh * d->kw * pl.span;
     pl.tap_rows = pl.taps * cfg->dim;
+    pl.resident = (uint64_t)pl.tap_rows * pl.gy <= cfg->wgt_rows;
     if ((st = check(cfg, d, &pl)) != QMAC_OK || (st = choose_tiles(&pl)) != QMAC_OK)
         return st;
     const uint32_t n = pl.dim, gx = pl.gx, tile_acc = pl.rt * pl.ow;
     pl.acc0 = 3u * pl.gy;
-    pl.resident = (uint64_t)pl.tap_rows * pl.gy <= cfg->wgt_rows;
     /* not resident: two slots of a whole group's taps, else of half of WGT each (one slot when
      * WGT holds a single tile) */
     pl.w_slots = cfg->wgt_rows >= 2u * n ? 2u : 1u;
