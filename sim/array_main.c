@@ -109,25 +109,20 @@ static void pack_bytes(const uint8_t *b, uint32_t n, uint32_t *w)
     }
 }
 
-static void poke1(qsim *s, int id, uint32_t v)
-{
-    qsim_poke(s, id, &v);
-}
-
 static void drive(const harness *h, qsim *s, const qmac_array_in *in)
 {
     uint32_t w[MAX_WORDS];
-    poke1(s, h->p.act_valid, in->act_valid);
-    poke1(s, h->p.act_swap, in->act_swap);
-    poke1(s, h->p.act_bin, in->act_bin);
-    poke1(s, h->p.act_signed, in->act_signed);
-    poke1(s, h->p.act_zp, in->act_zp);
-    poke1(s, h->p.act_acc, in->act_acc);
+    qsim_poke32(s, h->p.act_valid, in->act_valid);
+    qsim_poke32(s, h->p.act_swap, in->act_swap);
+    qsim_poke32(s, h->p.act_bin, in->act_bin);
+    qsim_poke32(s, h->p.act_signed, in->act_signed);
+    qsim_poke32(s, h->p.act_zp, in->act_zp);
+    qsim_poke32(s, h->p.act_acc, in->act_acc);
     pack_bytes(in->act, h->rows, w);
     qsim_poke(s, h->p.act, w);
-    poke1(s, h->p.wgt_valid, in->wgt_valid);
-    poke1(s, h->p.wgt_row, in->wgt_row); /* the shim keeps the port's low bits */
-    poke1(s, h->p.wgt_signed, in->wgt_signed);
+    qsim_poke32(s, h->p.wgt_valid, in->wgt_valid);
+    qsim_poke32(s, h->p.wgt_row, in->wgt_row); /* the shim keeps the port's low bits */
+    qsim_poke32(s, h->p.wgt_signed, in->wgt_signed);
     pack_bytes(in->wgt, h->cols, w);
     qsim_poke(s, h->p.wgt, w);
     pack_bytes(in->wgt_zp, h->cols, w);

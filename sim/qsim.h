@@ -55,6 +55,11 @@ void qsim_destroy(qsim *s);
 /* Drive input `id` (from qsim_port_find with QSIM_IN) with QSIM_WORDS(width) words. Ids that
  * are not inputs are ignored. Takes effect at the next qsim_eval() or qsim_tick(). */
 void qsim_poke(qsim *s, int id, const uint32_t *words);
+/* Poke a port of at most 32 bits. */
+static inline void qsim_poke32(qsim *s, int id, uint32_t v)
+{
+    qsim_poke(s, id, &v);
+}
 
 /* Read port `id` (any direction) into QSIM_WORDS(width) words; bits above width are 0. */
 void qsim_peek(const qsim *s, int id, uint32_t *words);

@@ -280,20 +280,15 @@ static qmac_status find_ports(harness *h)
     return QMAC_OK;
 }
 
-static void poke1(qsim *s, int id, uint32_t v)
-{
-    qsim_poke(s, id, &v);
-}
-
 static void drive(const harness *h, qsim *s, const rq_in *in)
 {
     uint32_t w[MAX_LANES];
-    poke1(s, h->p.valid, in->valid);
-    poke1(s, h->p.rule, in->rule);
-    poke1(s, h->p.omode, in->omode);
-    poke1(s, h->p.zp, in->zp);
-    poke1(s, h->p.cmin, in->cmin);
-    poke1(s, h->p.cmax, in->cmax);
+    qsim_poke32(s, h->p.valid, in->valid);
+    qsim_poke32(s, h->p.rule, in->rule);
+    qsim_poke32(s, h->p.omode, in->omode);
+    qsim_poke32(s, h->p.zp, in->zp);
+    qsim_poke32(s, h->p.cmin, in->cmin);
+    qsim_poke32(s, h->p.cmax, in->cmax);
     for (uint32_t l = 0; l < h->lanes; l++) {
         w[l] = (uint32_t)in->acc[l];
     }
