@@ -659,6 +659,12 @@ def gen_qlinearavgpool(rng, allow_u8s8):
     else:
         real = (xq.astype(np.float64) - xzp) * xs
         ys, yzp = qparams_from_values(rng, real, qt)
+    if list(g["ks"]) == list(g["sp"]) and not any(g["pads_b"]) and not any(g["pads_e"]):
+        # a kernel covering the unpadded image takes MLAS's global-average-pool path, which
+        # rejects xs / (ys * size) >= 256 ("parameter out of computation range")
+        size = int(np.prod(g["ks"]))
+        while np.float32(xs) / (np.float32(ys) * np.float32(size)) >= 256.0:
+            ys = _f32(ys * 4)
     inits = [_init("x_scale", np.float32(xs)), _init("x_zero_point", np.asarray(xzp).astype(dt)),
              _init("y_scale", np.float32(ys)), _init("y_zero_point", np.asarray(yzp).astype(dt))]
     attrs = _pool_attrs(g, with_dil=False)
