@@ -3,12 +3,15 @@
  * first checks its operands (types, shapes, parameters), then computes; a failure names the
  * node. Run-time tensors are freed after their last use. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qmac/graph.h"
 #include "qmac/kernels.h"
 #include "qmac/quant.h"
+
+#include "graph_util.h"
 
 typedef struct {
     const qmac_graph *g;
@@ -17,27 +20,6 @@ typedef struct {
     uint8_t *ready;  /* 1 when rt[id] holds a computed tensor */
     int32_t *last;   /* index of the last node that reads each value */
 } exec_t;
-
-#define FAIL(st, n, ...) fail_node((st), (n), __VA_ARGS__)
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static qmac_status
-fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...);
-
-#include <stdarg.h>
-#include <stdio.h>
-
-static qmac_status fail_node(qmac_status st, const qmac_node *n, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return qmac_set_error(st, "node '%s' (%s): %s", n->name, n->onnx_ops, msg);
-}
 
 static const qmac_tensor *val(const exec_t *e, int32_t id)
 {
@@ -141,35 +123,6 @@ static qmac_status spatial_dims(const qmac_node *n, const qmac_tensor *x, qmac_d
     d->c = (int32_t)x->shape[1];
     d->h = n->spatial == 2 ? (int32_t)x->shape[2] : 1;
     d->w = (int32_t)x->shape[x->rank - 1];
-    return QMAC_OK;
-}
-
-/* Output size and padding of one spatial axis, ONNX rules (auto_pad, ceil_mode). */
-static qmac_status axis_geometry(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
-                                 int32_t *out)
-{
-    const int32_t s = n->strides[ax], d = n->dilations[ax];
-    const int32_t eff = (k - 1) * d + 1;
-    *pb = n->pads[ax];
-    *pa = n->pads[ax + 2];
-    if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
-        qmac_same_padding(in, k, s, d, n->auto_pad == QMAC_PAD_SAME_LOWER, pb, pa, out);
-        return QMAC_OK;
-    }
-    if (n->auto_pad == QMAC_PAD_VALID)
-        *pb = *pa = 0;
-    const int64_t span = (int64_t)in + *pb + *pa - eff;
-    if (span < 0)
-        return FAIL(QMAC_ERR_SHAPE, n, "kernel extent %d exceeds padded input %d", (int)eff,
-                    (int)(in + *pb + *pa));
-    int64_t o = span / s + 1;
-    if (n->ceil_mode) {
-        o = (span + s - 1) / s + 1;
-        /* the last window must start inside the input or the leading padding */
-        if ((o - 1) * s >= (int64_t)in + *pb)
-            --o;
-    }
-    *out = (int32_t)o;
     return QMAC_OK;
 }
 
@@ -400,10 +353,10 @@ static qmac_status run_conv(exec_t *e, const qmac_node *n)
     nn.strides[0] = p.stride_h;
     nn.dilations[0] = p.dil_h;
     if (nn.spatial == 2) {
-        if ((st = axis_geometry(&nn, 0, xd.h, kh, &p.pad_top, &p.pad_bottom, &yd.h)))
+        if ((st = qmac_node_conv_axis(&nn, 0, xd.h, kh, &p.pad_top, &p.pad_bottom, &yd.h)))
             return st;
     }
-    if ((st = axis_geometry(&nn, 1, xd.w, kw, &p.pad_left, &p.pad_right, &yd.w)))
+    if ((st = qmac_node_conv_axis(&nn, 1, xd.w, kw, &p.pad_left, &p.pad_right, &yd.w)))
         return st;
     const qmac_dims wd = {M, kh, kw, (int32_t)w->shape[1]};
     if ((st = qmac_conv2d_check(&p, &xd, &wd, &yd)))
@@ -687,49 +640,6 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
 
 /* ------------------------------------------------------------------ pooling */
 
-/* One spatial axis of a pool, exactly as ONNX Runtime's pool_attributes.h computes it: SAME pads
- * from the undilated kernel with C-truncating halves (a kernel smaller than the stride gives a
- * negative head pad, which shifts every window into the image), output size with floor or
- * ceil mode, and ceil mode dropping a last window that would start past the head pad. The
- * kernels take non-negative pads, so a negative head becomes a crop of the input and the tail is
- * extended to cover windows that overhang the padded input (their taps are skipped anyway). */
-static qmac_status pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d,
-                             int32_t *crop, int32_t *head, int32_t *tail, int32_t *out)
-{
-    int64_t ph = n->pads[ax], pt = n->pads[ax + 2];
-    if (n->auto_pad == QMAC_PAD_VALID) {
-        ph = pt = 0;
-    } else if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
-        const int64_t target = ((int64_t)in + s - 1) / s;
-        const int64_t need = (target - 1) * s + k - in;
-        ph = n->auto_pad == QMAC_PAD_SAME_UPPER ? need / 2 : (need + 1) / 2;
-        pt = need - ph;
-    }
-    const int64_t eff = (int64_t)(k - 1) * d + 1;
-    const int64_t num = (int64_t)in + ph + pt - eff;
-    int64_t o = num / s + 1;
-    if (n->ceil_mode) {
-        o = (int64_t)ceil((double)num / (double)s) + 1;
-        if ((o - 1) * s >= (int64_t)in + ph)
-            --o;
-    }
-    if (o < 1 || o > INT32_MAX)
-        return FAIL(QMAC_ERR_SHAPE, n, "pooling window (%lld taps) leaves no output on an axis of %d",
-                    (long long)eff, (int)in);
-    *crop = ph < 0 ? (int32_t)-ph : 0;
-    if (*crop >= in)
-        return FAIL(QMAC_ERR_SHAPE, n, "SAME padding shifts every window out of the input");
-    const int64_t h = ph < 0 ? 0 : ph, in2 = in - *crop;
-    int64_t t = pt < 0 ? 0 : pt;
-    const int64_t cover = (o - 1) * s + eff - in2 - h;
-    if (cover > t)
-        t = cover;
-    *head = (int32_t)h;
-    *tail = (int32_t)t;
-    *out = (int32_t)o;
-    return QMAC_OK;
-}
-
 /* Pool geometry; crop_h/crop_w rows/columns are removed from the start of the input first. */
 static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_dims *xd, qmac_pool_params *p,
                                  qmac_dims *yd, int64_t *yshape, int32_t *crop_h, int32_t *crop_w)
@@ -747,10 +657,10 @@ static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_
     p->dil_w = n->dilations[1];
     *yd = (qmac_dims){xd->n, 1, 1, xd->c};
     *crop_h = 0;
-    if (n->spatial == 2 && (st = pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top,
+    if (n->spatial == 2 && (st = qmac_node_pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top,
                                            &p->pad_bottom, &yd->h)))
         return st;
-    if ((st = pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right,
+    if ((st = qmac_node_pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right,
                         &yd->w)))
         return st;
     yshape[0] = yd->n;
@@ -964,101 +874,8 @@ static qmac_status run_reshape(exec_t *e, const qmac_node *n)
     int64_t sh[QMAC_MAX_RANK];
     int32_t r = 0;
     const size_t cnt = qmac_tensor_count(x);
-    switch (n->reshape_kind) {
-    case 0: { /* Reshape */
-        const qmac_tensor *s = &e->g->values[n->shape_id].konst;
-        const size_t k = qmac_tensor_count(s);
-        if (k > QMAC_MAX_RANK)
-            return FAIL(QMAC_ERR_UNSUPPORTED, n, "target rank %zu", k);
-        int infer = -1;
-        size_t known = 1;
-        for (size_t i = 0; i < k; ++i) {
-            int64_t d = ((const int64_t *)s->data)[i];
-            if (d == 0 && !n->allowzero) {
-                if ((int32_t)i >= x->rank)
-                    return FAIL(QMAC_ERR_SHAPE, n, "shape[%zu] = 0 copies a dimension the input lacks", i);
-                d = x->shape[i];
-            }
-            if (d == -1) {
-                if (infer >= 0)
-                    return FAIL(QMAC_ERR_SHAPE, n, "more than one -1 in the target shape");
-                infer = (int)i;
-                d = 1;
-            } else if (d < 0) {
-                return FAIL(QMAC_ERR_SHAPE, n, "negative target dimension %lld", (long long)d);
-            } else {
-                known *= (size_t)d;
-            }
-            sh[i] = d;
-        }
-        if (infer >= 0) {
-            if (known == 0 || cnt % known)
-                return FAIL(QMAC_ERR_SHAPE, n, "cannot infer the -1 dimension");
-            sh[infer] = (int64_t)(cnt / known);
-        }
-        r = (int32_t)k;
-        break;
-    }
-    case 1: { /* Flatten */
-        int32_t ax = n->flatten_axis < 0 ? n->flatten_axis + x->rank : n->flatten_axis;
-        if (ax < 0 || ax > x->rank)
-            return FAIL(QMAC_ERR_INVALID_ARG, n, "flatten axis %d for rank %d", (int)n->flatten_axis,
-                        (int)x->rank);
-        int64_t outer = 1, inner = 1;
-        for (int32_t k = 0; k < x->rank; ++k) {
-            if (k < ax)
-                outer *= x->shape[k];
-            else
-                inner *= x->shape[k];
-        }
-        sh[0] = outer;
-        sh[1] = inner;
-        r = 2;
-        break;
-    }
-    case 2: { /* Squeeze */
-        for (int32_t k = 0; k < x->rank; ++k) {
-            int drop = 0;
-            if (n->n_axes < 0) {
-                drop = x->shape[k] == 1;
-            } else {
-                for (int32_t j = 0; j < n->n_axes; ++j)
-                    if ((n->axes[j] < 0 ? n->axes[j] + x->rank : n->axes[j]) == k)
-                        drop = 1;
-                if (drop && x->shape[k] != 1)
-                    return FAIL(QMAC_ERR_SHAPE, n, "cannot squeeze axis %d of size %lld", (int)k,
-                                (long long)x->shape[k]);
-            }
-            if (!drop)
-                sh[r++] = x->shape[k];
-        }
-        break;
-    }
-    case 3: { /* Unsqueeze */
-        const int32_t out_rank = x->rank + n->n_axes;
-        if (out_rank > QMAC_MAX_RANK)
-            return FAIL(QMAC_ERR_UNSUPPORTED, n, "output rank %d", (int)out_rank);
-        int ins[QMAC_MAX_RANK] = {0};
-        for (int32_t j = 0; j < n->n_axes; ++j) {
-            int64_t a = n->axes[j] < 0 ? n->axes[j] + out_rank : n->axes[j];
-            if (a < 0 || a >= out_rank || ins[a])
-                return FAIL(QMAC_ERR_INVALID_ARG, n, "bad unsqueeze axis %lld", (long long)n->axes[j]);
-            ins[a] = 1;
-        }
-        for (int32_t k = 0, src = 0; k < out_rank; ++k)
-            sh[r++] = ins[k] ? 1 : x->shape[src++];
-        break;
-    }
-    default: /* Identity */
-        r = x->rank;
-        memcpy(sh, x->shape, sizeof(int64_t) * (size_t)r);
-        break;
-    }
-    size_t want = 1;
-    for (int32_t k = 0; k < r; ++k)
-        want *= (size_t)sh[k];
-    if (want != cnt)
-        return FAIL(QMAC_ERR_SHAPE, n, "cannot reshape %zu elements into %zu", cnt, want);
+    if ((st = qmac_node_reshape_shape(e->g, n, x->rank, x->shape, &r, sh)))
+        return st;
     if ((st = make_out(e, n, 0, x->dtype, r, sh, &y)))
         return st;
     if (cnt)

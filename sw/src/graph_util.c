@@ -1,0 +1,196 @@
+/* graph_util.c - see graph_util.h. */
+#include "graph_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qmac/kernels.h"
+
+qmac_status qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return qmac_set_error(st, "node '%s' (%s): %s", n->name, n->onnx_ops, msg);
+}
+
+/* Output size and padding of one spatial axis, ONNX rules (auto_pad, ceil_mode). */
+qmac_status qmac_node_conv_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
+                                int32_t *out)
+{
+    const int32_t s = n->strides[ax], d = n->dilations[ax];
+    const int32_t eff = (k - 1) * d + 1;
+    *pb = n->pads[ax];
+    *pa = n->pads[ax + 2];
+    if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
+        qmac_same_padding(in, k, s, d, n->auto_pad == QMAC_PAD_SAME_LOWER, pb, pa, out);
+        return QMAC_OK;
+    }
+    if (n->auto_pad == QMAC_PAD_VALID)
+        *pb = *pa = 0;
+    const int64_t span = (int64_t)in + *pb + *pa - eff;
+    if (span < 0)
+        return FAIL(QMAC_ERR_SHAPE, n, "kernel extent %d exceeds padded input %d", (int)eff,
+                    (int)(in + *pb + *pa));
+    int64_t o = span / s + 1;
+    if (n->ceil_mode) {
+        o = (span + s - 1) / s + 1;
+        /* the last window must start inside the input or the leading padding */
+        if ((o - 1) * s >= (int64_t)in + *pb)
+            --o;
+    }
+    *out = (int32_t)o;
+    return QMAC_OK;
+}
+
+/* One spatial axis of a pool, exactly as ONNX Runtime's pool_attributes.h computes it: SAME pads
+ * from the undilated kernel with C-truncating halves (a kernel smaller than the stride gives a
+ * negative head pad, which shifts every window into the image), output size with floor or
+ * ceil mode, and ceil mode dropping a last window that would start past the head pad. The
+ * kernels take non-negative pads, so a negative head becomes a crop of the input and the tail is
+ * extended to cover windows that overhang the padded input (their taps are skipped anyway). */
+qmac_status qmac_node_pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d,
+                                int32_t *crop, int32_t *head, int32_t *tail, int32_t *out)
+{
+    int64_t ph = n->pads[ax], pt = n->pads[ax + 2];
+    if (n->auto_pad == QMAC_PAD_VALID) {
+        ph = pt = 0;
+    } else if (n->auto_pad == QMAC_PAD_SAME_UPPER || n->auto_pad == QMAC_PAD_SAME_LOWER) {
+        const int64_t target = ((int64_t)in + s - 1) / s;
+        const int64_t need = (target - 1) * s + k - in;
+        ph = n->auto_pad == QMAC_PAD_SAME_UPPER ? need / 2 : (need + 1) / 2;
+        pt = need - ph;
+    }
+    const int64_t eff = (int64_t)(k - 1) * d + 1;
+    const int64_t num = (int64_t)in + ph + pt - eff;
+    int64_t o = num / s + 1;
+    if (n->ceil_mode) {
+        o = (int64_t)ceil((double)num / (double)s) + 1;
+        if ((o - 1) * s >= (int64_t)in + ph)
+            --o;
+    }
+    if (o < 1 || o > INT32_MAX)
+        return FAIL(QMAC_ERR_SHAPE, n, "pooling window (%lld taps) leaves no output on an axis of %d",
+                    (long long)eff, (int)in);
+    *crop = ph < 0 ? (int32_t)-ph : 0;
+    if (*crop >= in)
+        return FAIL(QMAC_ERR_SHAPE, n, "SAME padding shifts every window out of the input");
+    const int64_t h = ph < 0 ? 0 : ph, in2 = in - *crop;
+    int64_t t = pt < 0 ? 0 : pt;
+    const int64_t cover = (o - 1) * s + eff - in2 - h;
+    if (cover > t)
+        t = cover;
+    *head = (int32_t)h;
+    *tail = (int32_t)t;
+    *out = (int32_t)o;
+    return QMAC_OK;
+}
+
+qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank, const int64_t *shape,
+                                    int32_t *out_rank, int64_t *out_shape)
+{
+    size_t cnt = 1;
+    for (int32_t k = 0; k < rank; ++k)
+        cnt *= (size_t)shape[k];
+    *out_rank = 0;
+    switch (n->reshape_kind) {
+    case 0: { /* Reshape */
+        const qmac_tensor *s = &g->values[n->shape_id].konst;
+        const size_t k = qmac_tensor_count(s);
+        if (k > QMAC_MAX_RANK)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "target rank %zu", k);
+        int infer = -1;
+        size_t known = 1;
+        for (size_t i = 0; i < k; ++i) {
+            int64_t d = ((const int64_t *)s->data)[i];
+            if (d == 0 && !n->allowzero) {
+                if ((int32_t)i >= rank)
+                    return FAIL(QMAC_ERR_SHAPE, n, "shape[%zu] = 0 copies a dimension the input lacks", i);
+                d = shape[i];
+            }
+            if (d == -1) {
+                if (infer >= 0)
+                    return FAIL(QMAC_ERR_SHAPE, n, "more than one -1 in the target shape");
+                infer = (int)i;
+                d = 1;
+            } else if (d < 0) {
+                return FAIL(QMAC_ERR_SHAPE, n, "negative target dimension %lld", (long long)d);
+            } else {
+                known *= (size_t)d;
+            }
+            out_shape[i] = d;
+        }
+        if (infer >= 0) {
+            if (known == 0 || cnt % known)
+                return FAIL(QMAC_ERR_SHAPE, n, "cannot infer the -1 dimension");
+            out_shape[infer] = (int64_t)(cnt / known);
+        }
+        *out_rank = (int32_t)k;
+        break;
+    }
+    case 1: { /* Flatten */
+        int32_t ax = n->flatten_axis < 0 ? n->flatten_axis + rank : n->flatten_axis;
+        if (ax < 0 || ax > rank)
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "flatten axis %d for rank %d", (int)n->flatten_axis,
+                        (int)rank);
+        int64_t outer = 1, inner = 1;
+        for (int32_t k = 0; k < rank; ++k) {
+            if (k < ax)
+                outer *= shape[k];
+            else
+                inner *= shape[k];
+        }
+        out_shape[0] = outer;
+        out_shape[1] = inner;
+        *out_rank = 2;
+        break;
+    }
+    case 2: { /* Squeeze */
+        for (int32_t k = 0; k < rank; ++k) {
+            int drop = 0;
+            if (n->n_axes < 0) {
+                drop = shape[k] == 1;
+            } else {
+                for (int32_t j = 0; j < n->n_axes; ++j)
+                    if ((n->axes[j] < 0 ? n->axes[j] + rank : n->axes[j]) == k)
+                        drop = 1;
+                if (drop && shape[k] != 1)
+                    return FAIL(QMAC_ERR_SHAPE, n, "cannot squeeze axis %d of size %lld", (int)k,
+                                (long long)shape[k]);
+            }
+            if (!drop)
+                out_shape[(*out_rank)++] = shape[k];
+        }
+        break;
+    }
+    case 3: { /* Unsqueeze */
+        const int32_t orank = rank + n->n_axes;
+        if (orank > QMAC_MAX_RANK)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "output rank %d", (int)orank);
+        int ins[QMAC_MAX_RANK] = {0};
+        for (int32_t j = 0; j < n->n_axes; ++j) {
+            int64_t a = n->axes[j] < 0 ? n->axes[j] + orank : n->axes[j];
+            if (a < 0 || a >= orank || ins[a])
+                return FAIL(QMAC_ERR_INVALID_ARG, n, "bad unsqueeze axis %lld", (long long)n->axes[j]);
+            ins[a] = 1;
+        }
+        for (int32_t k = 0, src = 0; k < orank; ++k)
+            out_shape[(*out_rank)++] = ins[k] ? 1 : shape[src++];
+        break;
+    }
+    default: /* Identity */
+        *out_rank = rank;
+        memcpy(out_shape, shape, sizeof(int64_t) * (size_t)rank);
+        break;
+    }
+    size_t want = 1;
+    for (int32_t k = 0; k < *out_rank; ++k)
+        want *= (size_t)out_shape[k];
+    if (want != cnt)
+        return FAIL(QMAC_ERR_SHAPE, n, "cannot reshape %zu elements into %zu", cnt, want);
+    return QMAC_OK;
+}

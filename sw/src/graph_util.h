@@ -1,0 +1,32 @@
+/* graph_util.h - helpers shared by the reference executor (exec.c) and the compiler (compile.c):
+ * error messages that name a node, ONNX spatial geometry, reshape shapes. Internal to libqmac. */
+#ifndef QMAC_GRAPH_UTIL_H
+#define QMAC_GRAPH_UTIL_H
+
+#include "qmac/graph.h"
+
+#define FAIL(st, n, ...) qmac_node_fail((st), (n), __VA_ARGS__)
+
+/* qmac_set_error(st, "node '<name>' (<onnx ops>): <message>"); returns st. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+qmac_status
+qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, ...);
+
+/* Output size and padding of spatial axis ax (0: H, 1: W) of a convolution, ONNX rules
+ * (auto_pad, ceil_mode). */
+qmac_status qmac_node_conv_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
+                                int32_t *out);
+
+/* One spatial axis of a pool as ONNX Runtime computes it: *crop leading input rows dropped (a
+ * negative SAME head pad), then *head / *tail padding and *out outputs (details in graph_util.c). */
+qmac_status qmac_node_pool_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t s, int32_t d,
+                                int32_t *crop, int32_t *head, int32_t *tail, int32_t *out);
+
+/* Output shape of a RESHAPE node (Reshape, Flatten, Squeeze, Unsqueeze, Identity) for an input of
+ * the given shape; errors name the node. */
+qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank, const int64_t *shape,
+                                    int32_t *out_rank, int64_t *out_shape);
+
+#endif /* QMAC_GRAPH_UTIL_H */
