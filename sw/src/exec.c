@@ -1067,10 +1067,9 @@ static qmac_status run_node(exec_t *e, const qmac_node *n)
     return st;
 }
 
-static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
+qmac_status qmac_graph_check_input(const qmac_graph *g, int32_t k, const qmac_tensor *in)
 {
-    const int32_t id = e->g->inputs[k];
-    const qmac_value *v = &e->g->values[id];
+    const qmac_value *v = &g->values[g->inputs[k]];
     char a[128], b[128];
     if (v->decl_dtype != QMAC_DT_INVALID && in->dtype != v->decl_dtype)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "input %d ('%s') is %s, the model expects %s", (int)k,
@@ -1084,9 +1083,27 @@ static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
                                   (int)k, v->name, qmac_shape_str(in->shape, in->rank, a, sizeof a),
                                   qmac_shape_str(v->decl_shape, v->decl_rank, b, sizeof b));
     }
-    qmac_status st = qmac_tensor_clone(&e->rt[id], in);
+    return QMAC_OK;
+}
+
+static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
+{
+    const int32_t id = e->g->inputs[k];
+    qmac_status st = qmac_graph_check_input(e->g, k, in);
+    if (st == QMAC_OK)
+        st = qmac_tensor_clone(&e->rt[id], in);
     if (st == QMAC_OK)
         e->ready[id] = 1;
+    return st;
+}
+
+qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals, uint8_t *ready,
+                                const int32_t *nodes, int32_t n)
+{
+    exec_t e = {g, rule, vals, ready, NULL};
+    qmac_status st = QMAC_OK;
+    for (int32_t i = 0; i < n && st == QMAC_OK; ++i)
+        st = run_node(&e, &g->nodes[nodes[i]]);
     return st;
 }
 

@@ -4,9 +4,10 @@
  *   | header: Python dict literal, padded with spaces, ending in '\n' | raw C-order data */
 #include "qmac/npy.h"
 
+#include "qmac/fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,24 +834,6 @@ qmac_status qmac_npy_write_mem(const qmac_tensor *t, void **buf, size_t *len)
     return QMAC_OK;
 }
 
-static int write_all(int fd, const void *src, size_t n)
-{
-    const unsigned char *p = src;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static atomic_uint g_tmp_counter;
-
 qmac_status qmac_npy_write(const char *path, const qmac_tensor *t)
 {
     const npy_type *type = NULL;
@@ -858,43 +841,8 @@ qmac_status qmac_npy_write(const char *path, const qmac_tensor *t)
     qmac_status st = check_tensor(t, path, &type);
     if (st != QMAC_OK)
         return st;
-    size_t hlen = build_header(t, type, hdr);
-    size_t tmp_cap = strlen(path) + 48;
-    char *tmp = malloc(tmp_cap);
-    if (!tmp)
-        return qmac_set_error(QMAC_ERR_NOMEM, "%s: cannot allocate a file name", path);
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-        unsigned n = atomic_fetch_add(&g_tmp_counter, 1u);
-        snprintf(tmp, tmp_cap, "%s.tmp-%ld-%u", path, (long)getpid(), n);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        st = qmac_set_error(QMAC_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
-                            strerror(errno));
-        free(tmp);
-        return st;
-    }
-    const char *step = NULL;
-    if (write_all(fd, hdr, hlen) != 0 || write_all(fd, t->data, qmac_tensor_nbytes(t)) != 0)
-        step = "write";
-    else if (fsync(fd) != 0)
-        step = "fsync";
-    int e = errno;
-    if (close(fd) != 0 && !step) {
-        step = "close";
-        e = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename";
-        e = errno;
-    }
-    if (step) {
-        unlink(tmp);
-        st = qmac_set_error(QMAC_ERR_IO, "%s: %s failed: %s", path, step, strerror(e));
-    }
-    free(tmp);
-    return st;
+    const size_t hlen = build_header(t, type, hdr);
+    const void *parts[2] = {hdr, t->data};
+    const size_t lens[2] = {hlen, qmac_tensor_nbytes(t)};
+    return qmac_write_file_parts(path, parts, lens, 2);
 }

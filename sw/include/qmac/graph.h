@@ -3,7 +3,7 @@
  * resolved to constants at import, so every quantized op carries its scales and zero points.
  *
  *   ONNX file --qmac_onnx_load--> qmac_graph --qmac_exec_ref--> outputs
- *                                            \--(compiler, later)--> instruction stream
+ *                                            \--qmac_compile (compile.h)--> instruction stream
  */
 #ifndef QMAC_GRAPH_H
 #define QMAC_GRAPH_H
@@ -170,6 +170,16 @@ qmac_status qmac_onnx_load_mem(const uint8_t *buf, size_t len, qmac_graph **out)
  * rule selects the requantization of CONV/MATMUL/ADD (and pools): see docs/quantization.md. */
 qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
                           int32_t n_inputs, qmac_tensor *outputs);
+
+/* Check tensor `in` against graph input k's declared type and shape (the check qmac_exec_ref
+ * does); errors name the input. */
+qmac_status qmac_graph_check_input(const qmac_graph *g, int32_t k, const qmac_tensor *in);
+
+/* Run nodes[0 .. n) of g, in that order, with the reference kernels over a caller-owned value
+ * store: vals[id] holds value id's tensor when ready[id] != 0 (constants are read from the
+ * graph); each node's outputs are allocated there and marked ready. Nothing is freed. */
+qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals, uint8_t *ready,
+                                const int32_t *nodes, int32_t n);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,1091 @@
+/* compile.c - the graph compiler (compile.h, docs/compiler.md).
+ *
+ * Pass 1 (classify) walks the nodes in order and gives every value a home: HOST (a graph input,
+ * or the result of a host step) or ACCEL (a tensor in the arena, "channels innermost" layout,
+ * possibly an alias of another one's bytes after a free reshape), turns each lowerable node into
+ * a layer and checks what it can (types, quantization, layouts); pass 2 plans the arena by
+ * liveness; pass 3 lowers each layer into the program and the data image. */
+#include "qmac/compile.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_util.h"
+#include "qmac/accel.h"
+#include "qmac/accel_timing.h"
+#include "qmac/axi_mem.h"
+#include "qmac/conv_prog.h"
+#include "qmac/gemm_prog.h"
+
+enum { V_NONE = 0, V_HOST, V_ACCEL };
+
+typedef struct {
+    int kind;
+    int after;  /* HOST: computed after the program (depends on an accelerator result) */
+    int host_in, host_out; /* ACCEL root: written / read by the host */
+    qmac_dtype dtype;
+    int32_t rank;
+    int64_t shape[QMAC_MAX_RANK];
+    int32_t cax;   /* ACCEL: channel axis */
+    int32_t root;  /* ACCEL: the value whose bytes these are */
+    int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
+    uint32_t off;  /* ACCEL root: arena offset */
+    uint8_t fill;  /* host input: padding-channel byte */
+} vinfo;
+
+typedef struct {
+    int32_t node;
+    const char *kind;
+} layer;
+
+typedef struct {
+    const qmac_graph *g;
+    const qmac_compile_opts *o;
+    uint32_t n; /* array dim */
+    vinfo *v;
+    layer *lay;
+    int32_t n_lay;
+    int32_t *pre, *post;
+    int32_t n_pre, n_post;
+    qmac_model *m;
+    uint8_t *data; /* growing data image */
+    size_t data_len, data_cap;
+} cc;
+
+static const char *vname(const cc *c, int32_t id)
+{
+    return c->g->values[id].name;
+}
+
+static int64_t count_of(int32_t rank, const int64_t *shape)
+{
+    int64_t k = 1;
+    for (int32_t i = 0; i < rank; ++i)
+        k *= shape[i];
+    return k;
+}
+
+static uint32_t cdiv(uint64_t a, uint64_t b)
+{
+    return (uint32_t)((a + b - 1) / b);
+}
+
+/* Channels, pixels and bytes of an accelerator tensor's layout. */
+static void layout_of(const cc *c, const vinfo *v, uint32_t *channels, uint32_t *pixels, uint32_t *groups)
+{
+    const int64_t ch = v->shape[v->cax];
+    *channels = (uint32_t)ch;
+    *pixels = ch ? (uint32_t)(count_of(v->rank, v->shape) / ch) : 0;
+    *groups = cdiv((uint64_t)ch, c->n);
+}
+
+static uint64_t bytes_of(const cc *c, const vinfo *v)
+{
+    uint32_t ch, px, gr;
+    layout_of(c, v, &ch, &px, &gr);
+    return (uint64_t)px * gr * c->n;
+}
+
+static int is_q8(qmac_dtype dt)
+{
+    return dt == QMAC_DT_INT8 || dt == QMAC_DT_UINT8;
+}
+
+/* ------------------------------------------------------------------ pass 1: classify */
+
+/* Value id of node input k when it is a run-time activation (not a constant). */
+static int is_act(const cc *c, const qmac_node *n, int32_t k)
+{
+    return k < n->n_in && n->in[k] >= 0 && !c->g->values[n->in[k]].is_const;
+}
+
+/* An accelerator layer reads value id with channels on axis cax (-1: any). A host value becomes
+ * a host-written input tensor. */
+static qmac_status use_accel(cc *c, const qmac_node *n, int32_t id, int32_t cax, int32_t zp)
+{
+    vinfo *v = &c->v[id];
+    if (v->kind == V_HOST) {
+        if (v->after)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "reads '%s', which is only computed on the host after the accelerator program (a "
+                        "layout change or float step the accelerator cannot do)",
+                        vname(c, id));
+        if (!is_q8(v->dtype))
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "input '%s' is %s; the accelerator reads int8 or uint8",
+                        vname(c, id), qmac_dtype_name(v->dtype));
+        v->kind = V_ACCEL;
+        v->host_in = 1;
+        v->root = id;
+        v->def = -1;
+        v->last = -1;
+        v->cax = cax < 0 ? v->rank - 1 : cax;
+        v->fill = (uint8_t)(zp & 0xff);
+    }
+    if (v->kind != V_ACCEL)
+        return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' has no value", vname(c, id));
+    if (cax >= 0 && v->cax != cax)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "needs the channels of '%s' on axis %d, but its layout has them on axis %d (a reshape "
+                    "that moves the channel axis is not lowered)",
+                    vname(c, id), (int)cax, (int)v->cax);
+    vinfo *r = &c->v[v->root];
+    if (r->last < c->n_lay)
+        r->last = c->n_lay;
+    return QMAC_OK;
+}
+
+/* The output of the layer being added: a fresh arena tensor. */
+static void def_accel(cc *c, int32_t id, qmac_dtype dt, int32_t rank, const int64_t *shape, int32_t cax)
+{
+    vinfo *v = &c->v[id];
+    v->kind = V_ACCEL;
+    v->dtype = dt;
+    v->rank = rank;
+    memcpy(v->shape, shape, sizeof(int64_t) * (size_t)rank);
+    v->cax = cax;
+    v->root = id;
+    v->def = c->n_lay;
+    v->last = c->n_lay;
+}
+
+static qmac_status add_layer(cc *c, int32_t node, const char *kind)
+{
+    layer *l = realloc(c->lay, sizeof *l * (size_t)(c->n_lay + 1));
+    if (!l)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    c->lay = l;
+    l[c->n_lay].node = node;
+    l[c->n_lay].kind = kind;
+    c->n_lay++;
+    return QMAC_OK;
+}
+
+static qmac_status check_qparams(const qmac_node *n, int nch)
+{
+    if (n->qx.dynamic || n->qw.dynamic || n->qy.dynamic)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "run-time quantization parameters are not lowered");
+    if (n->out_int32)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "int32 outputs (ConvInteger / MatMulInteger) are not lowered: the accelerator's "
+                    "outputs are requantized 8-bit values");
+    if (n->qx.n != 1 || n->qy.n != 1 || n->qx.block || n->qy.block || n->qw.block)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input and output must be quantized per tensor");
+    if (n->qw.n != 1 && n->qw.n != nch)
+        return FAIL(QMAC_ERR_SHAPE, n, "%d weight scales for %d output channels", (int)n->qw.n, nch);
+    if (!is_q8(n->qy.dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "output type %s", qmac_dtype_name(n->qy.dtype));
+    return QMAC_OK;
+}
+
+static qmac_status check_bias(const cc *c, const qmac_node *n, int k, int64_t nch)
+{
+    if (n->n_in <= k)
+        return QMAC_OK;
+    const qmac_value *b = &c->g->values[n->in[k]];
+    if (!b->is_const)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a bias that is not a constant is not lowered");
+    if (b->konst.dtype != QMAC_DT_INT32 || (int64_t)qmac_tensor_count(&b->konst) != nch)
+        return FAIL(QMAC_ERR_SHAPE, n, "bias must be %lld int32 values", (long long)nch);
+    return QMAC_OK;
+}
+
+static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
+{
+    qmac_status st;
+    if (!is_act(c, n, 0) || n->n_in < 2 || !c->g->values[n->in[1]].is_const)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "weights must be a constant");
+    const vinfo *x = &c->v[n->in[0]];
+    const qmac_tensor *w = &c->g->values[n->in[1]].konst;
+    if (x->rank != 3 && x->rank != 4)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input rank %d (1-D and 2-D convolutions are lowered)", (int)x->rank);
+    if (!is_q8(x->dtype) || !is_q8(w->dtype) || w->rank != x->rank)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input %s and weights %s of rank %d", qmac_dtype_name(x->dtype),
+                    qmac_dtype_name(w->dtype), (int)w->rank);
+    const int64_t M = w->shape[0];
+    if ((st = check_qparams(n, (int)M)) || (st = check_bias(c, n, 2, M)))
+        return st;
+    const int sp = x->rank - 2;
+    const int64_t C = x->shape[1], H = sp == 2 ? x->shape[2] : 1, W = x->shape[x->rank - 1];
+    const int32_t kh = sp == 2 ? (int32_t)w->shape[2] : 1, kw = (int32_t)w->shape[w->rank - 1];
+    if (n->group < 1 || C % n->group || M % n->group || w->shape[1] * n->group != C)
+        return FAIL(QMAC_ERR_SHAPE, n, "input channels %lld, weight [%lld, %lld, ...] and group %d do not fit",
+                    (long long)C, (long long)M, (long long)w->shape[1], (int)n->group);
+    qmac_node nn = *n;
+    if (sp == 1) {
+        nn.strides[0] = nn.dilations[0] = 1;
+    }
+    int32_t pb, pa, oh = 1, ow;
+    if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)H, kh, &pb, &pa, &oh)))
+        return st;
+    if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)W, kw, &pb, &pa, &ow)))
+        return st;
+    if ((st = use_accel(c, n, n->in[0], 1, n->qx.zp[0])))
+        return st;
+    int64_t ysh[4] = {x->shape[0], M, sp == 2 ? oh : ow, ow};
+    def_accel(c, n->out[0], n->qy.dtype, x->rank, ysh, 1);
+    return add_layer(c, i, "conv");
+}
+
+static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
+{
+    qmac_status st;
+    if (!is_act(c, n, 0))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "A must be a run-time tensor");
+    if (n->n_in < 2 || !c->g->values[n->in[1]].is_const)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "B must be a constant (a run-time B is not lowered)");
+    const vinfo *a = &c->v[n->in[0]];
+    const qmac_tensor *b = &c->g->values[n->in[1]].konst;
+    int64_t bk, bn;
+    int lead_ones = 1;
+    for (int32_t k = 0; k + 2 < b->rank; ++k)
+        lead_ones &= b->shape[k] == 1;
+    if (b->rank < 2 || !lead_ones || (n->trans_b && b->rank != 2))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "B must be a matrix (a 1-D or batched B is not lowered)");
+    bk = b->shape[b->rank - (n->trans_b ? 1 : 2)];
+    bn = b->shape[b->rank - (n->trans_b ? 2 : 1)];
+    if (a->rank < 1 || a->shape[a->rank - 1] != bk)
+        return FAIL(QMAC_ERR_SHAPE, n, "A's last dimension is not B's K = %lld", (long long)bk);
+    if (!is_q8(a->dtype) || !is_q8(b->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "A %s, B %s", qmac_dtype_name(a->dtype), qmac_dtype_name(b->dtype));
+    if ((st = check_qparams(n, (int)bn)) || (st = check_bias(c, n, 2, bn)))
+        return st;
+    int64_t ysh[QMAC_MAX_RANK];
+    int32_t ry = a->rank;
+    memcpy(ysh, a->shape, sizeof(int64_t) * (size_t)ry);
+    ysh[ry - 1] = bn;
+    if (b->rank > ry) /* B's leading ones broadcast into the output's rank */
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "B has a higher rank than A");
+    if ((st = use_accel(c, n, n->in[0], a->rank - 1, n->qx.zp[0])))
+        return st;
+    def_accel(c, n->out[0], n->qy.dtype, ry, ysh, ry - 1);
+    return add_layer(c, i, "matmul");
+}
+
+/* A reshape of an accelerator tensor is free when its channel axis survives as an axis of the same
+ * size with the same number of elements after it (the bytes do not move); returns that axis or -1. */
+static int32_t alias_axis(const vinfo *x, int32_t rank, const int64_t *sh)
+{
+    const int64_t C = x->shape[x->cax];
+    const int64_t inner = count_of(x->rank - x->cax - 1, x->shape + x->cax + 1);
+    for (int32_t a = rank - 1; a >= 0; --a)
+        if (sh[a] == C && count_of(rank - a - 1, sh + a + 1) == inner)
+            return a;
+    return -1;
+}
+
+static qmac_status host_node(cc *c, int32_t i, const qmac_node *n, int after)
+{
+    int32_t **list = after ? &c->post : &c->pre;
+    int32_t *cnt = after ? &c->n_post : &c->n_pre;
+    int32_t *l = realloc(*list, sizeof *l * (size_t)(*cnt + 1));
+    if (!l)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    *list = l;
+    l[(*cnt)++] = i;
+    for (int32_t k = 0; k < n->n_out; ++k) {
+        c->v[n->out[k]].kind = V_HOST;
+        c->v[n->out[k]].after = after;
+    }
+    return QMAC_OK;
+}
+
+/* The host reads accelerator value id after the program. */
+static void read_back(cc *c, int32_t id)
+{
+    c->v[c->v[id].root].last = INT32_MAX;
+    c->v[id].host_out = 1;
+}
+
+static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
+{
+    /* inputs: host values, or accelerator values the host reads back */
+    int after = 0;
+    for (int32_t k = 0; k < n->n_in; ++k) {
+        if (!is_act(c, n, k))
+            continue;
+        const vinfo *v = &c->v[n->in[k]];
+        if (v->kind == V_ACCEL) {
+            read_back(c, n->in[k]);
+            after = 1;
+        } else if (v->kind == V_HOST) {
+            after |= v->after;
+        } else {
+            return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' has no value", vname(c, n->in[k]));
+        }
+    }
+    qmac_status st = host_node(c, i, n, after);
+    /* output shapes, for the layers that read them */
+    const vinfo *x = &c->v[n->in[0]];
+    vinfo *y = &c->v[n->out[0]];
+    y->rank = x->rank;
+    memcpy(y->shape, x->shape, sizeof y->shape);
+    y->dtype = x->dtype;
+    if (st != QMAC_OK)
+        return st;
+    switch (n->op) {
+    case QMAC_NODE_QUANTIZE: y->dtype = n->qy.dtype; break;
+    case QMAC_NODE_DEQUANTIZE: y->dtype = QMAC_DT_FLOAT32; break;
+    case QMAC_NODE_RESHAPE: return qmac_node_reshape_shape(c->g, n, x->rank, x->shape, &y->rank, y->shape);
+    case QMAC_NODE_TRANSPOSE:
+        for (int32_t k = 0; k < x->rank; ++k) {
+            const int32_t p = n->n_perm ? n->perm[k] : x->rank - 1 - k;
+            if (p < 0 || p >= x->rank)
+                return FAIL(QMAC_ERR_SHAPE, n, "bad perm");
+            y->shape[k] = x->shape[p];
+        }
+        break;
+    default: break;
+    }
+    return QMAC_OK;
+}
+
+static qmac_status classify_reshape(cc *c, int32_t i, const qmac_node *n)
+{
+    const int32_t xid = n->in[0];
+    const vinfo *x = &c->v[xid];
+    if (x->kind != V_ACCEL)
+        return classify_host(c, i, n);
+    int64_t sh[QMAC_MAX_RANK];
+    int32_t r;
+    qmac_status st = qmac_node_reshape_shape(c->g, n, x->rank, x->shape, &r, sh);
+    if (st != QMAC_OK)
+        return st;
+    const int32_t a = alias_axis(x, r, sh);
+    if (a < 0) /* the bytes would move: the host does it, after the program */
+        return classify_host(c, i, n);
+    vinfo *y = &c->v[n->out[0]];
+    *y = *x;
+    y->host_in = y->host_out = 0;
+    y->rank = r;
+    memcpy(y->shape, sh, sizeof sh);
+    y->cax = a;
+    return QMAC_OK;
+}
+
+static qmac_status classify(cc *c)
+{
+    const qmac_graph *g = c->g;
+    for (int32_t k = 0; k < g->n_inputs; ++k) {
+        vinfo *v = &c->v[g->inputs[k]];
+        const qmac_value *gv = &g->values[g->inputs[k]];
+        v->kind = V_HOST;
+        v->dtype = gv->decl_dtype;
+        if (c->o->in_rank) {
+            v->rank = c->o->in_rank[k];
+            memcpy(v->shape, c->o->in_shape[k], sizeof v->shape);
+        } else {
+            if (gv->decl_rank < 0)
+                return qmac_set_error(QMAC_ERR_SHAPE, "input '%s' has no declared shape; give its shape",
+                                      gv->name);
+            v->rank = gv->decl_rank;
+            for (int32_t d = 0; d < v->rank; ++d)
+                v->shape[d] = gv->decl_shape[d] < 0 ? 1 : gv->decl_shape[d];
+        }
+    }
+    for (int32_t i = 0; i < g->n_nodes; ++i) {
+        const qmac_node *n = &g->nodes[i];
+        qmac_status st;
+        for (int32_t k = 0; k < n->n_in; ++k)
+            if (is_act(c, n, k) && c->v[n->in[k]].kind == V_NONE)
+                return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' is not computed before", vname(c, n->in[k]));
+        switch (n->op) {
+        case QMAC_NODE_CONV: st = classify_conv(c, i, n); break;
+        case QMAC_NODE_MATMUL: st = classify_matmul(c, i, n); break;
+        case QMAC_NODE_RESHAPE: st = classify_reshape(c, i, n); break;
+        case QMAC_NODE_QUANTIZE:
+            if (c->v[n->in[0]].kind != V_HOST || c->v[n->in[0]].after)
+                return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                            "quantizes a tensor computed in float inside the network (only graph inputs are "
+                            "quantized, by the host)");
+            st = classify_host(c, i, n);
+            break;
+        case QMAC_NODE_DEQUANTIZE:
+        case QMAC_NODE_TRANSPOSE: st = classify_host(c, i, n); break;
+        default:
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "%s is not lowered to the accelerator",
+                        qmac_node_kind_name(n->op));
+        }
+        if (st != QMAC_OK)
+            return st;
+    }
+    for (int32_t k = 0; k < g->n_outputs; ++k) {
+        const int32_t id = g->outputs[k];
+        if (c->v[id].kind == V_ACCEL)
+            read_back(c, id);
+        else if (c->v[id].kind == V_NONE)
+            return qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' is not computed", vname(c, id));
+    }
+    /* a host step after the program must not feed one before it (checked per node above) */
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ pass 2: arena */
+
+typedef struct {
+    int32_t id;
+    uint64_t size;
+} alloc_item;
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const alloc_item *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return x->id - y->id;
+}
+
+/* Greedy by size: each root tensor at the lowest N-aligned offset that overlaps no placed tensor
+ * whose lifetime [def, last] intersects its own. */
+static qmac_status plan(cc *c, uint64_t *arena)
+{
+    const qmac_graph *g = c->g;
+    alloc_item *it = malloc(sizeof *it * ((size_t)g->n_values + 1));
+    int32_t n = 0;
+    if (!it)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t id = 0; id < g->n_values; ++id)
+        if (c->v[id].kind == V_ACCEL && c->v[id].root == id)
+            it[n++] = (alloc_item){id, (bytes_of(c, &c->v[id]) + c->n - 1) / c->n * c->n};
+    qsort(it, (size_t)n, sizeof *it, by_size_desc);
+    *arena = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        vinfo *v = &c->v[it[i].id];
+        uint64_t off = 0;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int32_t j = 0; j < i; ++j) {
+                const vinfo *u = &c->v[it[j].id];
+                const int live = !(u->last < v->def || v->last < u->def);
+                if (live && off < u->off + it[j].size && u->off < off + it[i].size) {
+                    off = u->off + it[j].size;
+                    moved = 1;
+                }
+            }
+        }
+        v->off = (uint32_t)off;
+        if (off + it[i].size > *arena)
+            *arena = off + it[i].size;
+    }
+    free(it);
+    return *arena > UINT32_MAX / 2 ? qmac_set_error(QMAC_ERR_INVALID_ARG, "activations need %llu bytes",
+                                                    (unsigned long long)*arena)
+                                   : QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ pass 3: lowering */
+
+/* Reserve len bytes (N-aligned) of the data image; returns the offset or SIZE_MAX. */
+static size_t data_alloc(cc *c, size_t len)
+{
+    const size_t off = (c->data_len + c->n - 1) / c->n * c->n;
+    if (off + len > c->data_cap) {
+        size_t cap = c->data_cap ? c->data_cap : 4096;
+        while (cap < off + len)
+            cap *= 2;
+        uint8_t *d = realloc(c->data, cap);
+        if (!d)
+            return SIZE_MAX;
+        memset(d + c->data_cap, 0, cap - c->data_cap);
+        c->data = d;
+        c->data_cap = cap;
+    }
+    c->data_len = off + len;
+    return off;
+}
+
+static uint32_t vaddr(const cc *c, int32_t id)
+{
+    return c->m->base + c->v[c->v[id].root].off;
+}
+
+/* The requantization parameter table of nch channels (padded to a multiple of N) at data offset
+ * *off: bias, multiplier (float32 bits for rule C), shift, weight zero point. */
+static qmac_status pack_params(cc *c, const qmac_node *n, int32_t nch, const int32_t *bias, size_t *off)
+{
+    const uint32_t cols = cdiv((uint64_t)nch, c->n) * c->n;
+    int32_t *b = calloc(cols, sizeof *b), *mult = calloc(cols, sizeof *mult), *shift = calloc(cols, sizeof *shift);
+    uint32_t *pm = calloc(cols, sizeof *pm);
+    int8_t *ps = calloc(cols, 1);
+    uint8_t *pz = calloc(cols, 1);
+    float *scale = calloc(cols, sizeof *scale), *sw = calloc(cols, sizeof *sw);
+    qmac_status st = QMAC_OK;
+    if (!b || !mult || !shift || !pm || !ps || !pz || !scale || !sw) {
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int32_t lo, hi;
+    qmac_dtype_range(n->qy.dtype, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    for (int32_t k = 0; k < nch; ++k)
+        sw[k] = n->qw.scale[n->qw.n == 1 ? 0 : k];
+    qmac_requant rq;
+    st = qmac_requant_prepare(&rq, c->o->rule, n->qx.scale[0], sw, nch, n->qy.scale[0], n->qy.zp[0], lo, hi, mult,
+                              shift, scale);
+    if (st != QMAC_OK) {
+        st = FAIL(st, n, "%s", qmac_last_error());
+        goto out;
+    }
+    for (int32_t k = 0; k < nch; ++k) {
+        b[k] = bias ? bias[k] : 0;
+        if (c->o->rule == QMAC_REQUANT_ONNXRT) {
+            memcpy(&pm[k], &scale[k], 4);
+        } else {
+            pm[k] = (uint32_t)mult[k];
+            ps[k] = (int8_t)shift[k];
+        }
+        pz[k] = (uint8_t)(n->qw.zp[n->qw.n == 1 ? 0 : k] & 0xff);
+    }
+    *off = data_alloc(c, qmac_gemm_prog_param_bytes(&c->o->hw, cols));
+    if (*off == SIZE_MAX) {
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    qmac_gemm_prog_pack_params(&c->o->hw, cols, b, pm, ps, pz, c->data + *off);
+out:
+    free(b);
+    free(mult);
+    free(shift);
+    free(pm);
+    free(ps);
+    free(pz);
+    free(scale);
+    free(sw);
+    return st;
+}
+
+/* Append p (without its END) to the model's program. */
+static qmac_status append_prog(cc *c, const qmac_prog *p)
+{
+    for (size_t i = 0; i + 1 < p->n_insn; ++i) {
+        qmac_status st = qmac_prog_push_words(&c->m->prog, qmac_prog_insn(p, i));
+        if (st != QMAC_OK)
+            return st;
+    }
+    return QMAC_OK;
+}
+
+/* CONFIG fields of a conv/matmul layer: types, zero points, rule, output clamp. */
+static void set_quant(const cc *c, const qmac_node *n, qmac_dtype xdt, qmac_dtype wdt, qmac_dtype ydt,
+                      qmac_conv_prog_desc *d)
+{
+    d->act_signed = xdt == QMAC_DT_INT8;
+    d->wgt_signed = wdt == QMAC_DT_INT8;
+    d->act_zp = (uint32_t)(n->qx.zp[0] & 0xff);
+    d->rule = c->o->rule == QMAC_REQUANT_TFLITE ? QMAC_RULE_TFLITE
+              : c->o->rule == QMAC_REQUANT_SINGLE ? QMAC_RULE_SINGLE
+                                                  : QMAC_RULE_FLOAT;
+    d->omode = ydt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
+    int32_t lo, hi;
+    qmac_dtype_range(ydt, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    d->out_zp = (uint32_t)(n->qy.zp[0] & 0xff);
+    d->clamp_min = (uint32_t)(lo & 0xff);
+    d->clamp_max = (uint32_t)(hi & 0xff);
+}
+
+/* The convolution program of layer L for every image of the batch: geometry, weights, params. */
+typedef struct {
+    qmac_conv_prog_desc d;
+    uint32_t batch;
+    const uint8_t *w; /* OHWI */
+    const int32_t *bias;
+} conv_job;
+
+static qmac_status emit_conv(cc *c, const qmac_node *n, conv_job *j, qmac_model_layer *ml)
+{
+    qmac_conv_prog_desc *d = &j->d;
+    const qmac_hw_config *hw = &c->o->hw;
+    qmac_status st;
+    size_t p_off, w_off;
+    if ((st = pack_params(c, n, (int32_t)d->cout, j->bias, &p_off)))
+        return st;
+    const size_t wb = qmac_conv_prog_weight_bytes(hw, d);
+    if ((w_off = data_alloc(c, wb)) == SIZE_MAX)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    uint8_t *wzp = malloc(d->cout + 1u);
+    if (!wzp)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (uint32_t k = 0; k < d->cout; ++k)
+        wzp[k] = (uint8_t)(n->qw.zp[n->qw.n == 1 ? 0 : k] & 0xff);
+    qmac_conv_prog_pack_weights(hw, d, j->w, wzp, c->data + w_off);
+    free(wzp);
+    /* addresses inside the data image are relative until the image's address is known: the
+     * image follows the arena, whose size is final here */
+    d->w_addr = c->m->data_addr + (uint32_t)w_off;
+    d->param_addr = c->m->data_addr + (uint32_t)p_off;
+    const uint32_t gx = cdiv(d->cin, c->n), gy = cdiv(d->cout, c->n);
+    const uint32_t oh = qmac_conv_prog_out_h(d), ow = qmac_conv_prog_out_w(d);
+    const uint32_t x0 = d->x_addr, y0 = d->y_addr;
+    for (uint32_t b = 0; b < j->batch; ++b) {
+        qmac_prog p;
+        qmac_prog_init(&p);
+        qmac_conv_prog_info info;
+        d->x_addr = x0 + b * d->h * d->w * gx * c->n;
+        d->y_addr = y0 + b * oh * ow * gy * c->n;
+        st = qmac_conv_prog_build(hw, d, &p, &info);
+        if (st == QMAC_OK)
+            st = append_prog(c, &p);
+        qmac_prog_free(&p);
+        if (st != QMAC_OK)
+            return st == QMAC_ERR_NOMEM ? st : FAIL(st, n, "%s", qmac_last_error());
+        ml->macs += info.macs;
+        ml->vectors += info.vectors;
+    }
+    return QMAC_OK;
+}
+
+static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *x = &c->v[n->in[0]], *y = &c->v[n->out[0]];
+    const qmac_tensor *w = &c->g->values[n->in[1]].konst;
+    const int sp = x->rank - 2;
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    qmac_conv_prog_desc *d = &j.d;
+    d->h = sp == 2 ? (uint32_t)x->shape[2] : 1;
+    d->w = (uint32_t)x->shape[x->rank - 1];
+    d->cin = (uint32_t)x->shape[1];
+    d->cout = (uint32_t)w->shape[0];
+    d->kh = sp == 2 ? (uint32_t)w->shape[2] : 1;
+    d->kw = (uint32_t)w->shape[w->rank - 1];
+    qmac_node nn = *n;
+    if (sp == 1)
+        nn.strides[0] = nn.dilations[0] = 1;
+    d->stride_h = (uint32_t)nn.strides[0];
+    d->stride_w = (uint32_t)nn.strides[1];
+    d->dil_h = (uint32_t)nn.dilations[0];
+    d->dil_w = (uint32_t)nn.dilations[1];
+    int32_t pb = 0, pa = 0, o;
+    qmac_status st;
+    if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)d->h, (int32_t)d->kh, &pb, &pa, &o)))
+        return st;
+    d->pad_t = (uint32_t)pb;
+    d->pad_b = (uint32_t)pa;
+    if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)d->w, (int32_t)d->kw, &pb, &pa, &o)))
+        return st;
+    d->pad_l = (uint32_t)pb;
+    d->pad_r = (uint32_t)pa;
+    d->groups = (uint32_t)n->group;
+    d->x_addr = vaddr(c, n->in[0]);
+    d->y_addr = vaddr(c, n->out[0]);
+    set_quant(c, n, x->dtype, w->dtype, y->dtype, d);
+    j.batch = (uint32_t)x->shape[0];
+    j.bias = n->n_in > 2 ? (const int32_t *)c->g->values[n->in[2]].konst.data : NULL;
+    /* OIHW -> OHWI */
+    const size_t cin_g = (size_t)w->shape[1], taps = (size_t)d->kh * d->kw;
+    uint8_t *wt = malloc((size_t)d->cout * taps * cin_g + 1);
+    if (!wt)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    const uint8_t *src = w->data;
+    for (size_t oc = 0; oc < d->cout; ++oc)
+        for (size_t ic = 0; ic < cin_g; ++ic)
+            for (size_t t = 0; t < taps; ++t)
+                wt[(oc * taps + t) * cin_g + ic] = src[(oc * cin_g + ic) * taps + t];
+    j.w = wt;
+    st = emit_conv(c, n, &j, ml);
+    free(wt);
+    return st;
+}
+
+/* A matmul is the 1 x 1 convolution of a (pixels x 1) image: each row of A one pixel. */
+static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *a = &c->v[n->in[0]], *y = &c->v[n->out[0]];
+    const qmac_tensor *b = &c->g->values[n->in[1]].konst;
+    const uint32_t K = (uint32_t)a->shape[a->rank - 1], N = (uint32_t)y->shape[y->rank - 1];
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    qmac_conv_prog_desc *d = &j.d;
+    d->h = (uint32_t)(count_of(a->rank, a->shape) / K);
+    d->w = 1;
+    d->cin = K;
+    d->cout = N;
+    d->kh = d->kw = d->stride_h = d->stride_w = d->dil_h = d->dil_w = d->groups = 1;
+    d->x_addr = vaddr(c, n->in[0]);
+    d->y_addr = vaddr(c, n->out[0]);
+    set_quant(c, n, a->dtype, b->dtype, y->dtype, d);
+    j.batch = 1;
+    j.bias = n->n_in > 2 ? (const int32_t *)c->g->values[n->in[2]].konst.data : NULL;
+    uint8_t *wt = malloc((size_t)K * N + 1);
+    if (!wt)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    const uint8_t *src = b->data;
+    for (size_t o = 0; o < N; ++o) /* [K, N] (or [N, K] for transB) -> [N][K] */
+        for (size_t k = 0; k < K; ++k)
+            wt[o * K + k] = n->trans_b ? src[o * K + k] : src[k * N + o];
+    j.w = wt;
+    qmac_status st = emit_conv(c, n, &j, ml);
+    free(wt);
+    return st;
+}
+
+/* Bytes a layer's LOADs read and STOREs write (padding rows are not memory traffic). */
+static void dma_bytes(const cc *c, qmac_model_layer *ml)
+{
+    for (size_t i = ml->insn_first; i < ml->insn_end; ++i) {
+        qmac_insn in;
+        if (qmac_insn_decode(qmac_prog_insn(&c->m->prog, i), &in, NULL) != QMAC_FAULT_NONE)
+            continue;
+        if (in.op == QMAC_OP_LOAD)
+            ml->bytes_in += qmac_dma_data_rows(&in) * qmac_buf_row_bytes(&c->o->hw, (qmac_buf)in.u.load.buf);
+        else if (in.op == QMAC_OP_STORE)
+            ml->bytes_out += qmac_dma_data_rows(&in) * qmac_buf_row_bytes(&c->o->hw, (qmac_buf)in.u.store.buf);
+    }
+}
+
+static char *dup_str(const char *s)
+{
+    const size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* The boundary tensors: host-written roots and host-read values. */
+static qmac_status boundary(cc *c)
+{
+    qmac_model *m = c->m;
+    const int32_t nv = c->g->n_values;
+    m->in = calloc((size_t)nv + 1, sizeof *m->in);
+    m->out = calloc((size_t)nv + 1, sizeof *m->out);
+    if (!m->in || !m->out)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t id = 0; id < nv; ++id) {
+        const vinfo *v = &c->v[id];
+        if (v->kind != V_ACCEL || !(v->host_in || v->host_out))
+            continue;
+        qmac_model_tensor *t = v->host_in ? &m->in[m->n_in++] : &m->out[m->n_out++];
+        if (!(t->name = dup_str(vname(c, id))))
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        t->value = id;
+        t->dtype = v->dtype;
+        t->rank = v->rank;
+        memcpy(t->shape, v->shape, sizeof t->shape);
+        t->cax = v->cax;
+        t->addr = vaddr(c, id);
+        layout_of(c, v, &t->channels, &t->pixels, &t->groups);
+        t->fill = v->fill;
+        if (v->host_in && v->host_out) { /* a graph input that is also read back */
+            qmac_model_tensor *o = &m->out[m->n_out++];
+            *o = *t;
+            if (!(o->name = dup_str(t->name)))
+                return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        }
+    }
+    return QMAC_OK;
+}
+
+void qmac_compile_opts_default(qmac_compile_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    qmac_hw_config_default(&o->hw);
+    o->rule = QMAC_REQUANT_ONNXRT;
+}
+
+void qmac_model_free(qmac_model *m)
+{
+    if (!m)
+        return;
+    for (int32_t k = 0; m->in && k < m->n_in; ++k)
+        free(m->in[k].name);
+    for (int32_t k = 0; m->out && k < m->n_out; ++k)
+        free(m->out[k].name);
+    for (int32_t k = 0; m->layers && k < m->n_layers; ++k) {
+        free(m->layers[k].name);
+        free(m->layers[k].onnx_ops);
+    }
+    free(m->in);
+    free(m->out);
+    free(m->layers);
+    free(m->host_pre);
+    free(m->host_post);
+    free(m->data);
+    qmac_prog_free(&m->prog);
+    free(m);
+}
+
+static qmac_status lower_all(cc *c)
+{
+    qmac_model *m = c->m;
+    m->layers = calloc((size_t)c->n_lay + 1, sizeof *m->layers);
+    if (!m->layers)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < c->n_lay; ++i) {
+        const qmac_node *n = &c->g->nodes[c->lay[i].node];
+        qmac_model_layer *ml = &m->layers[m->n_layers++];
+        ml->node = c->lay[i].node;
+        ml->kind = c->lay[i].kind;
+        if (!(ml->name = dup_str(n->name)) || !(ml->onnx_ops = dup_str(n->onnx_ops)))
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        ml->insn_first = m->prog.n_insn;
+        qmac_status st = n->op == QMAC_NODE_CONV ? lower_conv(c, n, ml) : lower_matmul(c, n, ml);
+        if (st != QMAC_OK)
+            return st;
+        ml->insn_end = m->prog.n_insn;
+        dma_bytes(c, ml);
+    }
+    return qmac_prog_push(&m->prog, &QMAC_INSN_END());
+}
+
+qmac_status qmac_compile(const qmac_graph *g, const qmac_compile_opts *o, qmac_model **out)
+{
+    qmac_clear_error();
+    *out = NULL;
+    qmac_status st = qmac_hw_config_check(&o->hw);
+    if (st != QMAC_OK)
+        return st;
+    if (o->base % 4096)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "base address 0x%x is not a multiple of 4096", o->base);
+    cc c;
+    memset(&c, 0, sizeof c);
+    c.g = g;
+    c.o = o;
+    c.n = o->hw.dim;
+    c.v = calloc((size_t)g->n_values + 1, sizeof *c.v);
+    c.m = calloc(1, sizeof *c.m);
+    if (!c.v || !c.m) {
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    qmac_model *m = c.m;
+    m->hw = o->hw;
+    m->rule = o->rule;
+    m->base = o->base;
+    qmac_prog_init(&m->prog);
+    uint64_t arena = 0;
+    if ((st = classify(&c)) || (st = plan(&c, &arena)))
+        goto out;
+    m->arena_size = (uint32_t)arena;
+    m->data_addr = (uint32_t)(o->base + (arena + 4095) / 4096 * 4096);
+    if ((st = lower_all(&c)) || (st = boundary(&c)))
+        goto out;
+    m->data_size = (uint32_t)c.data_len;
+    m->data = c.data;
+    c.data = NULL;
+    m->prog_addr = m->data_addr + (m->data_size + 4095u) / 4096u * 4096u;
+    const uint64_t end = (uint64_t)m->prog_addr + m->prog.n_insn * QMAC_INSN_BYTES;
+    if (end > UINT32_MAX) {
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG, "the model needs %llu bytes from 0x%x: beyond 32-bit addresses",
+                            (unsigned long long)(end - o->base), o->base);
+        goto out;
+    }
+    m->size = (uint32_t)(end - o->base);
+    m->host_pre = c.pre;
+    m->n_host_pre = c.n_pre;
+    m->host_post = c.post;
+    m->n_host_post = c.n_post;
+    c.pre = c.post = NULL;
+out:
+    if (st != QMAC_OK) {
+        qmac_model_free(c.m);
+        c.m = NULL;
+    }
+    *out = c.m;
+    free(c.v);
+    free(c.lay);
+    free(c.pre);
+    free(c.post);
+    free(c.data);
+    return st;
+}
+
+/* ------------------------------------------------------------------ running */
+
+qmac_status qmac_model_image(const qmac_model *m, uint8_t **image)
+{
+    uint8_t *im = calloc((size_t)m->size + 1, 1);
+    unsigned char *pb = NULL;
+    size_t plen = 0;
+    *image = NULL;
+    if (!im)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory (%u bytes of accelerator memory)", m->size);
+    qmac_status st = qmac_prog_to_bytes(&m->prog, &pb, &plen);
+    if (st != QMAC_OK) {
+        free(im);
+        return st;
+    }
+    if (m->data_size)
+        memcpy(im + (m->data_addr - m->base), m->data, m->data_size);
+    memcpy(im + (m->prog_addr - m->base), pb, plen);
+    free(pb);
+    *image = im;
+    return QMAC_OK;
+}
+
+typedef struct {
+    qmac_model *m;
+    uint64_t *retire; /* per instruction */
+} est_ctx;
+
+static void on_retire(void *ctx, uint64_t cycle, qmac_timing_src src, uint64_t pc, const qmac_insn *insn)
+{
+    est_ctx *e = ctx;
+    (void)src;
+    (void)insn;
+    if (pc < e->m->prog.n_insn)
+        e->retire[pc] = cycle;
+}
+
+qmac_status qmac_model_estimate(qmac_model *m)
+{
+    qmac_timing_config tc;
+    qmac_timing_config_default(&tc);
+    tc.hw = m->hw;
+    qmac_axi_mem_config mc;
+    qmac_timing_mem_config(&tc, m->base, m->size, &mc);
+    qmac_axi_mem *mem = NULL;
+    qmac_timing *t = NULL;
+    uint8_t *im = NULL;
+    est_ctx e = {m, calloc(m->prog.n_insn + 1, sizeof(uint64_t))};
+    qmac_status st = e.retire ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK)
+        st = qmac_axi_mem_create(&mc, &mem);
+    if (st == QMAC_OK)
+        st = qmac_timing_create(&tc, &t);
+    if (st == QMAC_OK)
+        st = qmac_model_image(m, &im);
+    if (st == QMAC_OK) {
+        uint64_t b, s;
+        memcpy(qmac_axi_mem_data(mem, &b, &s), im, m->size);
+        qmac_timing_set_retire_cb(t, on_retire, &e);
+        const qmac_window win = {m->base, m->base + m->size - 1};
+        qmac_timing_stats ts;
+        st = qmac_timing_run(t, NULL, mem, m->prog_addr, &win, UINT64_MAX, &ts);
+        if (st == QMAC_OK && (!ts.done || ts.fault != QMAC_FAULT_NONE))
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "the cycle model stopped with fault %s at instruction %llu",
+                                qmac_fault_name(ts.fault), (unsigned long long)ts.fault_pc);
+        if (st == QMAC_OK) {
+            uint64_t prev = 0;
+            for (int32_t k = 0; k < m->n_layers; ++k) {
+                qmac_model_layer *l = &m->layers[k];
+                uint64_t last = prev;
+                for (size_t i = l->insn_first; i < l->insn_end; ++i)
+                    if (e.retire[i] > last)
+                        last = e.retire[i];
+                l->cycles = last - prev;
+                prev = last;
+            }
+            m->total_cycles = ts.cycles;
+        }
+    }
+    free(im);
+    free(e.retire);
+    qmac_timing_free(t);
+    qmac_axi_mem_free(mem);
+    return st;
+}
+
+qmac_status qmac_model_backend_golden(void *ctx, const qmac_model *m, uint8_t *image)
+{
+    (void)ctx;
+    qmac_accel *a = NULL;
+    qmac_status st = qmac_accel_create(&m->hw, &a);
+    if (st != QMAC_OK)
+        return st;
+    const qmac_accel_mem am = {image, m->base, m->size};
+    const qmac_window win = {m->base, m->base + m->size - 1};
+    qmac_accel_result res;
+    qmac_accel_run(a, &am, m->prog_addr, &win, UINT64_MAX, &res);
+    qmac_accel_free(a);
+    if (!res.done || res.fault != QMAC_FAULT_NONE)
+        return qmac_set_error(QMAC_ERR_INTERNAL, "the golden model stopped with fault %s at instruction %llu (%s)",
+                              qmac_fault_name(res.fault), (unsigned long long)res.fault_pc, res.why ? res.why : "");
+    return QMAC_OK;
+}
+
+/* Element e of a tensor <-> (pixel, channel) of the channels-innermost layout. */
+static size_t layout_byte(const qmac_model *m, const qmac_model_tensor *t, size_t e)
+{
+    const size_t C = t->channels, inner = (size_t)count_of(t->rank - t->cax - 1, t->shape + t->cax + 1);
+    const size_t outer = e / (C * inner), ch = e / inner % C, in = e % inner;
+    return (t->addr - m->base) + ((outer * inner + in) * t->groups) * m->hw.dim + ch;
+}
+
+static int same_shape(const qmac_tensor *x, const qmac_model_tensor *t)
+{
+    if (x->rank != t->rank)
+        return 0;
+    for (int32_t k = 0; k < x->rank; ++k)
+        if (x->shape[k] != t->shape[k])
+            return 0;
+    return 1;
+}
+
+qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs, int32_t n_inputs,
+                           qmac_model_backend backend, void *ctx, qmac_tensor *outputs)
+{
+    qmac_clear_error();
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        memset(&outputs[k], 0, sizeof outputs[k]);
+    if (n_inputs != g->n_inputs)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the model has %d input(s), %d given", (int)g->n_inputs,
+                              (int)n_inputs);
+    qmac_tensor *vals = calloc((size_t)g->n_values + 1, sizeof *vals);
+    uint8_t *ready = calloc((size_t)g->n_values + 1, 1), *im = NULL;
+    qmac_status st = vals && ready ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < n_inputs && st == QMAC_OK; ++k) {
+        const int32_t id = g->inputs[k];
+        if ((st = qmac_graph_check_input(g, k, &inputs[k])) == QMAC_OK &&
+            (st = qmac_tensor_clone(&vals[id], &inputs[k])) == QMAC_OK)
+            ready[id] = 1;
+    }
+    if (st == QMAC_OK)
+        st = qmac_exec_ref_nodes(g, m->rule, vals, ready, m->host_pre, m->n_host_pre);
+    if (st == QMAC_OK)
+        st = qmac_model_image(m, &im);
+    for (int32_t k = 0; k < m->n_in && st == QMAC_OK; ++k) {
+        const qmac_model_tensor *t = &m->in[k];
+        const qmac_tensor *x = &vals[t->value];
+        char a[128], b[128];
+        if (!ready[t->value]) {
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "accelerator input '%s' was not computed", t->name);
+        } else if (x->dtype != t->dtype || !same_shape(x, t)) {
+            st = qmac_set_error(QMAC_ERR_SHAPE, "'%s' is %s %s but the model was compiled for %s %s", t->name,
+                                qmac_dtype_name(x->dtype), qmac_shape_str(x->shape, x->rank, a, sizeof a),
+                                qmac_dtype_name(t->dtype), qmac_shape_str(t->shape, t->rank, b, sizeof b));
+        } else {
+            memset(im + (t->addr - m->base), t->fill, (size_t)t->pixels * t->groups * m->hw.dim);
+            const size_t cnt = qmac_tensor_count(x);
+            for (size_t e = 0; e < cnt; ++e)
+                im[layout_byte(m, t, e)] = ((const uint8_t *)x->data)[e];
+        }
+    }
+    if (st == QMAC_OK)
+        st = backend(ctx, m, im);
+    for (int32_t k = 0; k < m->n_out && st == QMAC_OK; ++k) {
+        const qmac_model_tensor *t = &m->out[k];
+        qmac_tensor *y = &vals[t->value];
+        qmac_tensor_free(y);
+        if ((st = qmac_tensor_alloc(y, t->dtype, t->rank, t->shape)) != QMAC_OK)
+            break;
+        const size_t cnt = qmac_tensor_count(y);
+        for (size_t e = 0; e < cnt; ++e)
+            ((uint8_t *)y->data)[e] = im[layout_byte(m, t, e)];
+        ready[t->value] = 1;
+    }
+    if (st == QMAC_OK)
+        st = qmac_exec_ref_nodes(g, m->rule, vals, ready, m->host_post, m->n_host_post);
+    for (int32_t k = 0; k < g->n_outputs && st == QMAC_OK; ++k) {
+        if (!ready[g->outputs[k]])
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed", g->values[g->outputs[k]].name);
+        else
+            st = qmac_tensor_clone(&outputs[k], &vals[g->outputs[k]]);
+    }
+    if (st != QMAC_OK)
+        for (int32_t k = 0; k < g->n_outputs; ++k)
+            qmac_tensor_free(&outputs[k]);
+    for (int32_t id = 0; vals && id < g->n_values; ++id)
+        qmac_tensor_free(&vals[id]);
+    free(vals);
+    free(ready);
+    free(im);
+    return st;
+}
