@@ -12,6 +12,7 @@
 #include "qmac/vectors.h"
 
 #include "asm_cmd.h"
+#include "compile_cmd.h"
 #include "sim_cmd.h"
 #include "cli.h"
 
@@ -23,11 +24,17 @@ static void print_help(FILE *f)
                "\n"
                "commands:\n"
                "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
-               "        [--backend ref] [--requant onnxrt|tflite|single]\n"
+               "        [--backend ref|golden] [--requant onnxrt|tflite|single] [--config C] [--report]\n"
                "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
                "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
                "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
-               "      add/pool (default onnxrt, bit-exact with ONNX Runtime).\n"
+               "      add/pool (default onnxrt, bit-exact with ONNX Runtime). --backend ref: the C reference\n"
+               "      kernels; golden: compiled for the accelerator (--config default|small|HW.json) and run\n"
+               "      on its golden model; --report prints the per-layer cycles and MAC utilization.\n"
+               "  compile MODEL.onnx -o DIR [--config default|small|HW.json] [--requant R] [-q]\n"
+               "      Compile for the accelerator: DIR/model.qbin (program), DIR/model.data (weights and\n"
+               "      parameters), DIR/manifest.json (memory map, inputs, outputs, layers; docs/formats.md);\n"
+               "      prints the per-layer table of the cycle model. A node it cannot lower is an error.\n"
                "  check-vectors DIR [-v]\n"
                "      Run every TFLite reference-vector case (*.json) in DIR through the C reference\n"
                "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
@@ -67,22 +74,10 @@ static void sanitize(const char *name, char *out, size_t len)
     }
 }
 
-static qmac_status make_dir(const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode))
-            return qmac_set_error(QMAC_ERR_IO, "output '%s' exists and is not a directory", path);
-        return QMAC_OK;
-    }
-    if (mkdir(path, 0777) != 0)
-        return qmac_set_error(QMAC_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
-    return QMAC_OK;
-}
-
 static int cmd_run(int argc, char **argv)
 {
-    const char *model = NULL, *outdir = NULL, *backend = "ref", *rule_s = "onnxrt";
+    const char *model = NULL, *outdir = NULL, *backend = "ref", *rule_s = "onnxrt", *config = NULL;
+    int report = 0;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     int n_inputs = 0;
     if (!inputs)
@@ -108,6 +103,14 @@ static int cmd_run(int argc, char **argv)
                 return cli_usage_error("%s needs a value", a);
             }
             backend = argv[++i];
+        } else if (!strcmp(a, "--config")) {
+            if (!has_val) {
+                free(inputs);
+                return cli_usage_error("%s needs a value", a);
+            }
+            config = argv[++i];
+        } else if (!strcmp(a, "--report")) {
+            report = 1;
         } else if (!strcmp(a, "--requant")) {
             if (!has_val) {
                 free(inputs);
@@ -128,9 +131,9 @@ static int cmd_run(int argc, char **argv)
         free(inputs);
         return cli_usage_error("%s", "run: usage: qmac run MODEL.onnx --input X.npy [...] --output OUTDIR");
     }
-    if (strcmp(backend, "ref") != 0) {
+    if (strcmp(backend, "ref") != 0 && strcmp(backend, "golden") != 0) {
         free(inputs);
-        return cli_usage_error("run: unknown backend '%s' (available: ref)", backend);
+        return cli_usage_error("run: unknown backend '%s' (available: ref, golden)", backend);
     }
     qmac_requant_rule rule;
     if (qmac_requant_rule_parse(rule_s, &rule) != 0) {
@@ -151,7 +154,12 @@ static int cmd_run(int argc, char **argv)
         st = qmac_npy_read(inputs[i], &in[i]);
     if (st == QMAC_OK) {
         out = calloc((size_t)g->n_outputs, sizeof *out);
-        st = out ? qmac_exec_ref(g, rule, in, n_inputs, out) : QMAC_ERR_NOMEM;
+        if (!out)
+            st = QMAC_ERR_NOMEM;
+        else if (!strcmp(backend, "ref"))
+            st = qmac_exec_ref(g, rule, in, n_inputs, out);
+        else
+            st = cli_run_compiled(g, backend, config, rule, in, n_inputs, out, report);
     }
     /* file names: reject two outputs that would land on the same file */
     char **names = NULL;
@@ -176,7 +184,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     if (st == QMAC_OK)
-        st = make_dir(outdir);
+        st = cli_make_dir(outdir);
     for (int32_t k = 0; st == QMAC_OK && k < g->n_outputs; ++k)
         st = qmac_npy_write(names[k], &out[k]);
     int rc = st == QMAC_OK ? EXIT_OK : cli_report(st);
@@ -248,6 +256,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compile"))
+        return qmac_cmd_compile(argc - 2, argv + 2);
     if (!strcmp(cmd, "check-vectors"))
         return cmd_check_vectors(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))

@@ -8,6 +8,7 @@
 #include "qmac/compile.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,11 @@ typedef struct {
     qmac_dtype dtype;
     int32_t rank;
     int64_t shape[QMAC_MAX_RANK];
-    int32_t cax;   /* ACCEL: channel axis */
+    int32_t cax;   /* ACCEL: channel axis (-1: a flattened view, see flat_view()) */
+    int64_t lay_c, lay_inner; /* ACCEL: the layout's channels and pixels per outer index */
+    int32_t dq_of; /* HOST after: the accelerator value it is a dequantization (+ reshapes) of, or -1 */
+    int32_t dq_node; /* ... by this DEQUANTIZE node */
+    int needed;    /* HOST after: a graph output depends on it */
     int32_t root;  /* ACCEL: the value whose bytes these are */
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
     uint32_t off;  /* ACCEL root: arena offset */
@@ -71,10 +76,18 @@ static uint32_t cdiv(uint64_t a, uint64_t b)
     return (uint32_t)((a + b - 1) / b);
 }
 
+/* The layout of an accelerator tensor whose channels are on axis cax. */
+static void set_layout(vinfo *v, int32_t cax)
+{
+    v->cax = cax;
+    v->lay_c = v->shape[cax];
+    v->lay_inner = count_of(v->rank - cax - 1, v->shape + cax + 1);
+}
+
 /* Channels, pixels and bytes of an accelerator tensor's layout. */
 static void layout_of(const cc *c, const vinfo *v, uint32_t *channels, uint32_t *pixels, uint32_t *groups)
 {
-    const int64_t ch = v->shape[v->cax];
+    const int64_t ch = v->lay_c;
     *channels = (uint32_t)ch;
     *pixels = ch ? (uint32_t)(count_of(v->rank, v->shape) / ch) : 0;
     *groups = cdiv((uint64_t)ch, c->n);
@@ -100,8 +113,10 @@ static int is_act(const cc *c, const qmac_node *n, int32_t k)
     return k < n->n_in && n->in[k] >= 0 && !c->g->values[n->in[k]].is_const;
 }
 
-/* An accelerator layer reads value id with channels on axis cax (-1: any). A host value becomes
- * a host-written input tensor. */
+#define MATMUL_ROWS (-2) /* use_accel(): rows of a matmul's A (channels last, or a flattened view) */
+
+/* An accelerator layer reads value id with channels on axis cax (or MATMUL_ROWS). A host value
+ * becomes a host-written input tensor. */
 static qmac_status use_accel(cc *c, const qmac_node *n, int32_t id, int32_t cax, int32_t zp)
 {
     vinfo *v = &c->v[id];
@@ -119,16 +134,17 @@ static qmac_status use_accel(cc *c, const qmac_node *n, int32_t id, int32_t cax,
         v->root = id;
         v->def = -1;
         v->last = -1;
-        v->cax = cax < 0 ? v->rank - 1 : cax;
+        set_layout(v, cax == MATMUL_ROWS ? v->rank - 1 : cax);
         v->fill = (uint8_t)(zp & 0xff);
     }
     if (v->kind != V_ACCEL)
         return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' has no value", vname(c, id));
-    if (cax >= 0 && v->cax != cax)
+    if (cax == MATMUL_ROWS ? v->cax >= 0 && v->cax != v->rank - 1 : v->cax != cax)
         return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                    "needs the channels of '%s' on axis %d, but its layout has them on axis %d (a reshape "
-                    "that moves the channel axis is not lowered)",
-                    vname(c, id), (int)cax, (int)v->cax);
+                    "needs the channels of '%s' on axis %d, but its layout has them %s%d (a reshape that "
+                    "moves the channel axis is not lowered)",
+                    vname(c, id), (int)(cax == MATMUL_ROWS ? v->rank - 1 : cax), v->cax < 0 ? "flattened with the pixels of axis " : "on axis ",
+                    (int)(v->cax < 0 ? 1 : v->cax));
     vinfo *r = &c->v[v->root];
     if (r->last < c->n_lay)
         r->last = c->n_lay;
@@ -143,7 +159,7 @@ static void def_accel(cc *c, int32_t id, qmac_dtype dt, int32_t rank, const int6
     v->dtype = dt;
     v->rank = rank;
     memcpy(v->shape, shape, sizeof(int64_t) * (size_t)rank);
-    v->cax = cax;
+    set_layout(v, cax);
     v->root = id;
     v->def = c->n_lay;
     v->last = c->n_lay;
@@ -256,7 +272,7 @@ static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
     ysh[ry - 1] = bn;
     if (b->rank > ry) /* B's leading ones broadcast into the output's rank */
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "B has a higher rank than A");
-    if ((st = use_accel(c, n, n->in[0], a->rank - 1, n->qx.zp[0])))
+    if ((st = use_accel(c, n, n->in[0], MATMUL_ROWS, n->qx.zp[0])))
         return st;
     def_accel(c, n->out[0], n->qy.dtype, ry, ysh, ry - 1);
     return add_layer(c, i, "matmul");
@@ -266,8 +282,7 @@ static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
  * size with the same number of elements after it (the bytes do not move); returns that axis or -1. */
 static int32_t alias_axis(const vinfo *x, int32_t rank, const int64_t *sh)
 {
-    const int64_t C = x->shape[x->cax];
-    const int64_t inner = count_of(x->rank - x->cax - 1, x->shape + x->cax + 1);
+    const int64_t C = x->lay_c, inner = x->lay_inner;
     for (int32_t a = rank - 1; a >= 0; --a)
         if (sh[a] == C && count_of(rank - a - 1, sh + a + 1) == inner)
             return a;
@@ -299,34 +314,42 @@ static void read_back(cc *c, int32_t id)
 
 static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
 {
-    /* inputs: host values, or accelerator values the host reads back */
+    /* inputs: host values, or accelerator values the host reads back after the program (which
+     * ones is decided at the end: only those a graph output needs) */
     int after = 0;
     for (int32_t k = 0; k < n->n_in; ++k) {
         if (!is_act(c, n, k))
             continue;
         const vinfo *v = &c->v[n->in[k]];
-        if (v->kind == V_ACCEL) {
-            read_back(c, n->in[k]);
+        if (v->kind == V_ACCEL)
             after = 1;
-        } else if (v->kind == V_HOST) {
+        else if (v->kind == V_HOST)
             after |= v->after;
-        } else {
+        else
             return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' has no value", vname(c, n->in[k]));
-        }
     }
-    qmac_status st = host_node(c, i, n, after);
-    /* output shapes, for the layers that read them */
     const vinfo *x = &c->v[n->in[0]];
     vinfo *y = &c->v[n->out[0]];
     y->rank = x->rank;
     memcpy(y->shape, x->shape, sizeof y->shape);
     y->dtype = x->dtype;
+    y->dq_of = -1;
+    qmac_status st = host_node(c, i, n, after);
     if (st != QMAC_OK)
         return st;
     switch (n->op) {
     case QMAC_NODE_QUANTIZE: y->dtype = n->qy.dtype; break;
-    case QMAC_NODE_DEQUANTIZE: y->dtype = QMAC_DT_FLOAT32; break;
-    case QMAC_NODE_RESHAPE: return qmac_node_reshape_shape(c->g, n, x->rank, x->shape, &y->rank, y->shape);
+    case QMAC_NODE_DEQUANTIZE:
+        y->dtype = QMAC_DT_FLOAT32;
+        if (x->kind == V_ACCEL && n->qx.n == 1 && !n->qx.dynamic) {
+            y->dq_of = n->in[0];
+            y->dq_node = i;
+        }
+        break;
+    case QMAC_NODE_RESHAPE:
+        y->dq_of = x->kind == V_HOST ? x->dq_of : -1;
+        y->dq_node = x->dq_node;
+        return qmac_node_reshape_shape(c->g, n, x->rank, x->shape, &y->rank, y->shape);
     case QMAC_NODE_TRANSPOSE:
         for (int32_t k = 0; k < x->rank; ++k) {
             const int32_t p = n->n_perm ? n->perm[k] : x->rank - 1 - k;
@@ -340,10 +363,32 @@ static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
     return QMAC_OK;
 }
 
+/* Value y as a view of accelerator value x with another shape, when the bytes need not move:
+ * an alias when the channel axis survives (alias_axis), or a flattened view [outer, C * inner]
+ * (Flatten of an NCHW map) that only a matmul reads: its rows are the outer index's pixels, one
+ * after the other, and the matmul's weights are permuted to match. Returns 0 when neither. */
+static int make_view(cc *c, int32_t xid, int32_t yid, int32_t rank, const int64_t *sh)
+{
+    const vinfo *x = &c->v[xid];
+    vinfo *y = &c->v[yid];
+    const int32_t a = alias_axis(x, rank, sh);
+    const int flat = x->cax >= 0 && rank == 2 && sh[1] == x->lay_c * x->lay_inner && x->lay_inner > 1;
+    if (a < 0 && !flat)
+        return 0;
+    const qmac_dtype dt = x->dtype;
+    *y = *x;
+    y->kind = V_ACCEL;
+    y->dtype = dt;
+    y->host_in = y->host_out = 0;
+    y->rank = rank;
+    memcpy(y->shape, sh, sizeof(int64_t) * (size_t)rank);
+    y->cax = a >= 0 ? a : -1;
+    return 1;
+}
+
 static qmac_status classify_reshape(cc *c, int32_t i, const qmac_node *n)
 {
-    const int32_t xid = n->in[0];
-    const vinfo *x = &c->v[xid];
+    const vinfo *x = &c->v[n->in[0]];
     if (x->kind != V_ACCEL)
         return classify_host(c, i, n);
     int64_t sh[QMAC_MAX_RANK];
@@ -351,16 +396,202 @@ static qmac_status classify_reshape(cc *c, int32_t i, const qmac_node *n)
     qmac_status st = qmac_node_reshape_shape(c->g, n, x->rank, x->shape, &r, sh);
     if (st != QMAC_OK)
         return st;
-    const int32_t a = alias_axis(x, r, sh);
-    if (a < 0) /* the bytes would move: the host does it, after the program */
+    if (!make_view(c, n->in[0], n->out[0], r, sh)) /* the bytes would move: the host does it after */
         return classify_host(c, i, n);
-    vinfo *y = &c->v[n->out[0]];
-    *y = *x;
-    y->host_in = y->host_out = 0;
-    y->rank = r;
-    memcpy(y->shape, sh, sizeof sh);
-    y->cax = a;
     return QMAC_OK;
+}
+
+/* QuantizeLinear of DequantizeLinear(x) (through reshapes) with the same type, scale and zero
+ * point is x itself (|q - zp| <= 255, so the float round trip is exact): the reshape of the
+ * integers, as QDQ models write a Flatten between two quantized layers. */
+static qmac_status classify_quantize(cc *c, int32_t i, const qmac_node *n)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    if (x->kind == V_HOST && x->after && x->dq_of >= 0) {
+        const qmac_node *dq = &c->g->nodes[x->dq_node];
+        const vinfo *src = &c->v[x->dq_of];
+        if (n->qy.n == 1 && !n->qy.dynamic && n->qy.dtype == src->dtype && n->qy.scale[0] == dq->qx.scale[0] &&
+            n->qy.zp[0] == dq->qx.zp[0] && make_view(c, x->dq_of, n->out[0], x->rank, x->shape))
+            return QMAC_OK;
+    }
+    if (x->kind != V_HOST || x->after)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "quantizes a tensor computed in float inside the network (only graph inputs are quantized, "
+                    "by the host, and a DequantizeLinear -> reshape -> QuantizeLinear with equal parameters is "
+                    "folded)");
+    return classify_host(c, i, n);
+}
+
+/* After the walk: keep the host steps after the program that a graph output depends on; the
+ * accelerator values they read are read back. */
+static void settle_host_after(cc *c)
+{
+    const qmac_graph *g = c->g;
+    for (int32_t k = 0; k < g->n_outputs; ++k) {
+        const int32_t id = g->outputs[k];
+        if (c->v[id].kind == V_ACCEL)
+            read_back(c, id);
+        else
+            c->v[id].needed = 1;
+    }
+    int32_t w = 0;
+    for (int32_t j = c->n_post - 1; j >= 0; --j) { /* reverse order: consumers before producers */
+        const qmac_node *n = &g->nodes[c->post[j]];
+        int need = 0;
+        for (int32_t k = 0; k < n->n_out; ++k)
+            need |= c->v[n->out[k]].needed;
+        if (!need) {
+            c->post[j] = -1;
+            continue;
+        }
+        for (int32_t k = 0; k < n->n_in; ++k) {
+            if (!is_act(c, n, k))
+                continue;
+            if (c->v[n->in[k]].kind == V_ACCEL)
+                read_back(c, n->in[k]);
+            else
+                c->v[n->in[k]].needed = 1;
+        }
+    }
+    for (int32_t j = 0; j < c->n_post; ++j)
+        if (c->post[j] >= 0)
+            c->post[w++] = c->post[j];
+    c->n_post = w;
+}
+
+/* Spatial geometry of a pool on x (rank 3 or 4): per axis (0: H, 1: W) the input rows ORT's
+ * negative SAME head pad drops, head and tail padding, and the output size. */
+typedef struct {
+    int32_t h, w, kh, kw, sh, sw, dh, dw;
+    int32_t crop[2], head[2], tail[2], out[2];
+} pool_geom;
+
+static qmac_status pool_geometry(const qmac_node *n, const vinfo *x, pool_geom *p)
+{
+    const int sp = x->rank - 2;
+    qmac_status st;
+    memset(p, 0, sizeof *p);
+    p->h = sp == 2 ? (int32_t)x->shape[2] : 1;
+    p->w = (int32_t)x->shape[x->rank - 1];
+    p->kh = sp == 2 ? n->kernel[0] : 1;
+    p->kw = n->kernel[1];
+    p->sh = sp == 2 ? n->strides[0] : 1;
+    p->sw = n->strides[1];
+    p->dh = sp == 2 ? n->dilations[0] : 1;
+    p->dw = n->dilations[1];
+    p->out[0] = 1;
+    if (sp == 2 && (st = qmac_node_pool_axis(n, 0, p->h, p->kh, p->sh, p->dh, &p->crop[0], &p->head[0], &p->tail[0],
+                                             &p->out[0])))
+        return st;
+    return qmac_node_pool_axis(n, 1, p->w, p->kw, p->sw, p->dw, &p->crop[1], &p->head[1], &p->tail[1], &p->out[1]);
+}
+
+/* A global average pool as ONNX Runtime computes it (integer sum, then rule C with scale
+ * x_scale / (y_scale * HW)); other rules' pools are not lowered. */
+static int is_global_avg(const qmac_node *n, const vinfo *x)
+{
+    if (n->op == QMAC_NODE_GLOBAL_AVGPOOL)
+        return 1;
+    const int sp = x->rank - 2;
+    return n->op == QMAC_NODE_AVGPOOL && n->kernel[1] == x->shape[x->rank - 1] &&
+           (sp == 1 || n->kernel[0] == x->shape[2]) && n->auto_pad != QMAC_PAD_SAME_UPPER &&
+           n->auto_pad != QMAC_PAD_SAME_LOWER && !n->pads[0] && !n->pads[1] && !n->pads[2] && !n->pads[3];
+}
+
+static qmac_status classify_pool(cc *c, int32_t i, const qmac_node *n)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    qmac_status st;
+    if (!is_act(c, n, 0) || (x->rank != 3 && x->rank != 4) || !is_q8(x->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "pooling of a %s tensor of rank %d is not lowered",
+                    qmac_dtype_name(x->dtype), (int)x->rank);
+    int64_t ysh[4] = {x->shape[0], x->shape[1], 1, 1};
+    const char *kind = "maxpool";
+    if (n->op == QMAC_NODE_MAXPOOL) {
+        pool_geom p;
+        if ((st = pool_geometry(n, x, &p)))
+            return st;
+        ysh[2] = x->rank == 4 ? p.out[0] : p.out[1];
+        ysh[3] = p.out[1];
+    } else {
+        if (!is_global_avg(n, x))
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "an average pool over a window smaller than the image is not lowered (ONNX Runtime "
+                        "sums dequantized floats, which the integer vector unit does not reproduce)");
+        if (c->o->rule != QMAC_REQUANT_ONNXRT)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "a global average pool is lowered for rule onnxrt only");
+        if (n->qx.n != 1 || n->qy.n != 1 || n->qx.dynamic || n->qy.dynamic || n->qx.dtype != x->dtype ||
+            n->qy.dtype != x->dtype)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "needs per-tensor quantization of one type");
+        const int64_t hw = count_of(x->rank - 2, x->shape + 2);
+        const float scale = n->qx.scale[0] / (n->qy.scale[0] * (float)hw);
+        if (hw >= ((int64_t)1 << 24) || !(scale >= 0x1.0p-32f && scale < 256.0f))
+            return FAIL(QMAC_ERR_INVALID_ARG, n, "x_scale / (y_scale * %lld) = %g is outside ONNX Runtime's range",
+                        (long long)hw, (double)scale);
+        kind = "avgpool";
+    }
+    if ((st = use_accel(c, n, n->in[0], 1, n->qx.n ? n->qx.zp[0] : 0)))
+        return st;
+    def_accel(c, n->out[0], x->dtype, x->rank, ysh, 1);
+    return add_layer(c, i, kind);
+}
+
+/* A clamp of 8-bit values (Relu, Clip left standing): a copy through POST's clamp. */
+static qmac_status classify_clamp(cc *c, int32_t i, const qmac_node *n)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    if (!is_q8(x->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a clamp of %s values is not lowered (only int8/uint8)",
+                    qmac_dtype_name(x->dtype));
+    const int32_t cax = x->kind == V_ACCEL ? x->cax : x->rank >= 3 ? 1 : x->rank - 1;
+    qmac_status st = use_accel(c, n, n->in[0], cax, 0);
+    if (st != QMAC_OK)
+        return st;
+    x = &c->v[n->in[0]];
+    if (x->cax < 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a clamp of a flattened view is not lowered");
+    def_accel(c, n->out[0], x->dtype, x->rank, x->shape, x->cax);
+    return add_layer(c, i, "clamp");
+}
+
+/* Concat without requantization: each input copied into its slice of the output. Along the
+ * channel axis the slices must start on a row boundary (every input but the last a multiple of N
+ * channels); along any other axis every slice is whole pixels. */
+static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
+{
+    const vinfo *x0 = &c->v[n->in[0]];
+    qmac_status st;
+    if (n->qin)
+        for (int32_t k = 0; k < n->n_in; ++k)
+            if (n->qin[k].n && (n->qin[k].scale[0] != n->qy.scale[0] || n->qin[k].zp[0] != n->qy.zp[0]))
+                return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                            "input %d is requantized (ONNX Runtime divides in float, which POST's product does not "
+                            "reproduce): not lowered",
+                            (int)k);
+    if (!is_q8(x0->dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a concat of %s tensors is not lowered", qmac_dtype_name(x0->dtype));
+    const int32_t rank = x0->rank, ax = n->axis < 0 ? n->axis + rank : n->axis;
+    int64_t ysh[QMAC_MAX_RANK];
+    memcpy(ysh, x0->shape, sizeof ysh);
+    ysh[ax] = 0;
+    const int32_t cax = x0->kind == V_ACCEL && x0->cax >= 0 ? x0->cax : (rank >= 3 ? 1 : rank - 1);
+    for (int32_t k = 0; k < n->n_in; ++k) {
+        if (!is_act(c, n, k))
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "a constant input of a concat is not lowered");
+        const vinfo *x = &c->v[n->in[k]];
+        if (x->rank != rank || x->dtype != x0->dtype)
+            return FAIL(QMAC_ERR_SHAPE, n, "inputs differ in rank or type");
+        if (ax == cax && k + 1 < n->n_in && x->shape[ax] % c->n)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "input %d has %lld channels, not a multiple of %u: its successors would not start on a "
+                        "buffer row (not lowered)",
+                        (int)k, (long long)x->shape[ax], c->n);
+        ysh[ax] += x->shape[ax];
+        if ((st = use_accel(c, n, n->in[k], cax, n->qin && n->qin[k].n ? n->qin[k].zp[0] : 0)))
+            return st;
+    }
+    def_accel(c, n->out[0], x0->dtype, rank, ysh, cax);
+    return add_layer(c, i, "concat");
 }
 
 static qmac_status classify(cc *c)
@@ -392,14 +623,20 @@ static qmac_status classify(cc *c)
         switch (n->op) {
         case QMAC_NODE_CONV: st = classify_conv(c, i, n); break;
         case QMAC_NODE_MATMUL: st = classify_matmul(c, i, n); break;
-        case QMAC_NODE_RESHAPE: st = classify_reshape(c, i, n); break;
-        case QMAC_NODE_QUANTIZE:
-            if (c->v[n->in[0]].kind != V_HOST || c->v[n->in[0]].after)
+        case QMAC_NODE_MAXPOOL:
+        case QMAC_NODE_AVGPOOL:
+        case QMAC_NODE_GLOBAL_AVGPOOL: st = classify_pool(c, i, n); break;
+        case QMAC_NODE_CLAMP: st = classify_clamp(c, i, n); break;
+        case QMAC_NODE_CONCAT: st = classify_concat(c, i, n); break;
+        case QMAC_NODE_ADD:
+            if (c->o->rule == QMAC_REQUANT_ONNXRT)
                 return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                            "quantizes a tensor computed in float inside the network (only graph inputs are "
-                            "quantized, by the host)");
-            st = classify_host(c, i, n);
-            break;
+                            "ONNX Runtime's QLinearAdd rounds a sum of two fused float products, which neither the "
+                            "integer vector unit nor POST's single product reproduces bit-exactly: not lowered");
+            return FAIL(QMAC_ERR_UNSUPPORTED, n, "add is not lowered yet for rule %s",
+                        qmac_requant_rule_name(c->o->rule));
+        case QMAC_NODE_RESHAPE: st = classify_reshape(c, i, n); break;
+        case QMAC_NODE_QUANTIZE: st = classify_quantize(c, i, n); break;
         case QMAC_NODE_DEQUANTIZE:
         case QMAC_NODE_TRANSPOSE: st = classify_host(c, i, n); break;
         default:
@@ -409,14 +646,10 @@ static qmac_status classify(cc *c)
         if (st != QMAC_OK)
             return st;
     }
-    for (int32_t k = 0; k < g->n_outputs; ++k) {
-        const int32_t id = g->outputs[k];
-        if (c->v[id].kind == V_ACCEL)
-            read_back(c, id);
-        else if (c->v[id].kind == V_NONE)
-            return qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' is not computed", vname(c, id));
-    }
-    /* a host step after the program must not feed one before it (checked per node above) */
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        if (c->v[g->outputs[k]].kind == V_NONE)
+            return qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' is not computed", vname(c, g->outputs[k]));
+    settle_host_after(c);
     return QMAC_OK;
 }
 
@@ -700,12 +933,16 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
     const vinfo *a = &c->v[n->in[0]], *y = &c->v[n->out[0]];
     const qmac_tensor *b = &c->g->values[n->in[1]].konst;
     const uint32_t K = (uint32_t)a->shape[a->rank - 1], N = (uint32_t)y->shape[y->rank - 1];
+    /* a flattened view: each row is `inner` pixels of G N bytes; weight row i G N + ch is the
+     * logical row ch * inner + i (rows of padding channels: the zero point, as conv_prog pads) */
+    const uint32_t inner = a->cax < 0 ? (uint32_t)a->lay_inner : 1, gn = cdiv((uint64_t)a->lay_c, c->n) * c->n;
+    const uint32_t Kp = a->cax < 0 ? inner * gn : K;
     conv_job j;
     memset(&j, 0, sizeof j);
     qmac_conv_prog_desc *d = &j.d;
     d->h = (uint32_t)(count_of(a->rank, a->shape) / K);
     d->w = 1;
-    d->cin = K;
+    d->cin = Kp;
     d->cout = N;
     d->kh = d->kw = d->stride_h = d->stride_w = d->dil_h = d->dil_w = d->groups = 1;
     d->x_addr = vaddr(c, n->in[0]);
@@ -713,17 +950,277 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
     set_quant(c, n, a->dtype, b->dtype, y->dtype, d);
     j.batch = 1;
     j.bias = n->n_in > 2 ? (const int32_t *)c->g->values[n->in[2]].konst.data : NULL;
-    uint8_t *wt = malloc((size_t)K * N + 1);
+    uint8_t *wt = malloc((size_t)Kp * N + 1);
     if (!wt)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     const uint8_t *src = b->data;
-    for (size_t o = 0; o < N; ++o) /* [K, N] (or [N, K] for transB) -> [N][K] */
-        for (size_t k = 0; k < K; ++k)
-            wt[o * K + k] = n->trans_b ? src[o * K + k] : src[k * N + o];
+    for (size_t o = 0; o < N; ++o) /* [K, N] (or [N, K] for transB) -> [N][Kp] */
+        for (size_t kp = 0; kp < Kp; ++kp) {
+            const size_t ch = kp % gn, k = inner == 1 ? kp : ch * inner + kp / gn;
+            if (inner > 1 && ch >= (size_t)a->lay_c)
+                wt[o * Kp + kp] = (uint8_t)(n->qw.zp[n->qw.n == 1 ? 0 : o] & 0xff);
+            else
+                wt[o * Kp + kp] = n->trans_b ? src[o * K + k] : src[k * N + o];
+        }
     j.w = wt;
     qmac_status st = emit_conv(c, n, &j, ml);
     free(wt);
+    if (inner > 1) /* the padding rows are not useful MACs */
+        ml->macs = (uint64_t)d->h * K * N;
     return st;
+}
+
+/* ------------------------------------------------------------------ vector-unit layers */
+
+static qmac_status push(cc *c, qmac_insn in)
+{
+    return qmac_prog_push(&c->m->prog, &in);
+}
+
+static uint32_t omode_of(qmac_dtype dt)
+{
+    return dt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
+}
+
+/* CONFIG (rule C) and the same bias and float multiplier in every lane, loaded into ACC rows
+ * 0 .. 2 and PARAM: POST then computes clamp(rne((v + bias) * mult) + zp). Multiplier 1 and bias
+ * 0 copy (and clamp) integers exactly. */
+static qmac_status post_setup(cc *c, qmac_dtype dt, int32_t zp, int32_t lo, int32_t hi, int32_t bias, float mult)
+{
+    const uint32_t n = c->n;
+    int32_t b[QMAC_ACCEL_MAX_DIM];
+    uint32_t m[QMAC_ACCEL_MAX_DIM];
+    int8_t sh[QMAC_ACCEL_MAX_DIM] = {0};
+    uint32_t bits;
+    memcpy(&bits, &mult, 4);
+    for (uint32_t k = 0; k < n; ++k) {
+        b[k] = bias;
+        m[k] = bits;
+    }
+    const size_t off = data_alloc(c, qmac_gemm_prog_param_bytes(&c->o->hw, n));
+    if (off == SIZE_MAX)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    qmac_gemm_prog_pack_params(&c->o->hw, n, b, m, sh, NULL, c->data + off);
+    qmac_status st;
+    if ((st = push(c, QMAC_INSN_CONFIG(.rule = QMAC_RULE_FLOAT, .omode = omode_of(dt), .out_zp = (uint32_t)zp & 0xffu,
+                                       .clamp_min = (uint32_t)lo & 0xffu, .clamp_max = (uint32_t)hi & 0xffu))) ||
+        (st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = c->m->data_addr + (uint32_t)off, .x_size = 3,
+                                     .y_size = 1, .z_size = 1, .x_stride = 4 * n))))
+        return st;
+    return push(c, QMAC_INSN_PARAM(.acc = 0));
+}
+
+static uint32_t min_u32(uint64_t a, uint64_t b)
+{
+    return (uint32_t)(a < b ? a : b);
+}
+
+static qmac_status lower_maxpool(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    const qmac_hw_config *hw = &c->o->hw;
+    pool_geom p;
+    qmac_status st = pool_geometry(n, x, &p);
+    if (st != QMAC_OK)
+        return st;
+    (void)ml;
+    const uint32_t N = c->n, G = cdiv((uint64_t)x->shape[1], N), OH = (uint32_t)p.out[0], OW = (uint32_t)p.out[1];
+    const uint32_t H = (uint32_t)p.h, W = (uint32_t)p.w, Hc = H - (uint32_t)p.crop[0], Wc = W - (uint32_t)p.crop[1];
+    const uint32_t Wp = (uint32_t)p.head[1] + Wc + (uint32_t)p.tail[1];
+    if (p.head[1] > 255 || p.tail[1] > 255 || p.head[0] > 255 || p.tail[0] > 255)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "padding wider than a LOAD's 255 rows");
+    int32_t lo, hi;
+    qmac_dtype_range(x->dtype, &lo, &hi);
+    if (n->has_act) {
+        lo = n->act_min;
+        hi = n->act_max;
+    }
+    /* output rows per tile: input rows (with padding) x Wp in INP, th OW in ACC (after the 3
+     * parameter rows) and OUT */
+    const uint32_t cap = min_u32(min_u32(hw->acc_rows - 3, hw->out_rows), 65535);
+    uint32_t t = OH;
+    while (t > 0 && (((uint64_t)(t - 1) * (uint32_t)p.sh + (uint64_t)(p.kh - 1) * (uint32_t)p.dh + 1) * Wp >
+                         hw->inp_rows ||
+                     (uint64_t)t * OW > cap))
+        --t;
+    if (t == 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "one output row does not fit the buffers (column tiling is not built)");
+    if ((st = post_setup(c, x->dtype, 0, lo, hi, 0, 1.0f)))
+        return st;
+    const uint32_t pad = x->dtype == QMAC_DT_INT8 ? 0x80u : 0u, sgn = x->dtype == QMAC_DT_INT8;
+    const uint32_t xa = vaddr(c, n->in[0]), ya = vaddr(c, n->out[0]);
+    for (uint32_t b = 0; b < (uint32_t)x->shape[0]; ++b)
+        for (uint32_t oy0 = 0; oy0 < OH; oy0 += t) {
+            const uint32_t th = OH - oy0 < t ? OH - oy0 : t;
+            const int64_t lo_r = (int64_t)oy0 * p.sh - p.head[0];
+            const int64_t hi_r = (int64_t)(oy0 + th - 1) * p.sh - p.head[0] + (int64_t)(p.kh - 1) * p.dh;
+            const uint32_t py0 = lo_r < 0 ? (uint32_t)-lo_r : 0;
+            const uint32_t py1 = hi_r > (int64_t)Hc - 1 ? (uint32_t)(hi_r - ((int64_t)Hc - 1)) : 0;
+            const int64_t first = lo_r < 0 ? 0 : lo_r;
+            const int64_t rows = hi_r - lo_r + 1 - py0 - py1;
+            if (rows <= 0 || py0 > 255 || py1 > 255)
+                return FAIL(QMAC_ERR_UNSUPPORTED, n, "a tile of windows entirely in padding is not lowered");
+            for (uint32_t g = 0; g < G; ++g) {
+                const uint64_t src =
+                    xa + ((((uint64_t)b * H + (uint32_t)p.crop[0] + (uint64_t)first) * W + (uint32_t)p.crop[1]) * G + g) *
+                             N;
+                if ((st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .pad_value = pad, .dram = (uint32_t)src,
+                                                 .x_size = Wc, .y_size = (uint32_t)rows, .z_size = 1,
+                                                 .x_stride = G * N, .y_stride = W * G * N,
+                                                 .pad_x0 = (uint32_t)p.head[1], .pad_x1 = Wp - (uint32_t)p.head[1] - Wc,
+                                                 .pad_y0 = py0, .pad_y1 = py1))))
+                    return st;
+                for (int32_t ky = 0; ky < p.kh; ++ky)
+                    for (int32_t kx = 0; kx < p.kw; ++kx) {
+                        const int first_tap = ky == 0 && kx == 0;
+                        if ((st = push(c, QMAC_INSN_VALU(.alu = first_tap ? QMAC_ALU_MOV : QMAC_ALU_MAX,
+                                                         .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .b = 3,
+                                                         .a = (uint32_t)(ky * p.dh) * Wp + (uint32_t)(kx * p.dw),
+                                                         .dst = 3, .count0 = OW, .count1 = th,
+                                                         .a_s0 = (uint32_t)p.sw, .a_s1 = (uint32_t)p.sh * Wp,
+                                                         .dst_s0 = 1, .dst_s1 = OW, .b_s0 = 1, .b_s1 = OW))))
+                            return st;
+                    }
+                if ((st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = th * OW, .count1 = 1, .acc_s0 = 1, .out_s0 = 1))) ||
+                    (st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT,
+                                                  .dram = (uint32_t)(ya + (((uint64_t)b * OH + oy0) * OW * G + g) * N),
+                                                  .x_size = th * OW, .y_size = 1, .z_size = 1, .x_stride = G * N))))
+                    return st;
+            }
+        }
+    return QMAC_OK;
+}
+
+/* ONNX Runtime's global average pool: per image and channel group, the int32 sum of the pixels
+ * (VALU MOV of the first, ADD of the rest, chunked to INP), then POST with bias -zp HW and the
+ * float multiplier x_scale / (y_scale * HW). */
+static qmac_status lower_global_avg(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    const qmac_hw_config *hw = &c->o->hw;
+    const uint32_t N = c->n, G = cdiv((uint64_t)x->shape[1], N);
+    const uint32_t P = (uint32_t)count_of(x->rank - 2, x->shape + 2);
+    (void)ml;
+    if (G + 3 > hw->acc_rows || G > hw->out_rows || G > hw->inp_rows)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "%u channel groups do not fit the buffers", G);
+    int32_t lo, hi;
+    qmac_dtype_range(x->dtype, &lo, &hi);
+    const float scale = n->qx.scale[0] / (n->qy.scale[0] * (float)P);
+    const int32_t bias = (int32_t)(0u - (uint32_t)((int64_t)n->qx.zp[0] * P));
+    qmac_status st = post_setup(c, x->dtype, n->qy.zp[0], lo, hi, bias, scale);
+    const uint32_t R = min_u32(hw->inp_rows / G, 65535), sgn = x->dtype == QMAC_DT_INT8;
+    const uint32_t xa = vaddr(c, n->in[0]), ya = vaddr(c, n->out[0]);
+    for (uint32_t b = 0; b < (uint32_t)x->shape[0] && st == QMAC_OK; ++b) {
+        for (uint32_t p0 = 0; p0 < P && st == QMAC_OK; p0 += R) {
+            const uint32_t pr = P - p0 < R ? P - p0 : R;
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = xa + ((b * P + p0) * G) * N, .x_size = pr * G,
+                                        .y_size = 1, .z_size = 1, .x_stride = N));
+            /* count1 walks the groups (ACC row 3 + g), count0 the pixels of the chunk */
+            if (st == QMAC_OK && p0 == 0)
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .dst = 3,
+                                            .count0 = 1, .count1 = G, .a_s1 = 1, .dst_s1 = 1));
+            const uint32_t skip = p0 == 0 ? 1 : 0;
+            if (st == QMAC_OK && pr > skip)
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .b = 3,
+                                            .a = skip * G, .dst = 3, .count0 = pr - skip, .count1 = G, .a_s0 = G,
+                                            .a_s1 = 1, .dst_s1 = 1, .b_s1 = 1));
+        }
+        if (st == QMAC_OK)
+            st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = G, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
+        if (st == QMAC_OK)
+            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = ya + b * G * N, .x_size = G, .y_size = 1,
+                                         .z_size = 1, .x_stride = N));
+    }
+    return st;
+}
+
+/* Copy `lines` lines of `rows` rows (N bytes each, consecutive) from src (line stride ss) to dst
+ * (line stride ds) through INP, optionally through ACC and POST (clamp != 0: the POST setup is
+ * done by the caller) to apply POST's clamp. */
+static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, uint64_t ds, uint64_t lines,
+                              uint64_t rows, int clamp, uint32_t sgn)
+{
+    const qmac_hw_config *hw = &c->o->hw;
+    const uint32_t N = c->n;
+    uint64_t cap = clamp ? min_u32(min_u32(hw->inp_rows, hw->acc_rows - 3), hw->out_rows) : hw->inp_rows;
+    cap = cap > 65535 ? 65535 : cap;
+    qmac_status st = QMAC_OK;
+    for (uint64_t l = 0; l < lines && st == QMAC_OK;) {
+        /* whole lines per chunk when a line fits, else part of one line */
+        const uint64_t lc = rows <= cap ? (lines - l < cap / rows ? lines - l : cap / rows) : 1;
+        const uint64_t lc2 = lc > 65535 ? 65535 : lc;
+        for (uint64_t r0 = 0; r0 < rows && st == QMAC_OK; r0 += cap) {
+            const uint32_t rr = (uint32_t)(rows - r0 < cap ? rows - r0 : cap);
+            const uint32_t s0 = (uint32_t)(src + l * ss + r0 * N), d0 = (uint32_t)(dst + l * ds + r0 * N);
+            const uint32_t tot = rr * (uint32_t)lc2;
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc2,
+                                        .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
+            if (st == QMAC_OK && clamp)
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .dst = 3,
+                                            .count0 = tot, .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
+            if (st == QMAC_OK && clamp)
+                st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = tot, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
+            if (st == QMAC_OK)
+                st = push(c, QMAC_INSN_STORE(.buf = clamp ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0, .x_size = rr,
+                                             .y_size = (uint32_t)lc2, .z_size = 1, .x_stride = N,
+                                             .y_stride = (uint32_t)ds));
+        }
+        l += lc2;
+    }
+    return st;
+}
+
+static qmac_status lower_clamp(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *x = &c->v[n->in[0]];
+    (void)ml;
+    int32_t qmin, qmax;
+    qmac_dtype_range(x->dtype, &qmin, &qmax);
+    double lo = n->has_lo ? ceil(n->lo) : qmin, hi = n->has_hi ? floor(n->hi) : qmax;
+    lo = lo < qmin ? qmin : lo > qmax ? qmax : lo;
+    hi = hi < qmin ? qmin : hi > qmax ? qmax : hi;
+    if (lo > hi) /* the reference clamps to lo first, then to hi */
+        lo = hi;
+    uint32_t ch, px, gr;
+    layout_of(c, x, &ch, &px, &gr);
+    qmac_status st = post_setup(c, x->dtype, 0, (int32_t)lo, (int32_t)hi, 0, 1.0f);
+    if (st == QMAC_OK)
+        st = copy_lines(c, vaddr(c, n->in[0]), 0, vaddr(c, n->out[0]), 0, 1, (uint64_t)px * gr, 1,
+                        x->dtype == QMAC_DT_INT8);
+    return st;
+}
+
+static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
+{
+    const vinfo *y = &c->v[n->out[0]];
+    const int32_t ax = n->axis < 0 ? n->axis + y->rank : n->axis;
+    const uint64_t N = c->n, Gy = cdiv((uint64_t)y->lay_c, c->n);
+    (void)ml;
+    uint64_t off = 0; /* channel groups (channel axis) or pixels of the block (other axes) */
+    for (int32_t k = 0; k < n->n_in; ++k) {
+        const vinfo *x = &c->v[n->in[k]];
+        uint32_t ch, px, gx;
+        layout_of(c, x, &ch, &px, &gx);
+        qmac_status st;
+        if (ax == y->cax) {
+            st = copy_lines(c, vaddr(c, n->in[k]), gx * N, vaddr(c, n->out[0]) + off * N, Gy * N, px, gx, 0, 0);
+            off += gx;
+        } else {
+            /* pixels = outer lines x block; the block is the pixels of axes ax.. (channel axis excluded) */
+            uint64_t blk = 1, blk_y = 1;
+            for (int32_t a = ax; a < y->rank; ++a)
+                if (a != y->cax) {
+                    blk *= (uint64_t)x->shape[a];
+                    blk_y *= (uint64_t)y->shape[a];
+                }
+            st = copy_lines(c, vaddr(c, n->in[k]), blk * gx * N, vaddr(c, n->out[0]) + off * gx * N, blk_y * gx * N,
+                            px / blk, blk * gx, 0, 0);
+            off += blk;
+        }
+        if (st != QMAC_OK)
+            return st;
+    }
+    return QMAC_OK;
 }
 
 /* Bytes a layer's LOADs read and STOREs write (padding rows are not memory traffic). */
@@ -826,7 +1323,17 @@ static qmac_status lower_all(cc *c)
         if (!(ml->name = dup_str(n->name)) || !(ml->onnx_ops = dup_str(n->onnx_ops)))
             return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
         ml->insn_first = m->prog.n_insn;
-        qmac_status st = n->op == QMAC_NODE_CONV ? lower_conv(c, n, ml) : lower_matmul(c, n, ml);
+        qmac_status st;
+        switch (n->op) {
+        case QMAC_NODE_CONV: st = lower_conv(c, n, ml); break;
+        case QMAC_NODE_MATMUL: st = lower_matmul(c, n, ml); break;
+        case QMAC_NODE_MAXPOOL: st = lower_maxpool(c, n, ml); break;
+        case QMAC_NODE_AVGPOOL:
+        case QMAC_NODE_GLOBAL_AVGPOOL: st = lower_global_avg(c, n, ml); break;
+        case QMAC_NODE_CLAMP: st = lower_clamp(c, n, ml); break;
+        case QMAC_NODE_CONCAT: st = lower_concat(c, n, ml); break;
+        default: st = FAIL(QMAC_ERR_INTERNAL, n, "no lowering"); break;
+        }
         if (st != QMAC_OK)
             return st;
         ml->insn_end = m->prog.n_insn;
@@ -855,6 +1362,8 @@ qmac_status qmac_compile(const qmac_graph *g, const qmac_compile_opts *o, qmac_m
         st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
         goto out;
     }
+    for (int32_t id = 0; id < g->n_values; ++id)
+        c.v[id].dq_of = -1;
     qmac_model *m = c.m;
     m->hw = o->hw;
     m->rule = o->rule;

@@ -1,0 +1,328 @@
+/* compile_cmd.c - `qmac compile` (program, data image, manifest) and the compiled backends of
+ * `qmac run` (docs/cli.md, docs/formats.md). */
+#include "compile_cmd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "qmac/fileio.h"
+
+qmac_status cli_make_dir(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode))
+            return qmac_set_error(QMAC_ERR_IO, "output '%s' exists and is not a directory", path);
+        return QMAC_OK;
+    }
+    if (mkdir(path, 0777) != 0)
+        return qmac_set_error(QMAC_ERR_IO, "cannot create output directory '%s': %s", path, strerror(errno));
+    return QMAC_OK;
+}
+
+/* --config: "default", "small" or a JSON file {"dim": 16, "inp_rows": 4096, ...} (missing keys
+ * keep the default build's values). */
+qmac_status cli_hw_config(const char *spec, qmac_hw_config *hw)
+{
+    qmac_hw_config_default(hw);
+    if (!spec || !strcmp(spec, "default"))
+        return QMAC_OK;
+    if (!strcmp(spec, "small")) {
+        qmac_hw_config_small(hw);
+        return QMAC_OK;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    qmac_status st = qmac_read_file(spec, 1 << 20, &text, &len);
+    if (st != QMAC_OK)
+        return st;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return qmac_set_error(QMAC_ERR_FORMAT, "%s: not a JSON object (expected {\"dim\": 16, ...})", spec);
+    }
+    static const char *const keys[] = {"dim", "inp_rows", "wgt_rows", "acc_rows", "out_rows"};
+    uint32_t *fields[] = {&hw->dim, &hw->inp_rows, &hw->wgt_rows, &hw->acc_rows, &hw->out_rows};
+    for (const cJSON *it = j->child; it && st == QMAC_OK; it = it->next) {
+        size_t k = 0;
+        while (k < 5 && strcmp(it->string, keys[k]) != 0)
+            ++k;
+        if (k == 5)
+            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: unknown key '%s' (dim, inp_rows, wgt_rows, acc_rows, out_rows)",
+                                spec, it->string);
+        else if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 65536 ||
+                 it->valuedouble != (double)(uint32_t)it->valuedouble)
+            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: '%s' must be an integer in [1, 65536]", spec, it->string);
+        else
+            *fields[k] = (uint32_t)it->valuedouble;
+    }
+    cJSON_Delete(j);
+    if (st == QMAC_OK && (st = qmac_hw_config_check(hw)) != QMAC_OK)
+        st = qmac_set_error(st, "%s: %s", spec, qmac_last_error());
+    return st;
+}
+
+static cJSON *shape_json(int32_t rank, const int64_t *shape)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int32_t k = 0; a && k < rank; ++k)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)shape[k]));
+    return a;
+}
+
+static cJSON *tensors_json(const qmac_model_tensor *t, int32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int32_t k = 0; a && k < n; ++k) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", t[k].name);
+        cJSON_AddStringToObject(o, "dtype", qmac_dtype_name(t[k].dtype));
+        cJSON_AddItemToObject(o, "shape", shape_json(t[k].rank, t[k].shape));
+        cJSON_AddNumberToObject(o, "channel_axis", t[k].cax);
+        cJSON_AddNumberToObject(o, "addr", t[k].addr);
+        cJSON_AddNumberToObject(o, "pixels", t[k].pixels);
+        cJSON_AddNumberToObject(o, "channels", t[k].channels);
+        cJSON_AddNumberToObject(o, "row_groups", t[k].groups);
+        cJSON_AddNumberToObject(o, "fill", t[k].fill);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static cJSON *qinfo_json(const qmac_qinfo *q)
+{
+    cJSON *o = cJSON_CreateObject(), *s = cJSON_CreateArray(), *z = cJSON_CreateArray();
+    for (int32_t k = 0; k < q->n; ++k) {
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)q->scale[k]));
+        cJSON_AddItemToArray(z, cJSON_CreateNumber(q->zp[k]));
+    }
+    cJSON_AddStringToObject(o, "dtype", qmac_dtype_name(q->dtype));
+    cJSON_AddNumberToObject(o, "axis", q->axis);
+    cJSON_AddItemToObject(o, "scale", s);
+    cJSON_AddItemToObject(o, "zero_point", z);
+    return o;
+}
+
+static cJSON *host_json(const qmac_graph *g, const int32_t *nodes, int32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int32_t k = 0; k < n; ++k) {
+        const qmac_node *nd = &g->nodes[nodes[k]];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "node", nd->name);
+        cJSON_AddStringToObject(o, "op", qmac_node_kind_name(nd->op));
+        cJSON_AddStringToObject(o, "onnx_ops", nd->onnx_ops);
+        cJSON_AddStringToObject(o, "input", g->values[nd->in[0]].name);
+        cJSON_AddStringToObject(o, "output", g->values[nd->out[0]].name);
+        if (nd->op == QMAC_NODE_QUANTIZE)
+            cJSON_AddItemToObject(o, "quantization", qinfo_json(&nd->qy));
+        else if (nd->op == QMAC_NODE_DEQUANTIZE)
+            cJSON_AddItemToObject(o, "quantization", qinfo_json(&nd->qx));
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+double cli_layer_util(const qmac_model *m, const qmac_model_layer *l)
+{
+    const double peak = (double)m->hw.dim * m->hw.dim;
+    return l->cycles ? (double)l->macs / ((double)l->cycles * peak) : 0.0;
+}
+
+static char *manifest_text(const qmac_graph *g, const qmac_model *m)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "format", "qmac-model");
+    cJSON_AddNumberToObject(r, "version", 1);
+    cJSON *hw = cJSON_AddObjectToObject(r, "hw");
+    cJSON_AddNumberToObject(hw, "dim", m->hw.dim);
+    cJSON_AddNumberToObject(hw, "inp_rows", m->hw.inp_rows);
+    cJSON_AddNumberToObject(hw, "wgt_rows", m->hw.wgt_rows);
+    cJSON_AddNumberToObject(hw, "acc_rows", m->hw.acc_rows);
+    cJSON_AddNumberToObject(hw, "out_rows", m->hw.out_rows);
+    cJSON_AddStringToObject(r, "requant", qmac_requant_rule_name(m->rule));
+    cJSON *mem = cJSON_AddObjectToObject(r, "memory");
+    cJSON_AddNumberToObject(mem, "base", m->base);
+    cJSON_AddNumberToObject(mem, "size", m->size);
+    cJSON_AddNumberToObject(mem, "arena_addr", m->base);
+    cJSON_AddNumberToObject(mem, "arena_size", m->arena_size);
+    cJSON_AddNumberToObject(mem, "data_addr", m->data_addr);
+    cJSON_AddNumberToObject(mem, "data_size", m->data_size);
+    cJSON_AddStringToObject(mem, "data_file", "model.data");
+    cJSON_AddNumberToObject(mem, "prog_addr", m->prog_addr);
+    cJSON_AddNumberToObject(mem, "prog_instructions", (double)m->prog.n_insn);
+    cJSON_AddStringToObject(mem, "prog_file", "model.qbin");
+    cJSON_AddNumberToObject(mem, "window_lo", m->base);
+    cJSON_AddNumberToObject(mem, "window_hi", (double)m->base + m->size - 1);
+    cJSON_AddItemToObject(r, "inputs", tensors_json(m->in, m->n_in));
+    cJSON_AddItemToObject(r, "outputs", tensors_json(m->out, m->n_out));
+    cJSON_AddItemToObject(r, "host_before", host_json(g, m->host_pre, m->n_host_pre));
+    cJSON_AddItemToObject(r, "host_after", host_json(g, m->host_post, m->n_host_post));
+    cJSON *gi = cJSON_AddArrayToObject(r, "graph_inputs"), *go = cJSON_AddArrayToObject(r, "graph_outputs");
+    for (int32_t k = 0; k < g->n_inputs; ++k)
+        cJSON_AddItemToArray(gi, cJSON_CreateString(g->values[g->inputs[k]].name));
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        cJSON_AddItemToArray(go, cJSON_CreateString(g->values[g->outputs[k]].name));
+    cJSON *ls = cJSON_AddArrayToObject(r, "layers");
+    for (int32_t k = 0; k < m->n_layers; ++k) {
+        const qmac_model_layer *l = &m->layers[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", l->name);
+        cJSON_AddStringToObject(o, "kind", l->kind);
+        cJSON_AddStringToObject(o, "onnx_ops", l->onnx_ops);
+        cJSON_AddNumberToObject(o, "insn_first", (double)l->insn_first);
+        cJSON_AddNumberToObject(o, "insn_end", (double)l->insn_end);
+        cJSON_AddNumberToObject(o, "macs", (double)l->macs);
+        cJSON_AddNumberToObject(o, "vectors", (double)l->vectors);
+        cJSON_AddNumberToObject(o, "bytes_in", (double)l->bytes_in);
+        cJSON_AddNumberToObject(o, "bytes_out", (double)l->bytes_out);
+        cJSON_AddNumberToObject(o, "cycles", (double)l->cycles);
+        cJSON_AddNumberToObject(o, "mac_utilization", cli_layer_util(m, l));
+        cJSON_AddItemToArray(ls, o);
+    }
+    cJSON_AddNumberToObject(r, "total_cycles", (double)m->total_cycles);
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    return s;
+}
+
+void cli_print_report(const qmac_model *m, FILE *f)
+{
+    uint64_t macs = 0;
+    const double peak = (double)m->hw.dim * m->hw.dim;
+    fprintf(f, "%-4s %-28s %-7s %12s %12s %7s %11s %11s  %s\n", "#", "layer", "kind", "cycles", "MACs", "util",
+            "bytes in", "bytes out", "bound");
+    for (int32_t k = 0; k < m->n_layers; ++k) {
+        const qmac_model_layer *l = &m->layers[k];
+        /* compute-bound when the array was busy most of the layer's cycles */
+        const int compute = l->cycles && (double)l->vectors >= 0.5 * (double)l->cycles;
+        fprintf(f, "%-4d %-28.28s %-7s %12" PRIu64 " %12" PRIu64 " %6.1f%% %11" PRIu64 " %11" PRIu64 "  %s\n",
+                (int)k, l->name, l->kind, l->cycles, l->macs, 100.0 * cli_layer_util(m, l), l->bytes_in,
+                l->bytes_out, compute ? "compute" : "memory");
+        macs += l->macs;
+    }
+    fprintf(f, "total: %" PRIu64 " cycles, %" PRIu64 " MACs, MAC utilization %.1f%% of %ux%u\n", m->total_cycles,
+            macs, m->total_cycles ? 100.0 * (double)macs / ((double)m->total_cycles * peak) : 0.0, m->hw.dim,
+            m->hw.dim);
+}
+
+qmac_status cli_write_model(const qmac_graph *g, const qmac_model *m, const char *dir)
+{
+    qmac_status st = cli_make_dir(dir);
+    const size_t plen = strlen(dir) + 32;
+    char *path = malloc(plen);
+    unsigned char *pb = NULL;
+    size_t pn = 0;
+    char *man = NULL;
+    if (st == QMAC_OK && !path)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK && (st = qmac_prog_to_bytes(&m->prog, &pb, &pn)) == QMAC_OK) {
+        snprintf(path, plen, "%s/model.qbin", dir);
+        st = qmac_write_file(path, pb, pn);
+    }
+    if (st == QMAC_OK) {
+        snprintf(path, plen, "%s/model.data", dir);
+        st = qmac_write_file(path, m->data, m->data_size);
+    }
+    if (st == QMAC_OK) {
+        man = manifest_text(g, m);
+        snprintf(path, plen, "%s/manifest.json", dir);
+        st = man ? qmac_write_file(path, man, strlen(man)) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    free(man);
+    free(pb);
+    free(path);
+    return st;
+}
+
+int qmac_cmd_compile(int argc, char **argv)
+{
+    const char *model = NULL, *outdir = NULL, *config = NULL, *rule_s = "onnxrt";
+    int quiet = 0;
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--config") || !strcmp(a, "--requant")) &&
+            !v)
+            return cli_usage_error("compile: %s needs a value", a);
+        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            outdir = argv[++i];
+        else if (!strcmp(a, "--config"))
+            config = argv[++i];
+        else if (!strcmp(a, "--requant"))
+            rule_s = argv[++i];
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+            quiet = 1;
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error("compile: unknown option '%s'", a);
+        else if (!model)
+            model = a;
+        else
+            return cli_usage_error("compile: unexpected argument '%s'", a);
+    }
+    if (!model || !outdir)
+        return cli_usage_error("%s", "compile: usage: qmac compile MODEL.onnx -o DIR [--config default|small|HW.json] "
+                                     "[--requant onnxrt|tflite|single]");
+    qmac_compile_opts o;
+    qmac_compile_opts_default(&o);
+    if (qmac_requant_rule_parse(rule_s, &o.rule) != 0)
+        return cli_usage_error("compile: unknown requant rule '%s' (onnxrt, tflite, single)", rule_s);
+    qmac_graph *g = NULL;
+    qmac_model *m = NULL;
+    qmac_status st = cli_hw_config(config, &o.hw);
+    if (st == QMAC_OK)
+        st = qmac_onnx_load(model, &g);
+    if (st == QMAC_OK)
+        st = qmac_compile(g, &o, &m);
+    if (st == QMAC_OK)
+        st = qmac_model_estimate(m);
+    if (st == QMAC_OK)
+        st = cli_write_model(g, m, outdir);
+    if (st == QMAC_OK && !quiet) {
+        printf("%s: %d layers, %zu instructions, data %u bytes, arena %u bytes -> %s/{model.qbin,model.data,"
+               "manifest.json}\n",
+               model, (int)m->n_layers, m->prog.n_insn, m->data_size, m->arena_size, outdir);
+        cli_print_report(m, stdout);
+    }
+    qmac_model_free(m);
+    qmac_graph_free(g);
+    return st == QMAC_OK ? EXIT_OK : cli_report(st);
+}
+
+qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config, qmac_requant_rule rule,
+                             const qmac_tensor *in, int32_t n_in, qmac_tensor *out, int report)
+{
+    if (strcmp(backend, "golden") != 0)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "unknown backend '%s' (ref, golden)", backend);
+    qmac_compile_opts o;
+    qmac_compile_opts_default(&o);
+    o.rule = rule;
+    int32_t *rank = calloc((size_t)n_in + 1, sizeof *rank);
+    int64_t(*shape)[QMAC_MAX_RANK] = calloc((size_t)n_in + 1, sizeof *shape);
+    qmac_model *m = NULL;
+    qmac_status st = rank && shape ? cli_hw_config(config, &o.hw) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < n_in && st == QMAC_OK; ++k) {
+        rank[k] = in[k].rank;
+        memcpy(shape[k], in[k].shape, sizeof(int64_t) * (size_t)in[k].rank);
+    }
+    o.in_rank = rank;
+    o.in_shape = (const int64_t(*)[QMAC_MAX_RANK])shape;
+    if (st == QMAC_OK)
+        st = qmac_compile(g, &o, &m);
+    if (st == QMAC_OK)
+        st = qmac_model_run(g, m, in, n_in, qmac_model_backend_golden, NULL, out);
+    if (st == QMAC_OK && report && (st = qmac_model_estimate(m)) == QMAC_OK)
+        cli_print_report(m, stdout);
+    qmac_model_free(m);
+    free(rank);
+    free(shape);
+    return st;
+}
