@@ -111,14 +111,25 @@ if [ "$what" = all ]; then
         # ARM; its x86 default rewrites them to uint8 or leaves them in float (docs/quantization.md).
         suite ort-conformance "$PYTHON" tests/conformance/run_conformance.py --qmac "$QMAC" \
             --count $((500 * SCALE)) ${SEED:+--seed "$SEED"} --ort-config session.qdqisint8allowed=1
+    # the same generator through the compiler and the golden model (qmac run --backend golden):
+    # every compiled case bit-exact; a node the compiler refuses ("not lowered", named) is listed
+    # apart, except in the categories it lowers completely, where a refusal fails
+    [ -f tests/conformance/run_conformance.py ] &&
+        suite ort-conformance-golden "$PYTHON" tests/conformance/run_conformance.py --qmac "$QMAC" \
+            --count $((500 * SCALE)) ${SEED:+--seed "$SEED"} --ort-config session.qdqisint8allowed=1 \
+            --qmac-arg=--backend --qmac-arg=golden --allow-refusals --require-lowered qlinearconv \
+            --require-lowered qlinearglobalavgpool --require-lowered maxpool --require-lowered quantizelinear \
+            --require-lowered dequantizelinear
     if [ -d "$SHARED/vectors/tflite-int8" ]; then
         suite tflite-vectors "$QMAC" check-vectors "$SHARED/vectors/tflite-int8"
     else
         echo "!!! WARNING: $SHARED/vectors/tflite-int8 is absent: the TFLite reference vectors were NOT run."
         echo "!!! Set SHARED=/path/to/shared to run them."
     fi
-    [ -f tests/example/check_example.py ] &&
+    if [ -f tests/example/check_example.py ]; then
         suite example "$PYTHON" tests/example/check_example.py --qmac "$QMAC"
+        suite example-golden "$PYTHON" tests/example/check_example.py --qmac "$QMAC" --backend golden
+    fi
     sim_suites
 fi
 

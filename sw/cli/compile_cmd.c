@@ -56,11 +56,13 @@ qmac_status cli_hw_config(const char *spec, qmac_hw_config *hw)
         while (k < 5 && strcmp(it->string, keys[k]) != 0)
             ++k;
         if (k == 5)
-            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: unknown key '%s' (dim, inp_rows, wgt_rows, acc_rows, out_rows)",
-                                spec, it->string);
+            st = qmac_set_error(QMAC_ERR_FORMAT,
+                                "%s: unknown key '%s' (dim, inp_rows, wgt_rows, acc_rows, out_rows)", spec,
+                                it->string);
         else if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 65536 ||
                  it->valuedouble != (double)(uint32_t)it->valuedouble)
-            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: '%s' must be an integer in [1, 65536]", spec, it->string);
+            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: '%s' must be an integer in [1, 65536]", spec,
+                                it->string);
         else
             *fields[k] = (uint32_t)it->valuedouble;
     }
@@ -198,8 +200,8 @@ void cli_print_report(const qmac_model *m, FILE *f)
 {
     uint64_t macs = 0;
     const double peak = (double)m->hw.dim * m->hw.dim;
-    fprintf(f, "%-4s %-28s %-7s %12s %12s %7s %11s %11s  %s\n", "#", "layer", "kind", "cycles", "MACs", "util",
-            "bytes in", "bytes out", "bound");
+    fprintf(f, "%-4s %-28s %-7s %12s %12s %7s %11s %11s  %s\n", "#", "layer", "kind", "cycles", "MACs",
+            "util", "bytes in", "bytes out", "bound");
     for (int32_t k = 0; k < m->n_layers; ++k) {
         const qmac_model_layer *l = &m->layers[k];
         /* compute-bound when the array was busy most of the layer's cycles */
@@ -209,8 +211,9 @@ void cli_print_report(const qmac_model *m, FILE *f)
                 l->bytes_out, compute ? "compute" : "memory");
         macs += l->macs;
     }
-    fprintf(f, "total: %" PRIu64 " cycles, %" PRIu64 " MACs, MAC utilization %.1f%% of %ux%u\n", m->total_cycles,
-            macs, m->total_cycles ? 100.0 * (double)macs / ((double)m->total_cycles * peak) : 0.0, m->hw.dim,
+    fprintf(f, "total: %" PRIu64 " cycles, %" PRIu64 " MACs, MAC utilization %.1f%% of %ux%u\n",
+            m->total_cycles, macs,
+            m->total_cycles ? 100.0 * (double)macs / ((double)m->total_cycles * peak) : 0.0, m->hw.dim,
             m->hw.dim);
 }
 
@@ -250,7 +253,8 @@ int qmac_cmd_compile(int argc, char **argv)
     for (int i = 0; i < argc; ++i) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--config") || !strcmp(a, "--requant")) &&
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--config") ||
+             !strcmp(a, "--requant")) &&
             !v)
             return cli_usage_error("compile: %s needs a value", a);
         if (!strcmp(a, "-o") || !strcmp(a, "--output"))
@@ -269,8 +273,9 @@ int qmac_cmd_compile(int argc, char **argv)
             return cli_usage_error("compile: unexpected argument '%s'", a);
     }
     if (!model || !outdir)
-        return cli_usage_error("%s", "compile: usage: qmac compile MODEL.onnx -o DIR [--config default|small|HW.json] "
-                                     "[--requant onnxrt|tflite|single]");
+        return cli_usage_error(
+            "%s", "compile: usage: qmac compile MODEL.onnx -o DIR [--config default|small|HW.json] "
+                  "[--requant onnxrt|tflite|single]");
     qmac_compile_opts o;
     qmac_compile_opts_default(&o);
     if (qmac_requant_rule_parse(rule_s, &o.rule) != 0)
@@ -297,8 +302,9 @@ int qmac_cmd_compile(int argc, char **argv)
     return st == QMAC_OK ? EXIT_OK : cli_report(st);
 }
 
-qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config, qmac_requant_rule rule,
-                             const qmac_tensor *in, int32_t n_in, qmac_tensor *out, int report)
+qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config,
+                             qmac_requant_rule rule, const qmac_tensor *in, int32_t n_in, qmac_tensor *out,
+                             int report)
 {
     if (strcmp(backend, "golden") != 0)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "unknown backend '%s' (ref, golden)", backend);
@@ -308,7 +314,8 @@ qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const cha
     int32_t *rank = calloc((size_t)n_in + 1, sizeof *rank);
     int64_t(*shape)[QMAC_MAX_RANK] = calloc((size_t)n_in + 1, sizeof *shape);
     qmac_model *m = NULL;
-    qmac_status st = rank && shape ? cli_hw_config(config, &o.hw) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    qmac_status st =
+        rank && shape ? cli_hw_config(config, &o.hw) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; k < n_in && st == QMAC_OK; ++k) {
         rank[k] = in[k].rank;
         memcpy(shape[k], in[k].shape, sizeof(int64_t) * (size_t)in[k].rank);

@@ -19,7 +19,8 @@ void cli_print_report(const qmac_model *m, FILE *f);
 /* DIR/model.qbin, DIR/model.data, DIR/manifest.json (docs/formats.md), each written atomically. */
 qmac_status cli_write_model(const qmac_graph *g, const qmac_model *m, const char *dir);
 /* Compile g for the inputs' shapes and run it on `backend` ("golden"); report: print the table. */
-qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config, qmac_requant_rule rule,
-                             const qmac_tensor *in, int32_t n_in, qmac_tensor *out, int report);
+qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config,
+                             qmac_requant_rule rule, const qmac_tensor *in, int32_t n_in, qmac_tensor *out,
+                             int report);
 
 #endif

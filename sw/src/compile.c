@@ -23,20 +23,20 @@ enum { V_NONE = 0, V_HOST, V_ACCEL };
 
 typedef struct {
     int kind;
-    int after;  /* HOST: computed after the program (depends on an accelerator result) */
+    int after;             /* HOST: computed after the program (depends on an accelerator result) */
     int host_in, host_out; /* ACCEL root: written / read by the host */
     qmac_dtype dtype;
     int32_t rank;
     int64_t shape[QMAC_MAX_RANK];
-    int32_t cax;   /* ACCEL: channel axis (-1: a flattened view, see flat_view()) */
+    int32_t cax;              /* ACCEL: channel axis (-1: a flattened view, see flat_view()) */
     int64_t lay_c, lay_inner; /* ACCEL: the layout's channels and pixels per outer index */
-    int32_t dq_of; /* HOST after: the accelerator value it is a dequantization (+ reshapes) of, or -1 */
-    int32_t dq_node; /* ... by this DEQUANTIZE node */
-    int needed;    /* HOST after: a graph output depends on it */
-    int32_t root;  /* ACCEL: the value whose bytes these are */
+    int32_t dq_of;     /* HOST after: the accelerator value it is a dequantization (+ reshapes) of, or -1 */
+    int32_t dq_node;   /* ... by this DEQUANTIZE node */
+    int needed;        /* HOST after: a graph output depends on it */
+    int32_t root;      /* ACCEL: the value whose bytes these are */
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
-    uint32_t off;  /* ACCEL root: arena offset */
-    uint8_t fill;  /* host input: padding-channel byte */
+    uint32_t off;      /* ACCEL root: arena offset */
+    uint8_t fill;      /* host input: padding-channel byte */
 } vinfo;
 
 typedef struct {
@@ -143,7 +143,8 @@ static qmac_status use_accel(cc *c, const qmac_node *n, int32_t id, int32_t cax,
         return FAIL(QMAC_ERR_UNSUPPORTED, n,
                     "needs the channels of '%s' on axis %d, but its layout has them %s%d (a reshape that "
                     "moves the channel axis is not lowered)",
-                    vname(c, id), (int)(cax == MATMUL_ROWS ? v->rank - 1 : cax), v->cax < 0 ? "flattened with the pixels of axis " : "on axis ",
+                    vname(c, id), (int)(cax == MATMUL_ROWS ? v->rank - 1 : cax),
+                    v->cax < 0 ? "flattened with the pixels of axis " : "on axis ",
                     (int)(v->cax < 0 ? 1 : v->cax));
     vinfo *r = &c->v[v->root];
     if (r->last < c->n_lay)
@@ -214,7 +215,8 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
     const vinfo *x = &c->v[n->in[0]];
     const qmac_tensor *w = &c->g->values[n->in[1]].konst;
     if (x->rank != 3 && x->rank != 4)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input rank %d (1-D and 2-D convolutions are lowered)", (int)x->rank);
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "input rank %d (1-D and 2-D convolutions are lowered)",
+                    (int)x->rank);
     if (!is_q8(x->dtype) || !is_q8(w->dtype) || w->rank != x->rank)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "input %s and weights %s of rank %d", qmac_dtype_name(x->dtype),
                     qmac_dtype_name(w->dtype), (int)w->rank);
@@ -225,8 +227,9 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
     const int64_t C = x->shape[1], H = sp == 2 ? x->shape[2] : 1, W = x->shape[x->rank - 1];
     const int32_t kh = sp == 2 ? (int32_t)w->shape[2] : 1, kw = (int32_t)w->shape[w->rank - 1];
     if (n->group < 1 || C % n->group || M % n->group || w->shape[1] * n->group != C)
-        return FAIL(QMAC_ERR_SHAPE, n, "input channels %lld, weight [%lld, %lld, ...] and group %d do not fit",
-                    (long long)C, (long long)M, (long long)w->shape[1], (int)n->group);
+        return FAIL(QMAC_ERR_SHAPE, n,
+                    "input channels %lld, weight [%lld, %lld, ...] and group %d do not fit", (long long)C,
+                    (long long)M, (long long)w->shape[1], (int)n->group);
     qmac_node nn = *n;
     if (sp == 1) {
         nn.strides[0] = nn.dilations[0] = 1;
@@ -263,7 +266,8 @@ static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
     if (a->rank < 1 || a->shape[a->rank - 1] != bk)
         return FAIL(QMAC_ERR_SHAPE, n, "A's last dimension is not B's K = %lld", (long long)bk);
     if (!is_q8(a->dtype) || !is_q8(b->dtype))
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "A %s, B %s", qmac_dtype_name(a->dtype), qmac_dtype_name(b->dtype));
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "A %s, B %s", qmac_dtype_name(a->dtype),
+                    qmac_dtype_name(b->dtype));
     if ((st = check_qparams(n, (int)bn)) || (st = check_bias(c, n, 2, bn)))
         return st;
     int64_t ysh[QMAC_MAX_RANK];
@@ -410,15 +414,17 @@ static qmac_status classify_quantize(cc *c, int32_t i, const qmac_node *n)
     if (x->kind == V_HOST && x->after && x->dq_of >= 0) {
         const qmac_node *dq = &c->g->nodes[x->dq_node];
         const vinfo *src = &c->v[x->dq_of];
-        if (n->qy.n == 1 && !n->qy.dynamic && n->qy.dtype == src->dtype && n->qy.scale[0] == dq->qx.scale[0] &&
-            n->qy.zp[0] == dq->qx.zp[0] && make_view(c, x->dq_of, n->out[0], x->rank, x->shape))
+        if (n->qy.n == 1 && !n->qy.dynamic && n->qy.dtype == src->dtype &&
+            n->qy.scale[0] == dq->qx.scale[0] && n->qy.zp[0] == dq->qx.zp[0] &&
+            make_view(c, x->dq_of, n->out[0], x->rank, x->shape))
             return QMAC_OK;
     }
     if (x->kind != V_HOST || x->after)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                    "quantizes a tensor computed in float inside the network (only graph inputs are quantized, "
-                    "by the host, and a DequantizeLinear -> reshape -> QuantizeLinear with equal parameters is "
-                    "folded)");
+        return FAIL(
+            QMAC_ERR_UNSUPPORTED, n,
+            "quantizes a tensor computed in float inside the network (only graph inputs are quantized, "
+            "by the host, and a DequantizeLinear -> reshape -> QuantizeLinear with equal parameters is "
+            "folded)");
     return classify_host(c, i, n);
 }
 
@@ -480,10 +486,11 @@ static qmac_status pool_geometry(const qmac_node *n, const vinfo *x, pool_geom *
     p->dh = sp == 2 ? n->dilations[0] : 1;
     p->dw = n->dilations[1];
     p->out[0] = 1;
-    if (sp == 2 && (st = qmac_node_pool_axis(n, 0, p->h, p->kh, p->sh, p->dh, &p->crop[0], &p->head[0], &p->tail[0],
-                                             &p->out[0])))
+    if (sp == 2 && (st = qmac_node_pool_axis(n, 0, p->h, p->kh, p->sh, p->dh, &p->crop[0], &p->head[0],
+                                             &p->tail[0], &p->out[0])))
         return st;
-    return qmac_node_pool_axis(n, 1, p->w, p->kw, p->sw, p->dw, &p->crop[1], &p->head[1], &p->tail[1], &p->out[1]);
+    return qmac_node_pool_axis(n, 1, p->w, p->kw, p->sw, p->dw, &p->crop[1], &p->head[1], &p->tail[1],
+                               &p->out[1]);
 }
 
 /* A global average pool as ONNX Runtime computes it (integer sum, then rule C with scale
@@ -526,8 +533,9 @@ static qmac_status classify_pool(cc *c, int32_t i, const qmac_node *n)
         const int64_t hw = count_of(x->rank - 2, x->shape + 2);
         const float scale = n->qx.scale[0] / (n->qy.scale[0] * (float)hw);
         if (hw >= ((int64_t)1 << 24) || !(scale >= 0x1.0p-32f && scale < 256.0f))
-            return FAIL(QMAC_ERR_INVALID_ARG, n, "x_scale / (y_scale * %lld) = %g is outside ONNX Runtime's range",
-                        (long long)hw, (double)scale);
+            return FAIL(QMAC_ERR_INVALID_ARG, n,
+                        "x_scale / (y_scale * %lld) = %g is outside ONNX Runtime's range", (long long)hw,
+                        (double)scale);
         kind = "avgpool";
     }
     if ((st = use_accel(c, n, n->in[0], 1, n->qx.n ? n->qx.zp[0] : 0)))
@@ -564,12 +572,14 @@ static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
     if (n->qin)
         for (int32_t k = 0; k < n->n_in; ++k)
             if (n->qin[k].n && (n->qin[k].scale[0] != n->qy.scale[0] || n->qin[k].zp[0] != n->qy.zp[0]))
-                return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                            "input %d is requantized (ONNX Runtime divides in float, which POST's product does not "
-                            "reproduce): not lowered",
-                            (int)k);
+                return FAIL(
+                    QMAC_ERR_UNSUPPORTED, n,
+                    "input %d is requantized (ONNX Runtime divides in float, which POST's product does not "
+                    "reproduce): not lowered",
+                    (int)k);
     if (!is_q8(x0->dtype))
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a concat of %s tensors is not lowered", qmac_dtype_name(x0->dtype));
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a concat of %s tensors is not lowered",
+                    qmac_dtype_name(x0->dtype));
     const int32_t rank = x0->rank, ax = n->axis < 0 ? n->axis + rank : n->axis;
     int64_t ysh[QMAC_MAX_RANK];
     memcpy(ysh, x0->shape, sizeof ysh);
@@ -582,10 +592,11 @@ static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
         if (x->rank != rank || x->dtype != x0->dtype)
             return FAIL(QMAC_ERR_SHAPE, n, "inputs differ in rank or type");
         if (ax == cax && k + 1 < n->n_in && x->shape[ax] % c->n)
-            return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                        "input %d has %lld channels, not a multiple of %u: its successors would not start on a "
-                        "buffer row (not lowered)",
-                        (int)k, (long long)x->shape[ax], c->n);
+            return FAIL(
+                QMAC_ERR_UNSUPPORTED, n,
+                "input %d has %lld channels, not a multiple of %u: its successors would not start on a "
+                "buffer row (not lowered)",
+                (int)k, (long long)x->shape[ax], c->n);
         ysh[ax] += x->shape[ax];
         if ((st = use_accel(c, n, n->in[k], cax, n->qin && n->qin[k].n ? n->qin[k].zp[0] : 0)))
             return st;
@@ -630,9 +641,10 @@ static qmac_status classify(cc *c)
         case QMAC_NODE_CONCAT: st = classify_concat(c, i, n); break;
         case QMAC_NODE_ADD:
             if (c->o->rule == QMAC_REQUANT_ONNXRT)
-                return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                            "ONNX Runtime's QLinearAdd rounds a sum of two fused float products, which neither the "
-                            "integer vector unit nor POST's single product reproduces bit-exactly: not lowered");
+                return FAIL(
+                    QMAC_ERR_UNSUPPORTED, n,
+                    "ONNX Runtime's QLinearAdd rounds a sum of two fused float products, which neither the "
+                    "integer vector unit nor POST's single product reproduces bit-exactly: not lowered");
             return FAIL(QMAC_ERR_UNSUPPORTED, n, "add is not lowered yet for rule %s",
                         qmac_requant_rule_name(c->o->rule));
         case QMAC_NODE_RESHAPE: st = classify_reshape(c, i, n); break;
@@ -737,7 +749,8 @@ static uint32_t vaddr(const cc *c, int32_t id)
 static qmac_status pack_params(cc *c, const qmac_node *n, int32_t nch, const int32_t *bias, size_t *off)
 {
     const uint32_t cols = cdiv((uint64_t)nch, c->n) * c->n;
-    int32_t *b = calloc(cols, sizeof *b), *mult = calloc(cols, sizeof *mult), *shift = calloc(cols, sizeof *shift);
+    int32_t *b = calloc(cols, sizeof *b), *mult = calloc(cols, sizeof *mult),
+            *shift = calloc(cols, sizeof *shift);
     uint32_t *pm = calloc(cols, sizeof *pm);
     int8_t *ps = calloc(cols, 1);
     uint8_t *pz = calloc(cols, 1);
@@ -756,8 +769,8 @@ static qmac_status pack_params(cc *c, const qmac_node *n, int32_t nch, const int
     for (int32_t k = 0; k < nch; ++k)
         sw[k] = n->qw.scale[n->qw.n == 1 ? 0 : k];
     qmac_requant rq;
-    st = qmac_requant_prepare(&rq, c->o->rule, n->qx.scale[0], sw, nch, n->qy.scale[0], n->qy.zp[0], lo, hi, mult,
-                              shift, scale);
+    st = qmac_requant_prepare(&rq, c->o->rule, n->qx.scale[0], sw, nch, n->qy.scale[0], n->qy.zp[0], lo, hi,
+                              mult, shift, scale);
     if (st != QMAC_OK) {
         st = FAIL(st, n, "%s", qmac_last_error());
         goto out;
@@ -808,7 +821,7 @@ static void set_quant(const cc *c, const qmac_node *n, qmac_dtype xdt, qmac_dtyp
     d->act_signed = xdt == QMAC_DT_INT8;
     d->wgt_signed = wdt == QMAC_DT_INT8;
     d->act_zp = (uint32_t)(n->qx.zp[0] & 0xff);
-    d->rule = c->o->rule == QMAC_REQUANT_TFLITE ? QMAC_RULE_TFLITE
+    d->rule = c->o->rule == QMAC_REQUANT_TFLITE   ? QMAC_RULE_TFLITE
               : c->o->rule == QMAC_REQUANT_SINGLE ? QMAC_RULE_SINGLE
                                                   : QMAC_RULE_FLOAT;
     d->omode = ydt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
@@ -935,7 +948,8 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
     const uint32_t K = (uint32_t)a->shape[a->rank - 1], N = (uint32_t)y->shape[y->rank - 1];
     /* a flattened view: each row is `inner` pixels of G N bytes; weight row i G N + ch is the
      * logical row ch * inner + i (rows of padding channels: the zero point, as conv_prog pads) */
-    const uint32_t inner = a->cax < 0 ? (uint32_t)a->lay_inner : 1, gn = cdiv((uint64_t)a->lay_c, c->n) * c->n;
+    const uint32_t inner = a->cax < 0 ? (uint32_t)a->lay_inner : 1,
+                   gn = cdiv((uint64_t)a->lay_c, c->n) * c->n;
     const uint32_t Kp = a->cax < 0 ? inner * gn : K;
     conv_job j;
     memset(&j, 0, sizeof j);
@@ -985,7 +999,8 @@ static uint32_t omode_of(qmac_dtype dt)
 /* CONFIG (rule C) and the same bias and float multiplier in every lane, loaded into ACC rows
  * 0 .. 2 and PARAM: POST then computes clamp(rne((v + bias) * mult) + zp). Multiplier 1 and bias
  * 0 copy (and clamp) integers exactly. */
-static qmac_status post_setup(cc *c, qmac_dtype dt, int32_t zp, int32_t lo, int32_t hi, int32_t bias, float mult)
+static qmac_status post_setup(cc *c, qmac_dtype dt, int32_t zp, int32_t lo, int32_t hi, int32_t bias,
+                              float mult)
 {
     const uint32_t n = c->n;
     int32_t b[QMAC_ACCEL_MAX_DIM];
@@ -1002,10 +1017,11 @@ static qmac_status post_setup(cc *c, qmac_dtype dt, int32_t zp, int32_t lo, int3
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     qmac_gemm_prog_pack_params(&c->o->hw, n, b, m, sh, NULL, c->data + off);
     qmac_status st;
-    if ((st = push(c, QMAC_INSN_CONFIG(.rule = QMAC_RULE_FLOAT, .omode = omode_of(dt), .out_zp = (uint32_t)zp & 0xffu,
-                                       .clamp_min = (uint32_t)lo & 0xffu, .clamp_max = (uint32_t)hi & 0xffu))) ||
-        (st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = c->m->data_addr + (uint32_t)off, .x_size = 3,
-                                     .y_size = 1, .z_size = 1, .x_stride = 4 * n))))
+    if ((st = push(c, QMAC_INSN_CONFIG(.rule = QMAC_RULE_FLOAT, .omode = omode_of(dt),
+                                       .out_zp = (uint32_t)zp & 0xffu, .clamp_min = (uint32_t)lo & 0xffu,
+                                       .clamp_max = (uint32_t)hi & 0xffu))) ||
+        (st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = c->m->data_addr + (uint32_t)off,
+                                     .x_size = 3, .y_size = 1, .z_size = 1, .x_stride = 4 * n))))
         return st;
     return push(c, QMAC_INSN_PARAM(.acc = 0));
 }
@@ -1024,8 +1040,10 @@ static qmac_status lower_maxpool(cc *c, const qmac_node *n, qmac_model_layer *ml
     if (st != QMAC_OK)
         return st;
     (void)ml;
-    const uint32_t N = c->n, G = cdiv((uint64_t)x->shape[1], N), OH = (uint32_t)p.out[0], OW = (uint32_t)p.out[1];
-    const uint32_t H = (uint32_t)p.h, W = (uint32_t)p.w, Hc = H - (uint32_t)p.crop[0], Wc = W - (uint32_t)p.crop[1];
+    const uint32_t N = c->n, G = cdiv((uint64_t)x->shape[1], N), OH = (uint32_t)p.out[0],
+                   OW = (uint32_t)p.out[1];
+    const uint32_t H = (uint32_t)p.h, W = (uint32_t)p.w, Hc = H - (uint32_t)p.crop[0],
+                   Wc = W - (uint32_t)p.crop[1];
     const uint32_t Wp = (uint32_t)p.head[1] + Wc + (uint32_t)p.tail[1];
     if (p.head[1] > 255 || p.tail[1] > 255 || p.head[0] > 255 || p.tail[0] > 255)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "padding wider than a LOAD's 255 rows");
@@ -1044,7 +1062,8 @@ static qmac_status lower_maxpool(cc *c, const qmac_node *n, qmac_model_layer *ml
                      (uint64_t)t * OW > cap))
         --t;
     if (t == 0)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "one output row does not fit the buffers (column tiling is not built)");
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "one output row does not fit the buffers (column tiling is not built)");
     if ((st = post_setup(c, x->dtype, 0, lo, hi, 0, 1.0f)))
         return st;
     const uint32_t pad = x->dtype == QMAC_DT_INT8 ? 0x80u : 0u, sgn = x->dtype == QMAC_DT_INT8;
@@ -1062,29 +1081,37 @@ static qmac_status lower_maxpool(cc *c, const qmac_node *n, qmac_model_layer *ml
                 return FAIL(QMAC_ERR_UNSUPPORTED, n, "a tile of windows entirely in padding is not lowered");
             for (uint32_t g = 0; g < G; ++g) {
                 const uint64_t src =
-                    xa + ((((uint64_t)b * H + (uint32_t)p.crop[0] + (uint64_t)first) * W + (uint32_t)p.crop[1]) * G + g) *
-                             N;
+                    xa +
+                    ((((uint64_t)b * H + (uint32_t)p.crop[0] + (uint64_t)first) * W + (uint32_t)p.crop[1]) *
+                         G +
+                     g) *
+                        N;
                 if ((st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .pad_value = pad, .dram = (uint32_t)src,
                                                  .x_size = Wc, .y_size = (uint32_t)rows, .z_size = 1,
                                                  .x_stride = G * N, .y_stride = W * G * N,
-                                                 .pad_x0 = (uint32_t)p.head[1], .pad_x1 = Wp - (uint32_t)p.head[1] - Wc,
-                                                 .pad_y0 = py0, .pad_y1 = py1))))
+                                                 .pad_x0 = (uint32_t)p.head[1],
+                                                 .pad_x1 = Wp - (uint32_t)p.head[1] - Wc, .pad_y0 = py0,
+                                                 .pad_y1 = py1))))
                     return st;
                 for (int32_t ky = 0; ky < p.kh; ++ky)
                     for (int32_t kx = 0; kx < p.kw; ++kx) {
                         const int first_tap = ky == 0 && kx == 0;
-                        if ((st = push(c, QMAC_INSN_VALU(.alu = first_tap ? QMAC_ALU_MOV : QMAC_ALU_MAX,
-                                                         .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .b = 3,
-                                                         .a = (uint32_t)(ky * p.dh) * Wp + (uint32_t)(kx * p.dw),
-                                                         .dst = 3, .count0 = OW, .count1 = th,
-                                                         .a_s0 = (uint32_t)p.sw, .a_s1 = (uint32_t)p.sh * Wp,
-                                                         .dst_s0 = 1, .dst_s1 = OW, .b_s0 = 1, .b_s1 = OW))))
+                        if ((st = push(c,
+                                       QMAC_INSN_VALU(.alu = first_tap ? QMAC_ALU_MOV : QMAC_ALU_MAX,
+                                                      .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .b = 3,
+                                                      .a = (uint32_t)(ky * p.dh) * Wp + (uint32_t)(kx * p.dw),
+                                                      .dst = 3, .count0 = OW, .count1 = th,
+                                                      .a_s0 = (uint32_t)p.sw, .a_s1 = (uint32_t)p.sh * Wp,
+                                                      .dst_s0 = 1, .dst_s1 = OW, .b_s0 = 1, .b_s1 = OW))))
                             return st;
                     }
-                if ((st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = th * OW, .count1 = 1, .acc_s0 = 1, .out_s0 = 1))) ||
-                    (st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT,
-                                                  .dram = (uint32_t)(ya + (((uint64_t)b * OH + oy0) * OW * G + g) * N),
-                                                  .x_size = th * OW, .y_size = 1, .z_size = 1, .x_stride = G * N))))
+                if ((st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = th * OW, .count1 = 1, .acc_s0 = 1,
+                                                 .out_s0 = 1))) ||
+                    (st = push(
+                         c,
+                         QMAC_INSN_STORE(.buf = QMAC_BUF_OUT,
+                                         .dram = (uint32_t)(ya + (((uint64_t)b * OH + oy0) * OW * G + g) * N),
+                                         .x_size = th * OW, .y_size = 1, .z_size = 1, .x_stride = G * N))))
                     return st;
             }
         }
@@ -1113,23 +1140,23 @@ static qmac_status lower_global_avg(cc *c, const qmac_node *n, qmac_model_layer 
     for (uint32_t b = 0; b < (uint32_t)x->shape[0] && st == QMAC_OK; ++b) {
         for (uint32_t p0 = 0; p0 < P && st == QMAC_OK; p0 += R) {
             const uint32_t pr = P - p0 < R ? P - p0 : R;
-            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = xa + ((b * P + p0) * G) * N, .x_size = pr * G,
-                                        .y_size = 1, .z_size = 1, .x_stride = N));
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = xa + ((b * P + p0) * G) * N,
+                                        .x_size = pr * G, .y_size = 1, .z_size = 1, .x_stride = N));
             /* count1 walks the groups (ACC row 3 + g), count0 the pixels of the chunk */
             if (st == QMAC_OK && p0 == 0)
-                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .dst = 3,
-                                            .count0 = 1, .count1 = G, .a_s1 = 1, .dst_s1 = 1));
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn,
+                                            .dst = 3, .count0 = 1, .count1 = G, .a_s1 = 1, .dst_s1 = 1));
             const uint32_t skip = p0 == 0 ? 1 : 0;
             if (st == QMAC_OK && pr > skip)
-                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .b = 3,
-                                            .a = skip * G, .dst = 3, .count0 = pr - skip, .count1 = G, .a_s0 = G,
-                                            .a_s1 = 1, .dst_s1 = 1, .b_s1 = 1));
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_INP, .a_signed = sgn,
+                                            .b = 3, .a = skip * G, .dst = 3, .count0 = pr - skip, .count1 = G,
+                                            .a_s0 = G, .a_s1 = 1, .dst_s1 = 1, .b_s1 = 1));
         }
         if (st == QMAC_OK)
             st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = G, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
         if (st == QMAC_OK)
-            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = ya + b * G * N, .x_size = G, .y_size = 1,
-                                         .z_size = 1, .x_stride = N));
+            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = ya + b * G * N, .x_size = G,
+                                         .y_size = 1, .z_size = 1, .x_stride = N));
     }
     return st;
 }
@@ -1153,17 +1180,18 @@ static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, ui
             const uint32_t rr = (uint32_t)(rows - r0 < cap ? rows - r0 : cap);
             const uint32_t s0 = (uint32_t)(src + l * ss + r0 * N), d0 = (uint32_t)(dst + l * ds + r0 * N);
             const uint32_t tot = rr * (uint32_t)lc2;
-            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc2,
-                                        .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
+            st =
+                push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc2,
+                                       .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
             if (st == QMAC_OK && clamp)
-                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn, .dst = 3,
-                                            .count0 = tot, .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
+                st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn,
+                                            .dst = 3, .count0 = tot, .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
             if (st == QMAC_OK && clamp)
                 st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = tot, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
             if (st == QMAC_OK)
-                st = push(c, QMAC_INSN_STORE(.buf = clamp ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0, .x_size = rr,
-                                             .y_size = (uint32_t)lc2, .z_size = 1, .x_stride = N,
-                                             .y_stride = (uint32_t)ds));
+                st = push(c, QMAC_INSN_STORE(.buf = clamp ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0,
+                                             .x_size = rr, .y_size = (uint32_t)lc2, .z_size = 1,
+                                             .x_stride = N, .y_stride = (uint32_t)ds));
         }
         l += lc2;
     }
@@ -1203,7 +1231,8 @@ static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
         layout_of(c, x, &ch, &px, &gx);
         qmac_status st;
         if (ax == y->cax) {
-            st = copy_lines(c, vaddr(c, n->in[k]), gx * N, vaddr(c, n->out[0]) + off * N, Gy * N, px, gx, 0, 0);
+            st = copy_lines(c, vaddr(c, n->in[k]), gx * N, vaddr(c, n->out[0]) + off * N, Gy * N, px, gx, 0,
+                            0);
             off += gx;
         } else {
             /* pixels = outer lines x block; the block is the pixels of axes ax.. (channel axis excluded) */
@@ -1213,8 +1242,8 @@ static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
                     blk *= (uint64_t)x->shape[a];
                     blk_y *= (uint64_t)y->shape[a];
                 }
-            st = copy_lines(c, vaddr(c, n->in[k]), blk * gx * N, vaddr(c, n->out[0]) + off * gx * N, blk_y * gx * N,
-                            px / blk, blk * gx, 0, 0);
+            st = copy_lines(c, vaddr(c, n->in[k]), blk * gx * N, vaddr(c, n->out[0]) + off * gx * N,
+                            blk_y * gx * N, px / blk, blk * gx, 0, 0);
             off += blk;
         }
         if (st != QMAC_OK)
@@ -1233,7 +1262,8 @@ static void dma_bytes(const cc *c, qmac_model_layer *ml)
         if (in.op == QMAC_OP_LOAD)
             ml->bytes_in += qmac_dma_data_rows(&in) * qmac_buf_row_bytes(&c->o->hw, (qmac_buf)in.u.load.buf);
         else if (in.op == QMAC_OP_STORE)
-            ml->bytes_out += qmac_dma_data_rows(&in) * qmac_buf_row_bytes(&c->o->hw, (qmac_buf)in.u.store.buf);
+            ml->bytes_out +=
+                qmac_dma_data_rows(&in) * qmac_buf_row_bytes(&c->o->hw, (qmac_buf)in.u.store.buf);
     }
 }
 
@@ -1382,7 +1412,8 @@ qmac_status qmac_compile(const qmac_graph *g, const qmac_compile_opts *o, qmac_m
     m->prog_addr = m->data_addr + (m->data_size + 4095u) / 4096u * 4096u;
     const uint64_t end = (uint64_t)m->prog_addr + m->prog.n_insn * QMAC_INSN_BYTES;
     if (end > UINT32_MAX) {
-        st = qmac_set_error(QMAC_ERR_INVALID_ARG, "the model needs %llu bytes from 0x%x: beyond 32-bit addresses",
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG,
+                            "the model needs %llu bytes from 0x%x: beyond 32-bit addresses",
                             (unsigned long long)(end - o->base), o->base);
         goto out;
     }
@@ -1469,8 +1500,9 @@ qmac_status qmac_model_estimate(qmac_model *m)
         qmac_timing_stats ts;
         st = qmac_timing_run(t, NULL, mem, m->prog_addr, &win, UINT64_MAX, &ts);
         if (st == QMAC_OK && (!ts.done || ts.fault != QMAC_FAULT_NONE))
-            st = qmac_set_error(QMAC_ERR_INTERNAL, "the cycle model stopped with fault %s at instruction %llu",
-                                qmac_fault_name(ts.fault), (unsigned long long)ts.fault_pc);
+            st =
+                qmac_set_error(QMAC_ERR_INTERNAL, "the cycle model stopped with fault %s at instruction %llu",
+                               qmac_fault_name(ts.fault), (unsigned long long)ts.fault_pc);
         if (st == QMAC_OK) {
             uint64_t prev = 0;
             for (int32_t k = 0; k < m->n_layers; ++k) {
@@ -1505,8 +1537,9 @@ qmac_status qmac_model_backend_golden(void *ctx, const qmac_model *m, uint8_t *i
     qmac_accel_run(a, &am, m->prog_addr, &win, UINT64_MAX, &res);
     qmac_accel_free(a);
     if (!res.done || res.fault != QMAC_FAULT_NONE)
-        return qmac_set_error(QMAC_ERR_INTERNAL, "the golden model stopped with fault %s at instruction %llu (%s)",
-                              qmac_fault_name(res.fault), (unsigned long long)res.fault_pc, res.why ? res.why : "");
+        return qmac_set_error(
+            QMAC_ERR_INTERNAL, "the golden model stopped with fault %s at instruction %llu (%s)",
+            qmac_fault_name(res.fault), (unsigned long long)res.fault_pc, res.why ? res.why : "");
     return QMAC_OK;
 }
 
@@ -1528,8 +1561,8 @@ static int same_shape(const qmac_tensor *x, const qmac_model_tensor *t)
     return 1;
 }
 
-qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs, int32_t n_inputs,
-                           qmac_model_backend backend, void *ctx, qmac_tensor *outputs)
+qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs,
+                           int32_t n_inputs, qmac_model_backend backend, void *ctx, qmac_tensor *outputs)
 {
     qmac_clear_error();
     for (int32_t k = 0; k < g->n_outputs; ++k)
@@ -1584,7 +1617,8 @@ qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_
         st = qmac_exec_ref_nodes(g, m->rule, vals, ready, m->host_post, m->n_host_post);
     for (int32_t k = 0; k < g->n_outputs && st == QMAC_OK; ++k) {
         if (!ready[g->outputs[k]])
-            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed", g->values[g->outputs[k]].name);
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' was not computed",
+                                g->values[g->outputs[k]].name);
         else
             st = qmac_tensor_clone(&outputs[k], &vals[g->outputs[k]]);
     }

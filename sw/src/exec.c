@@ -657,11 +657,11 @@ static qmac_status pool_geometry(const qmac_node *n, const qmac_tensor *x, qmac_
     p->dil_w = n->dilations[1];
     *yd = (qmac_dims){xd->n, 1, 1, xd->c};
     *crop_h = 0;
-    if (n->spatial == 2 && (st = qmac_node_pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h, &p->pad_top,
-                                           &p->pad_bottom, &yd->h)))
+    if (n->spatial == 2 && (st = qmac_node_pool_axis(n, 0, xd->h, p->k_h, p->stride_h, p->dil_h, crop_h,
+                                                     &p->pad_top, &p->pad_bottom, &yd->h)))
         return st;
-    if ((st = qmac_node_pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left, &p->pad_right,
-                        &yd->w)))
+    if ((st = qmac_node_pool_axis(n, 1, xd->w, p->k_w, p->stride_w, p->dil_w, crop_w, &p->pad_left,
+                                  &p->pad_right, &yd->w)))
         return st;
     yshape[0] = yd->n;
     yshape[1] = yd->c;
@@ -1097,8 +1097,8 @@ static qmac_status bind_input(exec_t *e, int32_t k, const qmac_tensor *in)
     return st;
 }
 
-qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals, uint8_t *ready,
-                                const int32_t *nodes, int32_t n)
+qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals,
+                                uint8_t *ready, const int32_t *nodes, int32_t n)
 {
     exec_t e = {g, rule, vals, ready, NULL};
     qmac_status st = QMAC_OK;

@@ -90,8 +90,8 @@ qmac_status qmac_node_pool_axis(const qmac_node *n, int ax, int32_t in, int32_t 
     return QMAC_OK;
 }
 
-qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank, const int64_t *shape,
-                                    int32_t *out_rank, int64_t *out_shape)
+qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank,
+                                    const int64_t *shape, int32_t *out_rank, int64_t *out_shape)
 {
     size_t cnt = 1;
     for (int32_t k = 0; k < rank; ++k)

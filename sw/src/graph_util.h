@@ -26,7 +26,7 @@ qmac_status qmac_node_pool_axis(const qmac_node *n, int ax, int32_t in, int32_t 
 
 /* Output shape of a RESHAPE node (Reshape, Flatten, Squeeze, Unsqueeze, Identity) for an input of
  * the given shape; errors name the node. */
-qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank, const int64_t *shape,
-                                    int32_t *out_rank, int64_t *out_shape);
+qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank,
+                                    const int64_t *shape, int32_t *out_rank, int64_t *out_shape);
 
 #endif /* QMAC_GRAPH_UTIL_H */

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char g_detail[512];
 
@@ -34,9 +35,12 @@ void qmac_clear_error(void)
 
 qmac_status qmac_set_error(qmac_status st, const char *fmt, ...)
 {
+    /* through a local buffer: an argument may be qmac_last_error() itself (adding context) */
+    char msg[sizeof g_detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_detail, sizeof g_detail, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(g_detail, msg, sizeof msg);
     return st;
 }

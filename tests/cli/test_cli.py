@@ -313,6 +313,50 @@ def main():
         r.run(name, ["sim", sim_bin] + args, 2, want, outdir=bad)
     r.run("sim_bad_program", ["sim", write("b31.qbin", bytes(31))], 2, ["b31.qbin"])
 
+    # the compiler: qmac compile writes the three files; run --backend golden equals --backend ref
+    cdir = path("compiled")
+    r.run("compile_ok", ["compile", good, "-o", cdir, "--config", "small"], 0, ["conv1", "total:"])
+    import json
+    try:
+        man = json.load(open(os.path.join(cdir, "manifest.json")))
+        prog = os.path.getsize(os.path.join(cdir, "model.qbin"))
+        data = os.path.getsize(os.path.join(cdir, "model.data"))
+        ok = (man["hw"]["dim"] == 4 and man["memory"]["prog_instructions"] * 32 == prog and
+              man["memory"]["data_size"] == data and man["layers"][0]["name"] == "conv1" and
+              man["layers"][0]["cycles"] > 0 and man["inputs"][0]["name"] == "x")
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        ok = False
+        print(f"  manifest: {e}")
+    r.passed += ok
+    r.failed += not ok
+    print(("ok   " if ok else "FAIL ") + "compile_outputs (manifest, program and data sizes agree)")
+    og = path("out_golden")
+    r.run("run_golden", ["run", good, "--input", xin, "--output", og, "--backend", "golden", "--report"], 0,
+          ["conv1"])
+    same = os.path.isfile(os.path.join(og, "y.npy")) and (np.load(os.path.join(og, "y.npy")) ==
+                                                          np.load(os.path.join(out, "y.npy"))).all()
+    r.passed += same
+    r.failed += not same
+    print(("ok   " if same else "FAIL ") + "run_golden_equals_ref")
+    cbad = path("c_bad")
+    os.makedirs(cbad)
+    fmp = save_model("fmaxpool.onnx", helper.make_model(helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="float_pool", kernel_shape=[2, 2])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opset_imports=OPSET))
+    r.run("compile_unsupported", ["compile", fmp, "-o", cbad], 2, ["float_pool", "not lowered"], outdir=cbad)
+    r.run("compile_bad_config", ["compile", good, "-o", cbad, "--config", write("hw.json", b'{"dim": 3}')], 2,
+          ["hw.json"], outdir=cbad)
+    r.run("compile_config_key", ["compile", good, "-o", cbad, "--config", write("hw2.json", b'{"lanes": 16}')], 2,
+          ["lanes"], outdir=cbad)
+    r.run("compile_config_json", ["compile", good, "-o", cbad, "--config", write("hw3.json", b'{"dim": ')], 2,
+          ["hw3.json"], outdir=cbad)
+    r.run("compile_missing_model", ["compile", path("nope.onnx"), "-o", cbad], 2, ["nope.onnx"], outdir=cbad)
+    r.run("compile_no_output", ["compile", good], 2, ["usage"])
+    r.run("compile_output_is_file", ["compile", good, "-o", xin], 2, ["x.npy"])
+    r.run("run_golden_unsupported", ["run", fmp, "--input", write("f.npy", npy_bytes(np.zeros((1, 1, 4, 4),
+          np.float32))), "--output", cbad, "--backend", "golden"], 2, ["float_pool", "not lowered"], outdir=cbad)
+
     print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
 

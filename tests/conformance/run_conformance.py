@@ -237,7 +237,14 @@ def run_case(seed):
             r["skip_kind"] = ("rejected float op" if r["kind"].startswith("exit 2") else
                               "integer result differs from ORT's float kernels")
             r["status"] = "skip"
-        if (r["status"] not in ("pass", "skip") and _G["keep"]) or _G["keep_all"]:
+        # --allow-refusals (the compiled backends): a node the compiler refuses to lower, with its
+        # "not lowered" error naming it, is counted apart; in a --require-lowered category it fails.
+        if (_G.get("allow_refusals") and r["status"] == "fail" and r["kind"] == "exit 2 (rejected input)"
+                and "not lowered" in r["reason"] and r["category"] not in (_G.get("require_lowered") or [])):
+            r["status"] = "refused"
+            m = re.search(r"\(([^()]*)\): (.*)", r["reason"])
+            r["refusal"] = (f"{m.group(1)}: {m.group(2)}" if m else r["reason"])[:110]
+        if (r["status"] not in ("pass", "skip", "refused") and _G["keep"]) or _G["keep_all"]:
             r["kept"] = _keep(case, work, expected, out_names, cmd, r)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -287,6 +294,11 @@ def main(argv=None):
                          "(int8 QDQ kernels as on ARM instead of x86's uint8 rewrite)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per qmac invocation")
     ap.add_argument("--max-fail-lines", type=int, default=200, help="print at most this many failure lines")
+    ap.add_argument("--allow-refusals", action="store_true",
+                    help="count cases qmac refuses with a 'not lowered' error (compiled backends) as refused, "
+                         "not failed; they are listed by reason")
+    ap.add_argument("--require-lowered", action="append", default=[], choices=gen_models.CATEGORIES,
+                    help="with --allow-refusals: a refusal in this category is a failure (repeatable)")
     args = ap.parse_args(argv)
 
     if args.count < 0:
@@ -324,7 +336,7 @@ def main(argv=None):
     settings = dict(ort_config=args.ort_config, qmac=qmac, qmac_display=args.qmac, qmac_args=args.qmac_arg, allow_u8s8=allow,
                     categories=args.category, keep=os.path.abspath(args.keep) if args.keep else None,
                     keep_hint=args.keep, keep_all=args.keep_all and bool(args.keep), timeout=args.timeout,
-                    tmp_root=None)
+                    tmp_root=None, allow_refusals=args.allow_refusals, require_lowered=args.require_lowered)
     _worker_init(settings)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
@@ -349,7 +361,7 @@ def main(argv=None):
                     results.append(r)
                     if r["status"] != "skip":
                         compared += 1
-                    if r["status"] not in ("pass", "skip"):
+                    if r["status"] not in ("pass", "skip", "refused"):
                         shown += 1
                         if shown <= args.max_fail_lines:
                             tag = "FAIL" if r["status"] == "fail" else "ERROR"
@@ -367,7 +379,7 @@ def main(argv=None):
     kinds = defaultdict(Counter)
     for r in results:
         per[r["category"]][r["status"]] += 1
-        if r["status"] != "pass":
+        if r["status"] not in ("pass", "refused"):
             kinds[r["category"]][r["kind"]] += 1
     print()
     fl = defaultdict(Counter)
@@ -380,7 +392,9 @@ def main(argv=None):
     for r in results:
         sat_n[r["category"]] += r["n_out"]
         sat_k[r["category"]] += r["n_sat"]
-    print(f"{'category':22s} {'cases':>6s} {'passed':>7s} {'failed':>7s} {'sat%':>6s}  failure kinds")
+    refused_any = any(r["status"] == "refused" for r in results)
+    print(f"{'category':22s} {'cases':>6s} {'passed':>7s} {'failed':>7s} "
+          f"{'refused' if refused_any else '':>7s} {'sat%':>6s}  failure kinds")
     for cat in sorted(per, key=lambda c: (gen_models.CATEGORIES.index(c) if c in gen_models.CATEGORIES else 99)):
         c = per[cat]
         nfail = c["fail"] + c["error"]
@@ -389,7 +403,8 @@ def main(argv=None):
             kinds[cat].pop("values", None)
         kd = ", ".join(f"{k} x{v}" for k, v in kinds[cat].most_common())
         sp = f"{100.0 * sat_k[cat] / sat_n[cat]:6.2f}" if sat_n[cat] else f"{'-':>6s}"
-        print(f"{cat:22s} {sum(c.values()) - c['skip']:6d} {c['pass']:7d} {nfail:7d} {sp}  {kd}")
+        rf = f"{c['refused']:7d}" if refused_any else f"{'':7s}"
+        print(f"{cat:22s} {sum(c.values()) - c['skip']:6d} {c['pass']:7d} {nfail:7d} {rf} {sp}  {kd}")
         if fl[cat]["cases"]:
             print(f"{'':22s} ({fl[cat]['cases']} of these run float compute ops in ORT (unfused DQ->op->Q or float islands); "
                   f"{fl[cat]['skipped']} not compared, {fl[cat]['failed']} failed)")
@@ -407,8 +422,14 @@ def main(argv=None):
         print(f"not compared: {len(skipped)} case(s) where ORT computes part of the model with float kernels "
               f"({', '.join(f'{k} x{v}' for k, v in sk.most_common())}); seeds "
               f"{' '.join(str(r['seed']) for r in skipped[:20])}{' ...' if len(skipped) > 20 else ''}")
+    refused = [r for r in results if r["status"] == "refused"]
+    if refused:
+        rk = Counter(r["refusal"] for r in refused)
+        print(f"refused (not lowered, named by qmac): {len(refused)} case(s)")
+        for k, v in rk.most_common():
+            print(f"  x{v:<4d} {k}")
     passed = sum(1 for r in results if r["status"] == "pass")
-    failed = len(results) - passed - len(skipped)
+    failed = len(results) - passed - len(skipped) - len(refused)
     if failed and shown > args.max_fail_lines:
         print(f"({shown - args.max_fail_lines} more failure lines not shown)")
     print(f"{passed} passed, {failed} failed")

@@ -47,7 +47,7 @@ void qmac_compile_opts_default(qmac_compile_opts *o);
  * c; bytes of channels >= channels are `fill` on input (ignored on output). For NCHW that is
  * NHWC with the channels padded to a multiple of N. */
 typedef struct {
-    char *name;  /* the graph value */
+    char *name; /* the graph value */
     int32_t value;
     qmac_dtype dtype; /* INT8 or UINT8 */
     int32_t rank;
@@ -59,33 +59,33 @@ typedef struct {
 
 /* One accelerator layer: instructions [insn_first, insn_end) of the program. */
 typedef struct {
-    char *name;           /* the graph node */
-    const char *kind;     /* "conv", "matmul", ... (static) */
-    char *onnx_ops;       /* the ONNX op(s) it came from */
-    int32_t node;         /* node index in the graph */
+    char *name;       /* the graph node */
+    const char *kind; /* "conv", "matmul", ... (static) */
+    char *onnx_ops;   /* the ONNX op(s) it came from */
+    int32_t node;     /* node index in the graph */
     size_t insn_first, insn_end;
-    uint64_t macs;        /* useful multiply-accumulates */
-    uint64_t vectors;     /* vectors through the array (the array is busy one cycle each) */
+    uint64_t macs;                /* useful multiply-accumulates */
+    uint64_t vectors;             /* vectors through the array (the array is busy one cycle each) */
     uint64_t bytes_in, bytes_out; /* bytes LOADed / STOREd (weights and parameters included) */
-    uint64_t cycles;      /* cycle-model cycles (qmac_model_estimate; 0 before) */
+    uint64_t cycles;              /* cycle-model cycles (qmac_model_estimate; 0 before) */
 } qmac_model_layer;
 
 typedef struct {
     qmac_hw_config hw;
     qmac_requant_rule rule;
-    uint32_t base, size;            /* window [base, base + size) */
-    uint32_t arena_size;            /* activation bytes at base */
-    uint32_t data_addr, data_size;  /* data image */
+    uint32_t base, size;           /* window [base, base + size) */
+    uint32_t arena_size;           /* activation bytes at base */
+    uint32_t data_addr, data_size; /* data image */
     uint8_t *data;
     uint32_t prog_addr;
-    qmac_prog prog;                 /* ends with END */
-    qmac_model_tensor *in, *out;    /* written / read by the host */
+    qmac_prog prog;              /* ends with END */
+    qmac_model_tensor *in, *out; /* written / read by the host */
     int32_t n_in, n_out;
-    int32_t *host_pre, *host_post;  /* graph nodes run on the host before / after the program */
+    int32_t *host_pre, *host_post; /* graph nodes run on the host before / after the program */
     int32_t n_host_pre, n_host_post;
     qmac_model_layer *layers;
     int32_t n_layers;
-    uint64_t total_cycles;          /* cycle model (qmac_model_estimate; 0 before) */
+    uint64_t total_cycles; /* cycle model (qmac_model_estimate; 0 before) */
 } qmac_model;
 
 /* Compile g. On error *out is NULL and the message names the node (or value) at fault and why:
@@ -113,8 +113,8 @@ qmac_status qmac_model_backend_golden(void *ctx, const qmac_model *m, uint8_t *i
  * tensors into the image, run the backend, read the output tensors, host steps after. outputs
  * (g->n_outputs, zeroed here) receive owned tensors. g must be the graph m was compiled from
  * with the same input shapes. */
-qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs, int32_t n_inputs,
-                           qmac_model_backend backend, void *ctx, qmac_tensor *outputs);
+qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs,
+                           int32_t n_inputs, qmac_model_backend backend, void *ctx, qmac_tensor *outputs);
 
 #ifdef __cplusplus
 }

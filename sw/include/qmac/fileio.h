@@ -21,7 +21,8 @@ qmac_status qmac_read_file(const char *path, size_t max_bytes, char **buf, size_
  * ".tmp-<pid>-<n>", mode 0666 minus umask), which is flushed to disk and rename()d over path; on
  * any failure the temporary is removed and path is untouched. Errors: QMAC_ERR_IO (the detail
  * names path, the step and strerror), QMAC_ERR_NOMEM. */
-qmac_status qmac_write_file_parts(const char *path, const void *const *parts, const size_t *lens, int n_parts);
+qmac_status qmac_write_file_parts(const char *path, const void *const *parts, const size_t *lens,
+                                  int n_parts);
 qmac_status qmac_write_file(const char *path, const void *data, size_t len);
 
 #ifdef __cplusplus

@@ -178,8 +178,8 @@ qmac_status qmac_graph_check_input(const qmac_graph *g, int32_t k, const qmac_te
 /* Run nodes[0 .. n) of g, in that order, with the reference kernels over a caller-owned value
  * store: vals[id] holds value id's tensor when ready[id] != 0 (constants are read from the
  * graph); each node's outputs are allocated there and marked ready. Nothing is freed. */
-qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals, uint8_t *ready,
-                                const int32_t *nodes, int32_t n);
+qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals,
+                                uint8_t *ready, const int32_t *nodes, int32_t n);
 
 #ifdef __cplusplus
 }
