@@ -1012,6 +1012,8 @@ static simctl_rc run_once(accel_h *h, const accel_prog *p, accel_result *res)
         goto out;
     }
     rc = final_compare(h, res);
+    if (rc == SIMCTL_PASS && p->mem_out)
+        memcpy(p->mem_out, qmac_axi_mem_data(h->mem, NULL, NULL), (size_t)p->mem_size);
     if (rc == SIMCTL_PASS && h->cycle_model) {
         rc = cycle_model_compare(h, res);
         res->cycle_model_checked = rc == SIMCTL_PASS;

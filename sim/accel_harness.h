@@ -40,6 +40,7 @@ typedef struct {
     const uint8_t *mem_init;
     uint32_t read_latency, write_latency, max_reads, max_writes; /* 0: the isa.md defaults */
     uint64_t max_cycles;                                         /* 0: a bound from the program size */
+    uint8_t *mem_out; /* not NULL: receives the RTL's final memory (mem_size bytes) after a PASS */
 } accel_prog;
 
 /* What the RTL reported (CSRs) and what the harness measured. */

@@ -10,7 +10,12 @@
  *   sim_accel --config default|small   the build's configuration (HW_ID / HW_CFG are checked)
  *   --directed | --random              only those cases
  *   --len N                            instructions per random program (default 40)
- *   --bench                            simulated cycles per second on a long GEMM program */
+ *   --bench                            simulated cycles per second on a long GEMM program
+ *   --image FILE --base B --prog-addr A --insns N [--window LO:HI] --dump FILE
+ *                                      run one program from a memory image (FILE holds the bytes of
+ *                                      [B, B + size)) in lock-step with the golden model, then write
+ *                                      the RTL's final memory to --dump (the backend of
+ *                                      `qmac run --backend rtl`) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 
 #include "accel_harness.h"
 #include "accel_progs.h"
+#include "qmac/fileio.h"
 #include "qsim.h"
 #include "simctl.h"
 
@@ -32,7 +38,19 @@ typedef struct {
     bool directed_only, random_only, cycle_model;
     uint32_t len;
     uint64_t trace_last;
+    const char *image, *dump; /* image mode */
+    uint64_t base, prog_addr, insns, win_lo, win_hi;
+    bool has_window;
 } accel_opts;
+
+static bool parse_num(const char *s, uint64_t *v)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-')
+        return false;
+    *v = strtoull(s, &end, 0);
+    return end && !*end;
+}
 
 /* Take our options out of argv, leave simctl's. Returns false on a bad one (message printed). */
 static bool take_opts(int *argc, char **argv, accel_opts *o)
@@ -59,6 +77,33 @@ static bool take_opts(int *argc, char **argv, accel_opts *o)
                 fprintf(stderr, "%s: --trace-last takes a number of cycles, not %s\n", argv[0], v);
                 return false;
             }
+            i++;
+        } else if ((!strcmp(a, "--image") || !strcmp(a, "--dump")) && v) {
+            *(!strcmp(a, "--image") ? &o->image : &o->dump) = v;
+            i++;
+        } else if ((!strcmp(a, "--base") || !strcmp(a, "--prog-addr") || !strcmp(a, "--insns")) && v) {
+            uint64_t *dst = !strcmp(a, "--base")        ? &o->base
+                            : !strcmp(a, "--prog-addr") ? &o->prog_addr
+                                                        : &o->insns;
+            if (!parse_num(v, dst)) {
+                fprintf(stderr, "%s: %s takes a number, not %s\n", argv[0], a, v);
+                return false;
+            }
+            i++;
+        } else if (!strcmp(a, "--window") && v) {
+            const char *colon = strchr(v, ':');
+            char lo[32];
+            if (!colon || (size_t)(colon - v) >= sizeof lo) {
+                fprintf(stderr, "%s: --window takes LO:HI, not %s\n", argv[0], v);
+                return false;
+            }
+            memcpy(lo, v, (size_t)(colon - v));
+            lo[colon - v] = '\0';
+            if (!parse_num(lo, &o->win_lo) || !parse_num(colon + 1, &o->win_hi)) {
+                fprintf(stderr, "%s: --window takes LO:HI, not %s\n", argv[0], v);
+                return false;
+            }
+            o->has_window = true;
             i++;
         } else if (!strcmp(a, "--directed")) {
             o->directed_only = true;
@@ -180,6 +225,76 @@ static simctl_rc bench(simctl *c, accel_h *h, const qmac_hw_config *cfg, const c
     return SIMCTL_PASS;
 }
 
+/* --image: one program from a memory image, in lock-step; the final memory to --dump. */
+static simctl_rc run_image(simctl *c, accel_h *h, const accel_opts *o)
+{
+    char *img = NULL;
+    size_t len = 0;
+    if (!o->dump) {
+        fprintf(stderr, "%s: --image needs --dump FILE\n", c->prog);
+        return SIMCTL_USAGE;
+    }
+    if (qmac_read_file(o->image, (size_t)1 << 32, &img, &len) != QMAC_OK) {
+        fprintf(stderr, "%s: %s\n", c->prog, qmac_last_error());
+        return SIMCTL_ERROR;
+    }
+    const uint64_t end = o->base + len;
+    if (!len || o->prog_addr < o->base || o->prog_addr + o->insns * QMAC_INSN_BYTES > end ||
+        end - 1 > UINT32_MAX || (o->prog_addr - o->base) % 4) {
+        fprintf(stderr,
+                "%s: the program [0x%" PRIx64 ", +%" PRIu64 " instructions) is not inside the image "
+                "[0x%" PRIx64 ", 0x%" PRIx64 ")\n",
+                c->prog, o->prog_addr, o->insns, o->base, end);
+        free(img);
+        return SIMCTL_USAGE;
+    }
+    uint8_t *out = malloc(len);
+    uint32_t *words = malloc((size_t)o->insns * QMAC_INSN_BYTES + 4);
+    if (!out || !words) {
+        fprintf(stderr, "%s: out of memory\n", c->prog);
+        free(img);
+        free(out);
+        free(words);
+        return SIMCTL_ERROR;
+    }
+    const uint8_t *pb = (const uint8_t *)img + (o->prog_addr - o->base);
+    for (uint64_t w = 0; w < o->insns * QMAC_INSN_WORDS; w++)
+        words[w] = (uint32_t)pb[4 * w] | (uint32_t)pb[4 * w + 1] << 8 | (uint32_t)pb[4 * w + 2] << 16 |
+                   (uint32_t)pb[4 * w + 3] << 24;
+    const accel_prog p = {.name = o->image,
+                          .words = words,
+                          .n_insn = o->insns,
+                          .prog_addr = (uint32_t)o->prog_addr,
+                          .win = {(uint32_t)(o->has_window ? o->win_lo : o->base),
+                                  (uint32_t)(o->has_window ? o->win_hi : end - 1)},
+                          .mem_base = o->base,
+                          .mem_size = len,
+                          .mem_init = (const uint8_t *)img,
+                          .mem_out = out};
+    char repro[1400];
+    snprintf(repro, sizeof repro,
+             "--config %s --image %s --base 0x%" PRIx64 " --prog-addr 0x%" PRIx64 " --insns %" PRIu64
+             " --window 0x%x:0x%x --dump %s",
+             o->config, o->image, o->base, o->prog_addr, o->insns, p.win.lo, p.win.hi, o->dump);
+    accel_result r;
+    simctl_rc rc = accel_run(h, &p, 0, repro, true, &r);
+    if (rc == SIMCTL_PASS && ((r.status & 4u) || !(r.status & 2u))) {
+        printf("FAIL %s: the program ended with STATUS 0x%x, FAULT_CODE %u at instruction %u\n", o->image,
+               r.status, r.fault_code, r.fault_pc);
+        rc = SIMCTL_MISMATCH;
+    }
+    if (rc == SIMCTL_PASS && qmac_write_file(o->dump, out, len) != QMAC_OK) {
+        fprintf(stderr, "%s: %s\n", c->prog, qmac_last_error());
+        rc = SIMCTL_ERROR;
+    }
+    if (rc == SIMCTL_PASS)
+        print_counters(o->image, &r);
+    free(img);
+    free(out);
+    free(words);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     simctl c;
@@ -214,6 +329,11 @@ int main(int argc, char **argv)
     accel_set_trace_last(h, o.trace_last);
     if (c.bench) {
         rc = bench(&c, h, &cfg, tag);
+        accel_free(h);
+        return (int)rc;
+    }
+    if (o.image) {
+        rc = run_image(&c, h, &o);
         accel_free(h);
         return (int)rc;
     }

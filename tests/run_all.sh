@@ -91,6 +91,16 @@ sim_suites() {
     # uses it, name the instruction, row and values, and trace only the last 100 cycles
     suite sim:accel-fault-inject tests/sim/expect_mismatch.sh "$BUILD/sim/accel-4-fault/sim_accel" \
         --config small --directed --trace-last 100 --trace-dir "$BUILD/sim" ${SEED:+--seed "$SEED"}
+    # compiled programs on the RTL (qmac run --backend rtl: lock-step with the golden model): the
+    # bundled example, `qmac cosim` (and its divergence report on the miswired build), and a
+    # sample of the ORT conformance cases
+    suite sim:example-rtl "$PYTHON" tests/example/check_example.py --qmac "$QMAC" --backend rtl
+    suite sim:cosim tests/sim/test_cosim.sh "$QMAC" "$BUILD/sim/accel-4-fault/sim_accel"
+    [ -f tests/conformance/run_conformance.py ] &&
+        suite sim:ort-conformance-rtl "$PYTHON" tests/conformance/run_conformance.py --qmac "$QMAC" \
+            --count $((200 * SCALE)) ${SEED:+--seed "$SEED"} --ort-config session.qdqisint8allowed=1 \
+            --qmac-arg=--backend --qmac-arg=rtl --allow-refusals --require-lowered qlinearconv \
+            --require-lowered qlinearglobalavgpool --require-lowered maxpool
 }
 
 if [ "$what" = sim ]; then

@@ -7,11 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "qmac/npy.h"
 #include "qmac/fileio.h"
 
 qmac_status cli_make_dir(const char *path)
@@ -302,12 +307,140 @@ int qmac_cmd_compile(int argc, char **argv)
     return st == QMAC_OK ? EXIT_OK : cli_report(st);
 }
 
+/* ------------------------------------------------------------------ the RTL backend */
+
+/* The Verilator simulation of the accelerator for build hw: $QMAC_RTL_SIM, else
+ * <directory of this qmac>/sim/accel-<N>/sim_accel (what `make sim` builds). */
+static qmac_status rtl_sim_path(const qmac_hw_config *hw, char *path, size_t len)
+{
+    qmac_hw_config d, sm;
+    qmac_hw_config_default(&d);
+    qmac_hw_config_small(&sm);
+    if (memcmp(hw, &d, sizeof d) != 0 && memcmp(hw, &sm, sizeof sm) != 0)
+        return qmac_set_error(
+            QMAC_ERR_UNSUPPORTED,
+            "the RTL backend has the default and small builds only (--config default|small)");
+    const char *env = getenv("QMAC_RTL_SIM");
+    if (env && *env) {
+        snprintf(path, len, "%s", env);
+    } else {
+        char self[2048];
+        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+            return qmac_set_error(QMAC_ERR_IO,
+                                  "cannot find the qmac executable's directory: set QMAC_RTL_SIM");
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        if ((size_t)snprintf(path, len, "%s/sim/accel-%u/sim_accel", self, hw->dim) >= len)
+            return qmac_set_error(QMAC_ERR_IO,
+                                  "the path of the RTL simulation is too long: set QMAC_RTL_SIM");
+    }
+    if (access(path, X_OK) != 0)
+        return qmac_set_error(
+            QMAC_ERR_IO,
+            "the RTL simulation %s is not built (`make sim` builds it; QMAC_RTL_SIM names another)", path);
+    return QMAC_OK;
+}
+
+typedef struct {
+    int report;
+    long fail_insn; /* the first instruction the lock-step report names, or -1 */
+} rtl_ctx;
+
+/* Run the image on the RTL in lock-step with the golden model (sim_accel --image): the
+ * simulation's report goes to stderr when it fails (first differing instruction, its
+ * disassembly, buffer row, values, a trace), its counters to stdout with --report. */
+static qmac_status rtl_backend(void *vctx, const qmac_model *m, uint8_t *image)
+{
+    const rtl_ctx *ctx = vctx;
+    ((rtl_ctx *)vctx)->fail_insn = -1;
+    char sim[4096], dir[] = "/tmp/qmac-rtl-XXXXXX";
+    qmac_status st = rtl_sim_path(&m->hw, sim, sizeof sim);
+    if (st != QMAC_OK)
+        return st;
+    if (!mkdtemp(dir))
+        return qmac_set_error(QMAC_ERR_IO, "cannot create a temporary directory: %s", strerror(errno));
+    char img[64], dump[64], log[64], base[32], pa[32], ni[32], win[64];
+    snprintf(img, sizeof img, "%s/image.bin", dir);
+    snprintf(dump, sizeof dump, "%s/final.bin", dir);
+    snprintf(log, sizeof log, "%s/sim.log", dir);
+    snprintf(base, sizeof base, "0x%x", m->base);
+    snprintf(pa, sizeof pa, "0x%x", m->prog_addr);
+    snprintf(ni, sizeof ni, "%zu", m->prog.n_insn);
+    snprintf(win, sizeof win, "0x%x:0x%x", m->base, m->base + m->size - 1);
+    st = qmac_write_file(img, image, m->size);
+    char *const argv[] = {sim,
+                          "--config",
+                          m->hw.dim == QMAC_CFG_ARRAY_DIM ? "default" : "small",
+                          "--image",
+                          img,
+                          "--base",
+                          base,
+                          "--prog-addr",
+                          pa,
+                          "--insns",
+                          ni,
+                          "--window",
+                          win,
+                          "--dump",
+                          dump,
+                          "--trace-dir",
+                          dir,
+                          NULL};
+    int status = -1;
+    if (st == QMAC_OK) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        pid_t pid;
+        extern char **environ;
+        const int e = posix_spawn(&pid, sim, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (e != 0)
+            st = qmac_set_error(QMAC_ERR_IO, "cannot run %s: %s", sim, strerror(e));
+        else if (waitpid(pid, &status, 0) < 0)
+            st = qmac_set_error(QMAC_ERR_IO, "waiting for %s: %s", sim, strerror(errno));
+    }
+    char *text = NULL, *fin = NULL;
+    size_t tlen = 0, flen = 0;
+    (void)qmac_read_file(log, (size_t)1 << 24, &text, &tlen);
+    if (st == QMAC_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        fprintf(stderr, "%s", text ? text : "");
+        const char *hit = text ? strstr(text, "instruction ") : NULL;
+        ((rtl_ctx *)vctx)->fail_insn = hit ? strtol(hit + 12, NULL, 10) : -1;
+        st = qmac_set_error(QMAC_ERR_MISMATCH, "the RTL run failed (%s %d; report above; files in %s)",
+                            WIFEXITED(status) ? "exit" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), dir);
+    } else if (st == QMAC_OK && (st = qmac_read_file(dump, (size_t)m->size + 1, &fin, &flen)) == QMAC_OK) {
+        if (flen != m->size)
+            st = qmac_set_error(QMAC_ERR_INTERNAL, "%s holds %zu bytes, expected %u", dump, flen, m->size);
+        else
+            memcpy(image, fin, flen);
+        if (ctx->report && text)
+            printf("RTL (lock-step with the golden model):\n%s", text);
+    }
+    if (st == QMAC_OK) {
+        unlink(img);
+        unlink(dump);
+        unlink(log);
+        rmdir(dir);
+    }
+    free(text);
+    free(fin);
+    return st;
+}
+
 qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const char *config,
                              qmac_requant_rule rule, const qmac_tensor *in, int32_t n_in, qmac_tensor *out,
                              int report)
 {
-    if (strcmp(backend, "golden") != 0)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "unknown backend '%s' (ref, golden)", backend);
+    const int rtl = !strcmp(backend, "rtl");
+    if (strcmp(backend, "golden") != 0 && !rtl)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "unknown backend '%s' (ref, golden, rtl)", backend);
+    rtl_ctx rc = {report, -1};
     qmac_compile_opts o;
     qmac_compile_opts_default(&o);
     o.rule = rule;
@@ -325,11 +458,248 @@ qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const cha
     if (st == QMAC_OK)
         st = qmac_compile(g, &o, &m);
     if (st == QMAC_OK)
-        st = qmac_model_run(g, m, in, n_in, qmac_model_backend_golden, NULL, out);
+        st = qmac_model_run(g, m, in, n_in, rtl ? rtl_backend : qmac_model_backend_golden, &rc, out);
     if (st == QMAC_OK && report && (st = qmac_model_estimate(m)) == QMAC_OK)
         cli_print_report(m, stdout);
     qmac_model_free(m);
     free(rank);
     free(shape);
     return st;
+}
+
+/* ------------------------------------------------------------------ qmac cosim */
+
+typedef struct {
+    int rtl;
+    rtl_ctx r;
+    uint8_t *final; /* the memory after the run */
+} capture_ctx;
+
+static qmac_status capture_backend(void *vctx, const qmac_model *m, uint8_t *image)
+{
+    capture_ctx *k = vctx;
+    qmac_status st = k->rtl ? rtl_backend(&k->r, m, image) : qmac_model_backend_golden(NULL, m, image);
+    if (st == QMAC_OK)
+        memcpy(k->final, image, m->size);
+    return st;
+}
+
+/* Index of the first element where a and b differ (bitwise), or -1; shapes/types must agree. */
+static long long first_diff(const qmac_tensor *a, const qmac_tensor *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank ||
+        memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->rank))
+        return 0;
+    const size_t es = qmac_dtype_size(a->dtype), cnt = qmac_tensor_count(a);
+    for (size_t e = 0; e < cnt; ++e)
+        if (memcmp((const uint8_t *)a->data + e * es, (const uint8_t *)b->data + e * es, es) != 0)
+            return (long long)e;
+    return -1;
+}
+
+static void print_elem(FILE *f, const qmac_tensor *t, long long e)
+{
+    char idx[160] = "";
+    size_t off = 0;
+    long long r = e;
+    int64_t coord[QMAC_MAX_RANK];
+    for (int32_t k = t->rank - 1; k >= 0; --k) {
+        coord[k] = t->shape[k] ? r % t->shape[k] : 0;
+        r = t->shape[k] ? r / t->shape[k] : 0;
+    }
+    for (int32_t k = 0; k < t->rank && off < sizeof idx; ++k)
+        off += (size_t)snprintf(idx + off, sizeof idx - off, "%s%lld", k ? ", " : "", (long long)coord[k]);
+    fprintf(f, "element %lld [%s]", e, idx);
+}
+
+static void print_value(FILE *f, const qmac_tensor *t, long long e)
+{
+    if (t->dtype == QMAC_DT_FLOAT32)
+        fprintf(f, "%.9g", (double)((const float *)t->data)[e]);
+    else
+        fprintf(f, "%d", (int)qmac_load_int(t->dtype, t->data, (size_t)e));
+}
+
+static int report_diff(const char *what, const char *where, const qmac_tensor *want, const qmac_tensor *got)
+{
+    const long long e = first_diff(want, got);
+    if (e < 0)
+        return 0;
+    printf("cosim: DIVERGENCE: %s at %s: ", what, where);
+    if (want->dtype != got->dtype || want->rank != got->rank) {
+        printf("type or shape differs\n");
+        return 1;
+    }
+    print_elem(stdout, want, e);
+    printf(" expected ");
+    print_value(stdout, want, e);
+    printf(", got ");
+    print_value(stdout, got, e);
+    printf("\n");
+    return 1;
+}
+
+int qmac_cmd_cosim(int argc, char **argv)
+{
+    const char *model = NULL, *config = NULL, *rule_s = "onnxrt";
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_in = 0, no_rtl = 0;
+    if (!inputs)
+        return EXIT_INTERNAL;
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(a, "--input") || !strcmp(a, "-i") || !strcmp(a, "--config") ||
+             !strcmp(a, "--requant")) &&
+            !v) {
+            free(inputs);
+            return cli_usage_error("cosim: %s needs a value", a);
+        }
+        if (!strcmp(a, "--input") || !strcmp(a, "-i"))
+            inputs[n_in++] = argv[++i];
+        else if (!strcmp(a, "--config"))
+            config = argv[++i];
+        else if (!strcmp(a, "--requant"))
+            rule_s = argv[++i];
+        else if (!strcmp(a, "--no-rtl"))
+            no_rtl = 1;
+        else if (a[0] == '-' && a[1]) {
+            free(inputs);
+            return cli_usage_error("cosim: unknown option '%s'", a);
+        } else if (!model)
+            model = a;
+        else {
+            free(inputs);
+            return cli_usage_error("cosim: unexpected argument '%s'", a);
+        }
+    }
+    qmac_compile_opts o;
+    qmac_compile_opts_default(&o);
+    if (!model) {
+        free(inputs);
+        return cli_usage_error("%s", "cosim: usage: qmac cosim MODEL.onnx --input X.npy [...] [--config C] "
+                                     "[--requant R] [--no-rtl]");
+    }
+    if (qmac_requant_rule_parse(rule_s, &o.rule) != 0) {
+        free(inputs);
+        return cli_usage_error("cosim: unknown requant rule '%s' (onnxrt, tflite, single)", rule_s);
+    }
+    qmac_graph *g = NULL;
+    qmac_model *m = NULL;
+    qmac_tensor *in = calloc((size_t)n_in + 1, sizeof *in), *vals = NULL, *og = NULL, *orr = NULL;
+    uint8_t *ready = NULL;
+    int32_t *all = NULL, *rank = NULL;
+    int64_t(*shape)[QMAC_MAX_RANK] = NULL;
+    capture_ctx gold = {0, {0, -1}, NULL}, rtl = {1, {0, -1}, NULL};
+    int diverged = 0;
+    qmac_status st = in ? cli_hw_config(config, &o.hw) : QMAC_ERR_NOMEM;
+    if (st == QMAC_OK)
+        st = qmac_onnx_load(model, &g);
+    if (st == QMAC_OK && n_in != g->n_inputs)
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG, "%s has %d input(s) but %d --input given", model,
+                            (int)g->n_inputs, n_in);
+    for (int i = 0; i < n_in && st == QMAC_OK; ++i)
+        if ((st = qmac_npy_read(inputs[i], &in[i])) == QMAC_OK)
+            st = qmac_graph_check_input(g, i, &in[i]);
+    /* the reference, keeping every value */
+    if (st == QMAC_OK) {
+        vals = calloc((size_t)g->n_values + 1, sizeof *vals);
+        ready = calloc((size_t)g->n_values + 1, 1);
+        all = calloc((size_t)g->n_nodes + 1, sizeof *all);
+        rank = calloc((size_t)n_in + 1, sizeof *rank);
+        shape = calloc((size_t)n_in + 1, sizeof *shape);
+        og = calloc((size_t)g->n_outputs + 1, sizeof *og);
+        orr = calloc((size_t)g->n_outputs + 1, sizeof *orr);
+        if (!vals || !ready || !all || !rank || !shape || !og || !orr)
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t k = 0; k < n_in && st == QMAC_OK; ++k) {
+        rank[k] = in[k].rank;
+        memcpy(shape[k], in[k].shape, sizeof(int64_t) * (size_t)in[k].rank);
+        if ((st = qmac_tensor_clone(&vals[g->inputs[k]], &in[k])) == QMAC_OK)
+            ready[g->inputs[k]] = 1;
+    }
+    for (int32_t k = 0; st == QMAC_OK && k < g->n_nodes; ++k)
+        all[k] = k;
+    if (st == QMAC_OK)
+        st = qmac_exec_ref_nodes(g, o.rule, vals, ready, all, g->n_nodes);
+    /* compiled with every tensor kept, run on the golden model */
+    o.keep_all = 1;
+    o.in_rank = rank;
+    o.in_shape = (const int64_t(*)[QMAC_MAX_RANK])shape;
+    if (st == QMAC_OK)
+        st = qmac_compile(g, &o, &m);
+    if (st == QMAC_OK) {
+        gold.final = malloc((size_t)m->size + 1);
+        rtl.final = malloc((size_t)m->size + 1);
+        st = gold.final && rtl.final ? qmac_model_run(g, m, in, n_in, capture_backend, &gold, og)
+                                     : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    /* golden vs reference, layer by layer, then the graph outputs */
+    for (int32_t k = 0; st == QMAC_OK && !diverged && k < m->n_layers; ++k) {
+        const qmac_model_layer *l = &m->layers[k];
+        qmac_tensor y = {0};
+        char where[512];
+        snprintf(where, sizeof where, "layer %d '%s' (%s, %s; instructions %zu..%zu), its output '%s'",
+                 (int)k, l->name, l->kind, l->onnx_ops, l->insn_first, l->insn_end - 1,
+                 g->values[l->y.value].name);
+        if ((st = qmac_model_read(m, gold.final, &l->y, &y)) == QMAC_OK)
+            diverged = report_diff("golden model vs reference", where, &vals[l->y.value], &y);
+        qmac_tensor_free(&y);
+    }
+    for (int32_t k = 0; st == QMAC_OK && !diverged && k < g->n_outputs; ++k) {
+        char where[300];
+        snprintf(where, sizeof where, "graph output '%s'", g->values[g->outputs[k]].name);
+        diverged = report_diff("golden model vs reference", where, &vals[g->outputs[k]], &og[k]);
+    }
+    /* the RTL, in lock-step with the golden model instruction by instruction */
+    if (st == QMAC_OK && !diverged && !no_rtl) {
+        st = qmac_model_run(g, m, in, n_in, capture_backend, &rtl, orr);
+        if (st == QMAC_ERR_MISMATCH) {
+            diverged = 1;
+            printf("cosim: DIVERGENCE: RTL vs golden model");
+            for (int32_t k = 0; k < m->n_layers; ++k)
+                if (rtl.r.fail_insn >= 0 && (size_t)rtl.r.fail_insn >= m->layers[k].insn_first &&
+                    (size_t)rtl.r.fail_insn < m->layers[k].insn_end)
+                    printf(" at instruction %ld, layer %d '%s' (%s)", rtl.r.fail_insn, (int)k,
+                           m->layers[k].name, m->layers[k].kind);
+            printf(" (the lock-step report is above)\n");
+            st = QMAC_OK;
+        }
+        if (st == QMAC_OK && !diverged && memcmp(gold.final, rtl.final, m->size) != 0) {
+            diverged = 1;
+            printf("cosim: DIVERGENCE: the RTL's final memory differs from the golden model's\n");
+        }
+        for (int32_t k = 0; st == QMAC_OK && !diverged && k < g->n_outputs; ++k) {
+            char where[300];
+            snprintf(where, sizeof where, "graph output '%s'", g->values[g->outputs[k]].name);
+            diverged = report_diff("RTL vs golden model", where, &og[k], &orr[k]);
+        }
+    }
+    if (st == QMAC_OK && !diverged)
+        printf("cosim: reference, golden model%s agree bit for bit: %d layers, %d graph outputs, %zu "
+               "instructions\n",
+               no_rtl ? "" : " and RTL", (int)m->n_layers, (int)g->n_outputs, m->prog.n_insn);
+    const int rc = st != QMAC_OK ? cli_report(st) : diverged ? EXIT_INTERNAL : EXIT_OK;
+    for (int32_t k = 0; g && vals && k < g->n_values; ++k)
+        qmac_tensor_free(&vals[k]);
+    for (int32_t k = 0; g && og && k < g->n_outputs; ++k) {
+        qmac_tensor_free(&og[k]);
+        qmac_tensor_free(&orr[k]);
+    }
+    for (int i = 0; in && i < n_in; ++i)
+        qmac_tensor_free(&in[i]);
+    free(in);
+    free(vals);
+    free(ready);
+    free(all);
+    free(rank);
+    free(shape);
+    free(og);
+    free(orr);
+    free(gold.final);
+    free(rtl.final);
+    free(inputs);
+    qmac_model_free(m);
+    qmac_graph_free(g);
+    return rc;
 }

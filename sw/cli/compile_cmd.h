@@ -7,6 +7,8 @@
 #include "qmac/compile.h"
 
 int qmac_cmd_compile(int argc, char **argv);
+/* qmac cosim: reference, golden model and RTL on one input; exit 0 all agree, 1 the first divergence. */
+int qmac_cmd_cosim(int argc, char **argv);
 
 /* Create directory path unless it exists (errors name it). */
 qmac_status cli_make_dir(const char *path);

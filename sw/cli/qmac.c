@@ -25,7 +25,7 @@ static void print_help(FILE *f)
             "\n"
             "commands:\n"
             "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
-            "        [--backend ref|golden] [--requant onnxrt|tflite|single] [--config C] [--report]\n"
+            "        [--backend ref|golden|rtl] [--requant onnxrt|tflite|single] [--config C] [--report]\n"
             "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
             "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
             "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
@@ -54,8 +54,8 @@ static void print_help(FILE *f)
             "  help | --help        this text\n"
             "  version | --version  print the version\n"
             "\n"
-            "exit status: 0 success, 2 bad or unsupported input, 1 internal error, 4 (sim) the program\n"
-            "faulted or did not reach END\n");
+            "exit status: 0 success, 2 bad or unsupported input, 1 internal error (cosim: a divergence),\n"
+            "4 (sim) the program faulted or did not reach END\n");
 }
 
 /* Output file name: characters outside [A-Za-z0-9._-] become '_'. */
@@ -132,9 +132,9 @@ static int cmd_run(int argc, char **argv)
         free(inputs);
         return cli_usage_error("%s", "run: usage: qmac run MODEL.onnx --input X.npy [...] --output OUTDIR");
     }
-    if (strcmp(backend, "ref") != 0 && strcmp(backend, "golden") != 0) {
+    if (strcmp(backend, "ref") != 0 && strcmp(backend, "golden") != 0 && strcmp(backend, "rtl") != 0) {
         free(inputs);
-        return cli_usage_error("run: unknown backend '%s' (available: ref, golden)", backend);
+        return cli_usage_error("run: unknown backend '%s' (available: ref, golden, rtl)", backend);
     }
     qmac_requant_rule rule;
     if (qmac_requant_rule_parse(rule_s, &rule) != 0) {
@@ -259,6 +259,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "compile"))
         return qmac_cmd_compile(argc - 2, argv + 2);
+    if (!strcmp(cmd, "cosim"))
+        return qmac_cmd_cosim(argc - 2, argv + 2);
     if (!strcmp(cmd, "check-vectors"))
         return cmd_check_vectors(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))

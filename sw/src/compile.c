@@ -701,7 +701,7 @@ static qmac_status plan(cc *c, uint64_t *arena)
             moved = 0;
             for (int32_t j = 0; j < i; ++j) {
                 const vinfo *u = &c->v[it[j].id];
-                const int live = !(u->last < v->def || v->last < u->def);
+                const int live = c->o->keep_all || !(u->last < v->def || v->last < u->def);
                 if (live && off < u->off + it[j].size && u->off < off + it[i].size) {
                     off = u->off + it[j].size;
                     moved = 1;
@@ -1276,6 +1276,22 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* Where and how accelerator value id lies in memory (name left NULL). */
+static void describe(const cc *c, int32_t id, qmac_model_tensor *t)
+{
+    const vinfo *v = &c->v[id];
+    memset(t, 0, sizeof *t);
+    t->value = id;
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->shape, v->shape, sizeof t->shape);
+    t->cax = v->cax;
+    t->addr = vaddr(c, id);
+    layout_of(c, v, &t->channels, &t->pixels, &t->groups);
+    t->inner = (uint32_t)v->lay_inner;
+    t->fill = v->fill;
+}
+
 /* The boundary tensors: host-written roots and host-read values. */
 static qmac_status boundary(cc *c)
 {
@@ -1290,16 +1306,9 @@ static qmac_status boundary(cc *c)
         if (v->kind != V_ACCEL || !(v->host_in || v->host_out))
             continue;
         qmac_model_tensor *t = v->host_in ? &m->in[m->n_in++] : &m->out[m->n_out++];
+        describe(c, id, t);
         if (!(t->name = dup_str(vname(c, id))))
             return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-        t->value = id;
-        t->dtype = v->dtype;
-        t->rank = v->rank;
-        memcpy(t->shape, v->shape, sizeof t->shape);
-        t->cax = v->cax;
-        t->addr = vaddr(c, id);
-        layout_of(c, v, &t->channels, &t->pixels, &t->groups);
-        t->fill = v->fill;
         if (v->host_in && v->host_out) { /* a graph input that is also read back */
             qmac_model_tensor *o = &m->out[m->n_out++];
             *o = *t;
@@ -1367,6 +1376,7 @@ static qmac_status lower_all(cc *c)
         if (st != QMAC_OK)
             return st;
         ml->insn_end = m->prog.n_insn;
+        describe(c, n->out[0], &ml->y);
         dma_bytes(c, ml);
     }
     return qmac_prog_push(&m->prog, &QMAC_INSN_END());
@@ -1546,9 +1556,29 @@ qmac_status qmac_model_backend_golden(void *ctx, const qmac_model *m, uint8_t *i
 /* Element e of a tensor <-> (pixel, channel) of the channels-innermost layout. */
 static size_t layout_byte(const qmac_model *m, const qmac_model_tensor *t, size_t e)
 {
-    const size_t C = t->channels, inner = (size_t)count_of(t->rank - t->cax - 1, t->shape + t->cax + 1);
+    const size_t C = t->channels, inner = t->inner;
     const size_t outer = e / (C * inner), ch = e / inner % C, in = e % inner;
     return (t->addr - m->base) + ((outer * inner + in) * t->groups) * m->hw.dim + ch;
+}
+
+qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qmac_model_tensor *t,
+                            qmac_tensor *out)
+{
+    qmac_status st = qmac_tensor_alloc(out, t->dtype, t->rank, t->shape);
+    if (st != QMAC_OK)
+        return st;
+    const size_t cnt = qmac_tensor_count(out);
+    for (size_t e = 0; e < cnt; ++e)
+        ((uint8_t *)out->data)[e] = image[layout_byte(m, t, e)];
+    return QMAC_OK;
+}
+
+void qmac_model_write(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t, const qmac_tensor *x)
+{
+    memset(image + (t->addr - m->base), t->fill, (size_t)t->pixels * t->groups * m->hw.dim);
+    const size_t cnt = qmac_tensor_count(x);
+    for (size_t e = 0; e < cnt; ++e)
+        image[layout_byte(m, t, e)] = ((const uint8_t *)x->data)[e];
 }
 
 static int same_shape(const qmac_tensor *x, const qmac_model_tensor *t)
@@ -1594,23 +1624,16 @@ qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_
                                 qmac_dtype_name(x->dtype), qmac_shape_str(x->shape, x->rank, a, sizeof a),
                                 qmac_dtype_name(t->dtype), qmac_shape_str(t->shape, t->rank, b, sizeof b));
         } else {
-            memset(im + (t->addr - m->base), t->fill, (size_t)t->pixels * t->groups * m->hw.dim);
-            const size_t cnt = qmac_tensor_count(x);
-            for (size_t e = 0; e < cnt; ++e)
-                im[layout_byte(m, t, e)] = ((const uint8_t *)x->data)[e];
+            qmac_model_write(m, im, t, x);
         }
     }
     if (st == QMAC_OK)
         st = backend(ctx, m, im);
     for (int32_t k = 0; k < m->n_out && st == QMAC_OK; ++k) {
         const qmac_model_tensor *t = &m->out[k];
-        qmac_tensor *y = &vals[t->value];
-        qmac_tensor_free(y);
-        if ((st = qmac_tensor_alloc(y, t->dtype, t->rank, t->shape)) != QMAC_OK)
+        qmac_tensor_free(&vals[t->value]);
+        if ((st = qmac_model_read(m, im, t, &vals[t->value])) != QMAC_OK)
             break;
-        const size_t cnt = qmac_tensor_count(y);
-        for (size_t e = 0; e < cnt; ++e)
-            ((uint8_t *)y->data)[e] = im[layout_byte(m, t, e)];
         ready[t->value] = 1;
     }
     if (st == QMAC_OK)

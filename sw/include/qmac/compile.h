@@ -35,6 +35,7 @@ typedef struct {
      * in_rank[k], in_shape[k] for input k. */
     const int32_t *in_rank;
     const int64_t (*in_shape)[QMAC_MAX_RANK];
+    int keep_all; /* give every tensor its own bytes (no reuse), so all survive the run (cosim) */
 } qmac_compile_opts;
 
 /* Fill o with the default build, rule onnxrt, base 0, declared shapes. */
@@ -54,7 +55,8 @@ typedef struct {
     int64_t shape[QMAC_MAX_RANK];
     int32_t cax; /* channel axis */
     uint32_t addr, pixels, channels, groups;
-    uint8_t fill; /* padding-channel byte written by the host (the zero point) */
+    uint32_t inner; /* pixels per index of the axes before the channel axis */
+    uint8_t fill;   /* padding-channel byte written by the host (the zero point) */
 } qmac_model_tensor;
 
 /* One accelerator layer: instructions [insn_first, insn_end) of the program. */
@@ -68,6 +70,7 @@ typedef struct {
     uint64_t vectors;             /* vectors through the array (the array is busy one cycle each) */
     uint64_t bytes_in, bytes_out; /* bytes LOADed / STOREd (weights and parameters included) */
     uint64_t cycles;              /* cycle-model cycles (qmac_model_estimate; 0 before) */
+    qmac_model_tensor y;          /* where its output is (name NULL: the node's output value) */
 } qmac_model_layer;
 
 typedef struct {
@@ -105,6 +108,12 @@ qmac_status qmac_model_image(const qmac_model *m, uint8_t **image);
 /* Runs the program on a memory image; returns QMAC_OK when it reached END (else an error saying
  * why, e.g. the fault and its instruction). */
 typedef qmac_status (*qmac_model_backend)(void *ctx, const qmac_model *m, uint8_t *image);
+
+/* Read tensor t out of a memory image (t's dtype and shape; *out allocated here) / write x into
+ * it (padding channels = t->fill). */
+qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qmac_model_tensor *t,
+                            qmac_tensor *out);
+void qmac_model_write(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t, const qmac_tensor *x);
 
 /* The golden model as a backend (ctx unused). */
 qmac_status qmac_model_backend_golden(void *ctx, const qmac_model *m, uint8_t *image);
