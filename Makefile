@@ -119,7 +119,8 @@ all: setup $(QMAC) $(LIBQMAC)
 help:
 	@echo "qmac make targets"
 	@echo "  make            build $(QMAC) and $(LIBQMAC) (installs missing tools first)"
-	@echo "  make demo       run the bundled example CNN with the reference backend"
+	@echo "  make demo       the bundled example CNN: compile, run on the RTL, compare with the golden"
+	@echo "                  model, the reference and ONNX Runtime; predictions and utilization"
 	@echo "  make test       all tests: unit, CLI/bad-input, ONNX node tests, ORT conformance,"
 	@echo "                  TFLite vectors, bundled example, co-simulation: MAC array per shape +"
 	@echo "                  fault-injection self-check, requant unit, decoder, whole accelerator in"
@@ -177,7 +178,7 @@ test: all $(TEST_BIN) $(SIM_BINS)
 test-long: all $(TEST_BIN) $(SIM_BINS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) SIM_SHAPES="$(SIM_SHAPES)" CONFORMANCE_SCALE=10 tests/run_all.sh all
 
-demo: all
+demo: all $(SIM_DIR)/accel-16/sim_accel
 	@$(PYTHON) scripts/demo.py --qmac $(QMAC)
 
 # C sources under clang-format; the files scripts/gen_isa.py writes are left as generated
