@@ -761,11 +761,7 @@ static qmac_status pack_params(cc *c, const qmac_node *n, int32_t nch, const int
         goto out;
     }
     int32_t lo, hi;
-    qmac_dtype_range(n->qy.dtype, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, n->qy.dtype, &lo, &hi);
     for (int32_t k = 0; k < nch; ++k)
         sw[k] = n->qw.scale[n->qw.n == 1 ? 0 : k];
     qmac_requant rq;
@@ -826,11 +822,7 @@ static void set_quant(const cc *c, const qmac_node *n, qmac_dtype xdt, qmac_dtyp
                                                   : QMAC_RULE_FLOAT;
     d->omode = ydt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
     int32_t lo, hi;
-    qmac_dtype_range(ydt, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, ydt, &lo, &hi);
     d->out_zp = (uint32_t)(n->qy.zp[0] & 0xff);
     d->clamp_min = (uint32_t)(lo & 0xff);
     d->clamp_max = (uint32_t)(hi & 0xff);
@@ -1048,11 +1040,7 @@ static qmac_status lower_maxpool(cc *c, const qmac_node *n, qmac_model_layer *ml
     if (p.head[1] > 255 || p.tail[1] > 255 || p.head[0] > 255 || p.tail[0] > 255)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "padding wider than a LOAD's 255 rows");
     int32_t lo, hi;
-    qmac_dtype_range(x->dtype, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, x->dtype, &lo, &hi);
     /* output rows per tile: input rows (with padding) x Wp in INP, th OW in ACC (after the 3
      * parameter rows) and OUT */
     const uint32_t cap = min_u32(min_u32(hw->acc_rows - 3, hw->out_rows), 65535);

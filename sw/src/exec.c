@@ -264,11 +264,7 @@ static qmac_status rq_setup(const exec_t *e, const qmac_node *n, int32_t nch, rq
     for (int32_t c = 0; c < nch; ++c)
         sw[c] = n->qw.scale[n->qw.n == 1 ? 0 : c];
     int32_t lo, hi;
-    qmac_dtype_range(n->qy.dtype, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, n->qy.dtype, &lo, &hi);
     qmac_status st = qmac_requant_prepare(&r->rq, e->rule, n->qx.scale[0], sw, nch, n->qy.scale[0],
                                           n->qy.zp[0], lo, hi, r->mult, r->shift, r->scale);
     free(sw);
@@ -592,11 +588,7 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
     if ((st = make_out(e, n, 0, n->qy.dtype, bc.rank, bc.shape, &y)))
         return st;
     int32_t lo, hi;
-    qmac_dtype_range(n->qy.dtype, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, n->qy.dtype, &lo, &hi);
     qmac_add_tflite_params pt;
     qmac_add_onnxrt_params po;
     if (e->rule == QMAC_REQUANT_ONNXRT)
@@ -777,11 +769,7 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
     nchw_to_nhwc(x->data, 1, (size_t)xd.n, (size_t)xd.c, S, xh);
     const qmac_dtype dt = x->dtype;
     int32_t lo, hi;
-    qmac_dtype_range(dt, &lo, &hi);
-    if (n->has_act) {
-        lo = n->act_min;
-        hi = n->act_max;
-    }
+    qmac_node_out_range(n, dt, &lo, &hi);
     const int same_q = n->qx.n && n->qy.n && n->qx.scale[0] == n->qy.scale[0] && n->qx.zp[0] == n->qy.zp[0];
     switch (n->op) {
     case QMAC_NODE_MAXPOOL: st = qmac_maxpool(&p, &xd, dt, xh, &yd, lo, hi, yh); break;

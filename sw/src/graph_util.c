@@ -18,6 +18,15 @@ qmac_status qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, 
     return qmac_set_error(st, "node '%s' (%s): %s", n->name, n->onnx_ops, msg);
 }
 
+void qmac_node_out_range(const qmac_node *n, qmac_dtype dt, int32_t *lo, int32_t *hi)
+{
+    qmac_dtype_range(dt, lo, hi);
+    if (n->has_act) {
+        *lo = n->act_min;
+        *hi = n->act_max;
+    }
+}
+
 /* Output size and padding of one spatial axis, ONNX rules (auto_pad, ceil_mode). */
 qmac_status qmac_node_conv_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
                                 int32_t *out)

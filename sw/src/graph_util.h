@@ -14,6 +14,10 @@ __attribute__((format(printf, 3, 4)))
 qmac_status
 qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, ...);
 
+/* The output range of node n with output type dt: the type's range, or the fused activation's
+ * clamp (has_act). */
+void qmac_node_out_range(const qmac_node *n, qmac_dtype dt, int32_t *lo, int32_t *hi);
+
 /* Output size and padding of spatial axis ax (0: H, 1: W) of a convolution, ONNX rules
  * (auto_pad, ceil_mode). */
 qmac_status qmac_node_conv_axis(const qmac_node *n, int ax, int32_t in, int32_t k, int32_t *pb, int32_t *pa,
