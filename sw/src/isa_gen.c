@@ -21,8 +21,7 @@ static int32_t sign_extend(uint32_t v, unsigned width)
     return (int32_t)((v ^ m) - m);
 }
 
-static const char *const op_names[] = {"NOP",   "END",  "FENCE", "CONFIG", "LOAD",
-                                       "STORE", "GEMM", "POST",  "PARAM",  "VALU"};
+static const char *const op_names[] = {"NOP", "END", "FENCE", "CONFIG", "LOAD", "STORE", "GEMM", "POST", "PARAM", "VALU"};
 static const uint32_t op_values[] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u};
 const qmac_isa_enum qmac_isa_enum_op = {"op", op_names, op_values, 10u};
 
@@ -42,13 +41,11 @@ static const char *const abuf_names[] = {"ACC", "INP", "OUT"};
 static const uint32_t abuf_values[] = {0u, 1u, 2u};
 const qmac_isa_enum qmac_isa_enum_abuf = {"abuf", abuf_names, abuf_values, 3u};
 
-static const char *const alu_names[] = {"ADD", "SUB", "MUL",  "MIN", "MAX",
-                                        "SHL", "SHR", "SHRR", "MOV", "MBQM"};
+static const char *const alu_names[] = {"ADD", "SUB", "MUL", "MIN", "MAX", "SHL", "SHR", "SHRR", "MOV", "MBQM"};
 static const uint32_t alu_values[] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u};
 const qmac_isa_enum qmac_isa_enum_alu = {"alu", alu_names, alu_values, 10u};
 
-static const char *const fault_names[] = {"NONE",   "OPCODE", "FIELD", "BUF_RANGE",
-                                          "WINDOW", "ALIGN",  "FETCH", "BUS"};
+static const char *const fault_names[] = {"NONE", "OPCODE", "FIELD", "BUF_RANGE", "WINDOW", "ALIGN", "FETCH", "BUS"};
 static const uint32_t fault_values[] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u};
 const qmac_isa_enum qmac_isa_enum_fault = {"fault", fault_names, fault_values, 8u};
 
@@ -150,84 +147,34 @@ static const qmac_isa_field fields_valu[] = {
 };
 
 const qmac_isa_format qmac_isa_formats[QMAC_OP_COUNT] = {
-    {"NOP",
-     "do nothing",
-     QMAC_OP_NOP,
-     0u,
-     NULL,
-     {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
-      0xffffffffu}},
-    {"END",
-     "wait until every earlier instruction has retired, then stop (STATUS.done)",
-     QMAC_OP_END,
-     0u,
-     NULL,
-     {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
-      0xffffffffu}},
-    {"FENCE",
-     "wait until every earlier instruction has retired",
-     QMAC_OP_FENCE,
-     0u,
-     NULL,
-     {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
-      0xffffffffu}},
-    {"CONFIG",
-     "set the compute configuration used by later GEMM, POST and PARAM",
-     QMAC_OP_CONFIG,
-     9u,
-     fields_config,
-     {0x00008000u, 0xffff0000u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
-      0xffffffffu}},
-    {"LOAD",
-     "DMA memory -> buffer, 3-D strided, with padding rows",
-     QMAC_OP_LOAD,
-     14u,
-     fields_load,
-     {0xff00fc00u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
-      0x00000000u}},
-    {"STORE",
-     "DMA buffer -> memory, 3-D strided",
-     QMAC_OP_STORE,
-     9u,
-     fields_store,
-     {0xfffffc00u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
-      0xffffffffu}},
-    {"GEMM",
-     "stream INP rows through the WGT tile on the array into ACC rows (and OUT rows with post)",
-     QMAC_OP_GEMM,
-     15u,
-     fields_gemm,
-     {0x0000e000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0xffff0000u,
-      0xffffffffu}},
-    {"POST",
-     "requantize ACC rows into OUT rows with the channel parameters and CONFIG",
-     QMAC_OP_POST,
-     9u,
-     fields_post,
-     {0xffffe300u, 0x0000ffffu, 0x00000000u, 0xffffffffu, 0x00000000u, 0x00000000u, 0xffff0000u,
-      0xffffffffu}},
-    {"PARAM",
-     "load the per-channel parameters (bias, multiplier, shift and weight zero point) from 3 ACC rows",
-     QMAC_OP_PARAM,
-     1u,
-     fields_param,
-     {0xffffff00u, 0x0000ffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu,
-      0xffffffffu}},
-    {"VALU",
-     "lane-wise int32 operation over ACC rows: dst = A op B",
-     QMAC_OP_VALU,
-     17u,
-     fields_valu,
-     {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u,
-      0xffffff00u}},
+    {"NOP", "do nothing", QMAC_OP_NOP, 0u, NULL, {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+    {"END", "wait until every earlier instruction has retired, then stop (STATUS.done)", QMAC_OP_END, 0u, NULL, {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+    {"FENCE", "wait until every earlier instruction has retired", QMAC_OP_FENCE, 0u, NULL, {0xffffff00u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+    {"CONFIG", "set the compute configuration used by later GEMM, POST and PARAM", QMAC_OP_CONFIG, 9u, fields_config, {0x00008000u, 0xffff0000u, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+    {"LOAD", "DMA memory -> buffer, 3-D strided, with padding rows", QMAC_OP_LOAD, 14u, fields_load, {0xff00fc00u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u}},
+    {"STORE", "DMA buffer -> memory, 3-D strided", QMAC_OP_STORE, 9u, fields_store, {0xfffffc00u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0xffffffffu}},
+    {"GEMM", "stream INP rows through the WGT tile on the array into ACC rows (and OUT rows with post)", QMAC_OP_GEMM, 15u, fields_gemm, {0x0000e000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0xffff0000u, 0xffffffffu}},
+    {"POST", "requantize ACC rows into OUT rows with the channel parameters and CONFIG", QMAC_OP_POST, 9u, fields_post, {0xffffe300u, 0x0000ffffu, 0x00000000u, 0xffffffffu, 0x00000000u, 0x00000000u, 0xffff0000u, 0xffffffffu}},
+    {"PARAM", "load the per-channel parameters (bias, multiplier, shift and weight zero point) from 3 ACC rows", QMAC_OP_PARAM, 1u, fields_param, {0xffffff00u, 0x0000ffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}},
+    {"VALU", "lane-wise int32 operation over ACC rows: dst = A op B", QMAC_OP_VALU, 17u, fields_valu, {0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0xffffff00u}},
 };
 
 const qmac_isa_csr qmac_isa_csrs[QMAC_CSR_COUNT] = {
-    {"CTRL", 0x00u, "W1"},       {"STATUS", 0x04u, "RO"},     {"PROG_ADDR", 0x08u, "RW"},
-    {"WIN_LO", 0x0cu, "RW"},     {"WIN_HI", 0x10u, "RW"},     {"FAULT_CODE", 0x14u, "RO"},
-    {"FAULT_PC", 0x18u, "RO"},   {"CYCLES_LO", 0x1cu, "RO"},  {"CYCLES_HI", 0x20u, "RO"},
-    {"RETIRED", 0x24u, "RO"},    {"ARRAY_BUSY", 0x28u, "RO"}, {"LOAD_BUSY", 0x2cu, "RO"},
-    {"STORE_BUSY", 0x30u, "RO"}, {"STALL", 0x34u, "RO"},      {"HW_ID", 0x38u, "RO"},
+    {"CTRL", 0x00u, "W1"},
+    {"STATUS", 0x04u, "RO"},
+    {"PROG_ADDR", 0x08u, "RW"},
+    {"WIN_LO", 0x0cu, "RW"},
+    {"WIN_HI", 0x10u, "RW"},
+    {"FAULT_CODE", 0x14u, "RO"},
+    {"FAULT_PC", 0x18u, "RO"},
+    {"CYCLES_LO", 0x1cu, "RO"},
+    {"CYCLES_HI", 0x20u, "RO"},
+    {"RETIRED", 0x24u, "RO"},
+    {"ARRAY_BUSY", 0x28u, "RO"},
+    {"LOAD_BUSY", 0x2cu, "RO"},
+    {"STORE_BUSY", 0x30u, "RO"},
+    {"STALL", 0x34u, "RO"},
+    {"HW_ID", 0x38u, "RO"},
     {"HW_CFG", 0x3cu, "RO"},
 };
 
@@ -333,7 +280,9 @@ qmac_fault qmac_insn_decode(const uint32_t w[QMAC_INSN_WORDS], qmac_insn *insn, 
         insn->u.post.out_s0 = get_bits(w, QMAC_POST_OUT_S0_LSB, QMAC_POST_OUT_S0_W);
         insn->u.post.out_s1 = get_bits(w, QMAC_POST_OUT_S1_LSB, QMAC_POST_OUT_S1_W);
         break;
-    case QMAC_OP_PARAM: insn->u.param.acc = get_bits(w, QMAC_PARAM_ACC_LSB, QMAC_PARAM_ACC_W); break;
+    case QMAC_OP_PARAM:
+        insn->u.param.acc = get_bits(w, QMAC_PARAM_ACC_LSB, QMAC_PARAM_ACC_W);
+        break;
     case QMAC_OP_VALU:
         insn->u.valu.alu = get_bits(w, QMAC_VALU_ALU_LSB, QMAC_VALU_ALU_W);
         insn->u.valu.b_imm = get_bits(w, QMAC_VALU_B_IMM_LSB, QMAC_VALU_B_IMM_W);
@@ -351,8 +300,7 @@ qmac_fault qmac_insn_decode(const uint32_t w[QMAC_INSN_WORDS], qmac_insn *insn, 
         insn->u.valu.b_s0 = get_bits(w, QMAC_VALU_B_S0_LSB, QMAC_VALU_B_S0_W);
         insn->u.valu.b_s1 = get_bits(w, QMAC_VALU_B_S1_LSB, QMAC_VALU_B_S1_W);
         insn->u.valu.imm = get_bits(w, QMAC_VALU_IMM_LSB, QMAC_VALU_IMM_W);
-        insn->u.valu.shift =
-            sign_extend(get_bits(w, QMAC_VALU_SHIFT_LSB, QMAC_VALU_SHIFT_W), QMAC_VALU_SHIFT_W);
+        insn->u.valu.shift = sign_extend(get_bits(w, QMAC_VALU_SHIFT_LSB, QMAC_VALU_SHIFT_W), QMAC_VALU_SHIFT_W);
         if (!enum_valid(&qmac_isa_enum_alu, insn->u.valu.alu)) {
             if (field)
                 *field = "alu";
@@ -443,7 +391,9 @@ void qmac_insn_encode(const qmac_insn *insn, uint32_t w[QMAC_INSN_WORDS])
         put_bits(w, QMAC_POST_OUT_S0_LSB, QMAC_POST_OUT_S0_W, insn->u.post.out_s0);
         put_bits(w, QMAC_POST_OUT_S1_LSB, QMAC_POST_OUT_S1_W, insn->u.post.out_s1);
         break;
-    case QMAC_OP_PARAM: put_bits(w, QMAC_PARAM_ACC_LSB, QMAC_PARAM_ACC_W, insn->u.param.acc); break;
+    case QMAC_OP_PARAM:
+        put_bits(w, QMAC_PARAM_ACC_LSB, QMAC_PARAM_ACC_W, insn->u.param.acc);
+        break;
     case QMAC_OP_VALU:
         put_bits(w, QMAC_VALU_ALU_LSB, QMAC_VALU_ALU_W, insn->u.valu.alu);
         put_bits(w, QMAC_VALU_B_IMM_LSB, QMAC_VALU_B_IMM_W, insn->u.valu.b_imm);
