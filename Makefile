@@ -255,7 +255,8 @@ $(foreach k,array requant decode accel,$(eval $(call SIM_LINK_RULE,$k)))
 
 bench: all $(SIM_DIR)/array-16x16-notrace/sim_array $(SIM_DIR)/accel-16-notrace/sim_accel
 	@$(PYTHON) scripts/bench.py --qmac $(QMAC) --json $(BUILD)/bench.json \
-	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array --accel-sim $(SIM_DIR)/accel-16-notrace/sim_accel
+	    --array-sim $(SIM_DIR)/array-16x16-notrace/sim_array --accel-sim $(SIM_DIR)/accel-16-notrace/sim_accel \
+	    --layers
 
 format:
 	clang-format -i $(FMT_SRC) tests/unit/*.c

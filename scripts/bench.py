@@ -15,12 +15,18 @@ are the readable oracle, not the fast path: these numbers are a baseline to catc
 alone and of its C model. --accel-sim runs `sim_accel --bench`: cycles per second of the whole
 Verilated accelerator (accel_sim_cycles_per_s), the MAC utilization of the int8 GEMM 256x256x256 in
 RTL cycles (gemm256_rtl_utilization), the golden cycle model's cycles over the RTL's on it
-(golden_cycles_vs_rtl) and the golden model's speed (golden_model_cycles_per_s). --json merges every printed figure into one JSON object {"name": value}
+(golden_cycles_vs_rtl) and the golden model's speed (golden_model_cycles_per_s). With --layers it
+also compiles each convolution of ResNet-18 and MobileNetV2 (224 x 224, random int8 weights) alone
+and runs it on that RTL (`qmac run --backend rtl`): MAC utilization in RTL cycles, MAC-weighted
+(resnet18_conv_utilization, resnet18_min_layer_utilization, mobilenetv2_pointwise_utilization,
+mobilenetv2_depthwise_utilization) and the cycle model's cycles over the RTL's per layer
+(layer_cycle_model_vs_rtl_min/max). --json merges every printed figure into one JSON object {"name": value}
 (names in snake_case with their unit); keys of other benchmarks already in the file are kept.
 """
 import json
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -33,12 +39,12 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def big_conv(path, n=1, c=64, h=56, w=56, m=64, k=3):
+def big_conv(path, n=1, c=64, h=56, w=56, m=64, k=3, stride=1, group=1):
     rng = np.random.default_rng(7)
     inits = [
         numpy_helper.from_array(np.array(0.02, np.float32), "xs"),
         numpy_helper.from_array(np.array(128, np.uint8), "xz"),
-        numpy_helper.from_array(rng.integers(-127, 128, (m, c, k, k)).astype(np.int8), "w"),
+        numpy_helper.from_array(rng.integers(-127, 128, (m, c // group, k, k)).astype(np.int8), "w"),
         numpy_helper.from_array(np.full(m, 0.003, np.float32), "ws"),
         numpy_helper.from_array(np.zeros(m, np.int8), "wz"),
         numpy_helper.from_array(np.array(0.5, np.float32), "ys"),
@@ -46,7 +52,7 @@ def big_conv(path, n=1, c=64, h=56, w=56, m=64, k=3):
         numpy_helper.from_array(rng.integers(-1000, 1000, m).astype(np.int32), "b"),
     ]
     node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"],
-                            pads=[1, 1, 1, 1])
+                            pads=[k // 2] * 4, strides=[stride, stride], group=group)
     g = helper.make_graph([node], "bench", [helper.make_tensor_value_info("x", TensorProto.UINT8, [n, c, h, w])],
                           [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
@@ -54,7 +60,97 @@ def big_conv(path, n=1, c=64, h=56, w=56, m=64, k=3):
     with open(path, "wb") as f:
         f.write(model.SerializeToString())
     x = rng.integers(0, 256, (n, c, h, w)).astype(np.uint8)
-    return x, n * m * h * w * c * k * k
+    oh, ow = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+    return x, n * m * oh * ow * (c // group) * k * k
+
+
+def resnet18_convs():
+    """(name, cin, hw, cout, k, stride, count) of ResNet-18's convolutions at 224 x 224."""
+    L = [("conv1", 3, 224, 64, 7, 2, 1), ("layer1.3x3", 64, 56, 64, 3, 1, 4)]
+    for i, (c, hw) in enumerate([(128, 28), (256, 14), (512, 7)]):
+        L += [(f"layer{i + 2}.0.conv1 s2", c // 2, hw * 2, c, 3, 2, 1), (f"layer{i + 2}.3x3", c, hw, c, 3, 1, 3),
+              (f"layer{i + 2}.downsample", c // 2, hw * 2, c, 1, 2, 1)]
+    return L
+
+
+def mobilenetv2_convs():
+    """(name, cin, hw, cout, k, stride, group, count) of MobileNetV2's convolutions at 224 x 224
+    (identical shapes merged)."""
+    L = {("conv0", 3, 224, 32, 3, 2, 1): 1}
+    cin, hw = 32, 112
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                       (6, 320, 1, 1)]:
+        for i in range(n):
+            st = s if i == 0 else 1
+            hid = cin * t
+            keys = ([("pw-expand", cin, hw, hid, 1, 1, 1)] if t != 1 else []) + \
+                   [("dw", hid, hw, hid, 3, st, hid)]
+            hw = (hw + 2 - 3) // st + 1
+            keys.append(("pw-project", hid, hw, c, 1, 1, 1))
+            for key in keys:
+                L[key] = L.get(key, 0) + 1
+            cin = c
+    L[("pw-last", 320, 7, 1280, 1, 1, 1)] = 1
+    return [k + (v,) for k, v in L.items()]
+
+
+def rtl_layer(qmac, rtl_sim, tmp, idx, cin, hw, cout, k, stride, group):
+    """One convolution layer compiled and run on the RTL (lock-step with the golden model):
+    (MACs, RTL CYCLES, cycle-model cycles, wall seconds)."""
+    model = os.path.join(tmp, f"layer{idx}.onnx")
+    x, macs = big_conv(model, c=cin, h=hw, w=hw, m=cout, k=k, stride=stride, group=group)
+    xp = os.path.join(tmp, f"layer{idx}.npy")
+    np.save(xp, x)
+    cmd = [qmac, "run", model, "--input", xp, "--output", os.path.join(tmp, f"o{idx}"), "--backend", "rtl",
+           "--report"]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, QMAC_RTL_SIM=rtl_sim))
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")
+    rtl = re.search(r"CYCLES +(\d+)", r.stdout)
+    model_cycles = re.search(r"total: (\d+) cycles", r.stdout)
+    return macs, int(rtl.group(1)), int(model_cycles.group(1)), dt
+
+
+def bench_layers(qmac, rtl_sim, tmp, figures):
+    """MAC utilization in RTL cycles of ResNet-18's and MobileNetV2's convolutions, each layer
+    compiled alone (qmac run --backend rtl), and the cycle model's prediction per layer."""
+    peak = 16 * 16
+    print("\nconvolutions on the RTL (16x16, one layer per run, lock-step with the golden model):")
+    print(f"  {'layer':34s} {'MACs':>11s} {'RTL cycles':>11s} {'util':>6s} {'model/RTL':>9s} {'wall s':>7s}")
+    ratios = []
+
+    def one(name, count, *shape):
+        macs, cyc, pred, dt = rtl_layer(qmac, rtl_sim, tmp, len(ratios), *shape)
+        ratios.append(pred / cyc)
+        print(f"  {name:34s} {macs:11d} {cyc:11d} {100 * macs / (cyc * peak):5.1f}% {pred / cyc:9.4f} "
+              f"{dt:7.1f}" + (f"  x{count}" if count > 1 else ""))
+        return macs * count, cyc * count, macs / (cyc * peak)
+
+    t0 = time.perf_counter()
+    tm = tc = 0
+    worst = 1.0
+    for name, cin, hw, cout, k, s, count in resnet18_convs():
+        m, c, u = one(f"resnet18 {name}", count, cin, hw, cout, k, s, 1)
+        tm, tc, worst = tm + m, tc + c, min(worst, u)
+    figures["resnet18_conv_utilization"] = round(tm / (tc * peak), 4)
+    figures["resnet18_min_layer_utilization"] = round(worst, 4)
+    pm = pc = dm = dc = 0
+    for name, cin, hw, cout, k, s, g, count in mobilenetv2_convs():
+        m, c, _ = one(f"mobilenetv2 {name} {cin}->{cout} {hw}^2", count, cin, hw, cout, k, s, g)
+        if name.startswith("pw"):
+            pm, pc = pm + m, pc + c
+        elif name == "dw":
+            dm, dc = dm + m, dc + c
+    figures["mobilenetv2_pointwise_utilization"] = round(pm / (pc * peak), 4)
+    figures["mobilenetv2_depthwise_utilization"] = round(dm / (dc * peak), 4)
+    figures["layer_cycle_model_vs_rtl_min"] = round(min(ratios), 4)
+    figures["layer_cycle_model_vs_rtl_max"] = round(max(ratios), 4)
+    for k in ("resnet18_conv_utilization", "resnet18_min_layer_utilization", "mobilenetv2_pointwise_utilization",
+              "mobilenetv2_depthwise_utilization", "layer_cycle_model_vs_rtl_min", "layer_cycle_model_vs_rtl_max"):
+        print(f"  {k}: {figures[k]}")
+    print(f"  ({time.perf_counter() - t0:.0f} s)")
 
 
 def run(qmac, model, inputs, out, repeat):
@@ -90,6 +186,8 @@ def main():
     ap.add_argument("--json", help="merge the figures into this JSON object")
     ap.add_argument("--array-sim", help="the Verilator MAC array harness (sim_array) to bench")
     ap.add_argument("--accel-sim", help="the Verilator accelerator harness (sim_accel) to bench")
+    ap.add_argument("--layers", action="store_true",
+                    help="with --accel-sim: ResNet-18 / MobileNetV2 convolutions compiled and run on that RTL")
     a = ap.parse_args()
     figures = {}
     tmp = tempfile.mkdtemp(prefix="qmac-bench-")
@@ -119,6 +217,8 @@ def main():
         if subprocess.run(cmd).returncode != 0:
             print(f"bench: {' '.join(cmd)} failed", file=sys.stderr)
             return 1
+    if a.layers and a.accel_sim:
+        bench_layers(a.qmac, os.path.abspath(a.accel_sim), tmp, figures)
     if a.json:
         merge_json(a.json, figures)  # after the simulator's merge: one sorted object
         print(f"figures written to {a.json}")
