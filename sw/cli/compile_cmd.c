@@ -354,8 +354,8 @@ typedef struct {
  * disassembly, buffer row, values, a trace), its counters to stdout with --report. */
 static qmac_status rtl_backend(void *vctx, const qmac_model *m, uint8_t *image)
 {
-    const rtl_ctx *ctx = vctx;
-    ((rtl_ctx *)vctx)->fail_insn = -1;
+    rtl_ctx *ctx = vctx;
+    ctx->fail_insn = -1;
     char sim[4096], dir[] = "/tmp/qmac-rtl-XXXXXX";
     qmac_status st = rtl_sim_path(&m->hw, sim, sizeof sim);
     if (st != QMAC_OK)
@@ -410,7 +410,7 @@ static qmac_status rtl_backend(void *vctx, const qmac_model *m, uint8_t *image)
     if (st == QMAC_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "%s", text ? text : "");
         const char *hit = text ? strstr(text, "instruction ") : NULL;
-        ((rtl_ctx *)vctx)->fail_insn = hit ? strtol(hit + 12, NULL, 10) : -1;
+        ctx->fail_insn = hit ? strtol(hit + 12, NULL, 10) : -1;
         st = qmac_set_error(QMAC_ERR_MISMATCH, "the RTL run failed (%s %d; report above; files in %s)",
                             WIFEXITED(status) ? "exit" : "signal",
                             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), dir);
@@ -444,17 +444,9 @@ qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const cha
     qmac_compile_opts o;
     qmac_compile_opts_default(&o);
     o.rule = rule;
-    int32_t *rank = calloc((size_t)n_in + 1, sizeof *rank);
-    int64_t(*shape)[QMAC_MAX_RANK] = calloc((size_t)n_in + 1, sizeof *shape);
+    o.inputs = n_in == g->n_inputs ? in : NULL; /* a count mismatch is reported by qmac_model_run */
     qmac_model *m = NULL;
-    qmac_status st =
-        rank && shape ? cli_hw_config(config, &o.hw) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-    for (int32_t k = 0; k < n_in && st == QMAC_OK; ++k) {
-        rank[k] = in[k].rank;
-        memcpy(shape[k], in[k].shape, sizeof(int64_t) * (size_t)in[k].rank);
-    }
-    o.in_rank = rank;
-    o.in_shape = (const int64_t(*)[QMAC_MAX_RANK])shape;
+    qmac_status st = cli_hw_config(config, &o.hw);
     if (st == QMAC_OK)
         st = qmac_compile(g, &o, &m);
     if (st == QMAC_OK)
@@ -462,8 +454,6 @@ qmac_status cli_run_compiled(const qmac_graph *g, const char *backend, const cha
     if (st == QMAC_OK && report && (st = qmac_model_estimate(m)) == QMAC_OK)
         cli_print_report(m, stdout);
     qmac_model_free(m);
-    free(rank);
-    free(shape);
     return st;
 }
 
@@ -587,8 +577,7 @@ int qmac_cmd_cosim(int argc, char **argv)
     qmac_model *m = NULL;
     qmac_tensor *in = calloc((size_t)n_in + 1, sizeof *in), *vals = NULL, *og = NULL, *orr = NULL;
     uint8_t *ready = NULL;
-    int32_t *all = NULL, *rank = NULL;
-    int64_t(*shape)[QMAC_MAX_RANK] = NULL;
+    int32_t *all = NULL;
     capture_ctx gold = {0, {0, -1}, NULL}, rtl = {1, {0, -1}, NULL};
     int diverged = 0;
     qmac_status st = in ? cli_hw_config(config, &o.hw) : QMAC_ERR_NOMEM;
@@ -605,16 +594,12 @@ int qmac_cmd_cosim(int argc, char **argv)
         vals = calloc((size_t)g->n_values + 1, sizeof *vals);
         ready = calloc((size_t)g->n_values + 1, 1);
         all = calloc((size_t)g->n_nodes + 1, sizeof *all);
-        rank = calloc((size_t)n_in + 1, sizeof *rank);
-        shape = calloc((size_t)n_in + 1, sizeof *shape);
         og = calloc((size_t)g->n_outputs + 1, sizeof *og);
         orr = calloc((size_t)g->n_outputs + 1, sizeof *orr);
-        if (!vals || !ready || !all || !rank || !shape || !og || !orr)
+        if (!vals || !ready || !all || !og || !orr)
             st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     }
     for (int32_t k = 0; k < n_in && st == QMAC_OK; ++k) {
-        rank[k] = in[k].rank;
-        memcpy(shape[k], in[k].shape, sizeof(int64_t) * (size_t)in[k].rank);
         if ((st = qmac_tensor_clone(&vals[g->inputs[k]], &in[k])) == QMAC_OK)
             ready[g->inputs[k]] = 1;
     }
@@ -624,8 +609,7 @@ int qmac_cmd_cosim(int argc, char **argv)
         st = qmac_exec_ref_nodes(g, o.rule, vals, ready, all, g->n_nodes);
     /* compiled with every tensor kept, run on the golden model */
     o.keep_all = 1;
-    o.in_rank = rank;
-    o.in_shape = (const int64_t(*)[QMAC_MAX_RANK])shape;
+    o.inputs = in;
     if (st == QMAC_OK)
         st = qmac_compile(g, &o, &m);
     if (st == QMAC_OK) {
@@ -692,8 +676,6 @@ int qmac_cmd_cosim(int argc, char **argv)
     free(vals);
     free(ready);
     free(all);
-    free(rank);
-    free(shape);
     free(og);
     free(orr);
     free(gold.final);

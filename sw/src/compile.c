@@ -613,9 +613,9 @@ static qmac_status classify(cc *c)
         const qmac_value *gv = &g->values[g->inputs[k]];
         v->kind = V_HOST;
         v->dtype = gv->decl_dtype;
-        if (c->o->in_rank) {
-            v->rank = c->o->in_rank[k];
-            memcpy(v->shape, c->o->in_shape[k], sizeof v->shape);
+        if (c->o->inputs) {
+            v->rank = c->o->inputs[k].rank;
+            memcpy(v->shape, c->o->inputs[k].shape, sizeof(int64_t) * (size_t)v->rank);
         } else {
             if (gv->decl_rank < 0)
                 return qmac_set_error(QMAC_ERR_SHAPE, "input '%s' has no declared shape; give its shape",
@@ -1162,15 +1162,13 @@ static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, ui
     qmac_status st = QMAC_OK;
     for (uint64_t l = 0; l < lines && st == QMAC_OK;) {
         /* whole lines per chunk when a line fits, else part of one line */
-        const uint64_t lc = rows <= cap ? (lines - l < cap / rows ? lines - l : cap / rows) : 1;
-        const uint64_t lc2 = lc > 65535 ? 65535 : lc;
+        const uint64_t lc = rows <= cap ? (lines - l < cap / rows ? lines - l : cap / rows) : 1; /* <= cap */
         for (uint64_t r0 = 0; r0 < rows && st == QMAC_OK; r0 += cap) {
             const uint32_t rr = (uint32_t)(rows - r0 < cap ? rows - r0 : cap);
             const uint32_t s0 = (uint32_t)(src + l * ss + r0 * N), d0 = (uint32_t)(dst + l * ds + r0 * N);
-            const uint32_t tot = rr * (uint32_t)lc2;
-            st =
-                push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc2,
-                                       .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
+            const uint32_t tot = rr * (uint32_t)lc;
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc,
+                                        .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
             if (st == QMAC_OK && clamp)
                 st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn,
                                             .dst = 3, .count0 = tot, .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
@@ -1178,10 +1176,10 @@ static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, ui
                 st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = tot, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
             if (st == QMAC_OK)
                 st = push(c, QMAC_INSN_STORE(.buf = clamp ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0,
-                                             .x_size = rr, .y_size = (uint32_t)lc2, .z_size = 1,
-                                             .x_stride = N, .y_stride = (uint32_t)ds));
+                                             .x_size = rr, .y_size = (uint32_t)lc, .z_size = 1, .x_stride = N,
+                                             .y_stride = (uint32_t)ds));
         }
-        l += lc2;
+        l += lc;
     }
     return st;
 }

@@ -31,10 +31,9 @@ typedef struct {
     qmac_hw_config hw;      /* the build the program is for */
     qmac_requant_rule rule; /* requantization rule of conv/matmul (as qmac_exec_ref) */
     uint32_t base;          /* first byte of the window (multiple of 4096) */
-    /* Shapes of the graph inputs (NULL: the declared shapes, symbolic dimensions taken as 1):
-     * in_rank[k], in_shape[k] for input k. */
-    const int32_t *in_rank;
-    const int64_t (*in_shape)[QMAC_MAX_RANK];
+    /* The graph inputs' shapes are those of inputs[k] (g->n_inputs tensors; only rank and shape
+     * are read); NULL: the declared shapes, symbolic dimensions taken as 1. */
+    const qmac_tensor *inputs;
     int keep_all; /* give every tensor its own bytes (no reuse), so all survive the run (cosim) */
 } qmac_compile_opts;
 
