@@ -14,6 +14,7 @@
 
 #include "graph_util.h"
 #include "qmac/accel.h"
+#include "qmac/add_prog.h"
 #include "qmac/accel_timing.h"
 #include "qmac/axi_mem.h"
 #include "qmac/conv_prog.h"
@@ -42,6 +43,7 @@ typedef struct {
 typedef struct {
     int32_t node;
     const char *kind;
+    qmac_add_plan *add; /* add: its vector-unit program (owned) */
 } layer;
 
 typedef struct {
@@ -174,6 +176,7 @@ static qmac_status add_layer(cc *c, int32_t node, const char *kind)
     c->lay = l;
     l[c->n_lay].node = node;
     l[c->n_lay].kind = kind;
+    l[c->n_lay].add = NULL;
     c->n_lay++;
     return QMAC_OK;
 }
@@ -605,6 +608,56 @@ static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
     return add_layer(c, i, "concat");
 }
 
+/* An add of two 8-bit tensors of one shape, under any rule: a vector-unit program planned (and
+ * proven equal to the rule's add on all 65536 input pairs) here, see add_prog.h. */
+static qmac_status classify_add(cc *c, int32_t i, const qmac_node *n)
+{
+    if (!is_act(c, n, 0) || !is_act(c, n, 1))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add with a constant input is not lowered");
+    if (n->qx.dynamic || n->qw.dynamic || n->qy.dynamic)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "run-time quantization parameters are not lowered");
+    const vinfo *a = &c->v[n->in[0]], *b = &c->v[n->in[1]];
+    if (a->rank != b->rank || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->rank))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "a broadcasting add ('%s' and '%s' differ in shape) is not lowered", vname(c, n->in[0]),
+                    vname(c, n->in[1]));
+    if (!is_q8(a->dtype) || !is_q8(b->dtype) || !is_q8(n->qy.dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add of %s and %s into %s is not lowered (only int8/uint8)",
+                    qmac_dtype_name(a->dtype), qmac_dtype_name(b->dtype), qmac_dtype_name(n->qy.dtype));
+    const int32_t cax = a->kind == V_ACCEL   ? a->cax
+                        : b->kind == V_ACCEL ? b->cax
+                        : a->rank >= 3       ? 1
+                                             : a->rank - 1;
+    if (cax < 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add of a flattened view is not lowered");
+    qmac_add_pair pair;
+    qmac_status st = qmac_add_pair_prepare(
+        n, c->o->rule, qmac_add_onnxrt_a_is_scalar(a->rank, a->shape, a->rank, a->shape), &pair);
+    if (st != QMAC_OK)
+        return st;
+    qmac_add_plan *plan = malloc(sizeof *plan);
+    if (!plan)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if ((st = qmac_add_plan_make(a->dtype, b->dtype, n->qy.dtype, pair.lo, pair.hi, pair.ra, pair.rb, pair.c,
+                                 qmac_add_pair_eval, &pair, plan)) != QMAC_OK) {
+        free(plan);
+        return FAIL(st, n, "%s", qmac_last_error());
+    }
+    if ((st = use_accel(c, n, n->in[0], cax, n->qx.zp[0])) ||
+        (st = use_accel(c, n, n->in[1], cax, n->qw.zp[0]))) {
+        free(plan);
+        return st;
+    }
+    a = &c->v[n->in[0]];
+    def_accel(c, n->out[0], n->qy.dtype, a->rank, a->shape, cax);
+    if ((st = add_layer(c, i, "add")) != QMAC_OK) {
+        free(plan);
+        return st;
+    }
+    c->lay[c->n_lay - 1].add = plan;
+    return QMAC_OK;
+}
+
 static qmac_status classify(cc *c)
 {
     const qmac_graph *g = c->g;
@@ -639,14 +692,7 @@ static qmac_status classify(cc *c)
         case QMAC_NODE_GLOBAL_AVGPOOL: st = classify_pool(c, i, n); break;
         case QMAC_NODE_CLAMP: st = classify_clamp(c, i, n); break;
         case QMAC_NODE_CONCAT: st = classify_concat(c, i, n); break;
-        case QMAC_NODE_ADD:
-            if (c->o->rule == QMAC_REQUANT_ONNXRT)
-                return FAIL(
-                    QMAC_ERR_UNSUPPORTED, n,
-                    "ONNX Runtime's QLinearAdd rounds a sum of two fused float products, which neither the "
-                    "integer vector unit nor POST's single product reproduces bit-exactly: not lowered");
-            return FAIL(QMAC_ERR_UNSUPPORTED, n, "add is not lowered yet for rule %s",
-                        qmac_requant_rule_name(c->o->rule));
+        case QMAC_NODE_ADD: st = classify_add(c, i, n); break;
         case QMAC_NODE_RESHAPE: st = classify_reshape(c, i, n); break;
         case QMAC_NODE_QUANTIZE: st = classify_quantize(c, i, n); break;
         case QMAC_NODE_DEQUANTIZE:
@@ -1238,6 +1284,52 @@ static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
     return QMAC_OK;
 }
 
+/* An add: passes of R rows (whole tensors walked as one run of rows, a and b in the same layout),
+ * double-buffered: the LOADs of pass k + 1 go before pass k's vector program, into the other INP
+ * slot, so the DMA streams while the vector unit computes. */
+static qmac_status lower_add(cc *c, const qmac_node *n, const qmac_add_plan *p)
+{
+    const qmac_hw_config *hw = &c->o->hw;
+    const uint32_t N = c->n;
+    uint32_t ch, px, gr;
+    layout_of(c, &c->v[n->out[0]], &ch, &px, &gr);
+    const uint64_t rows = (uint64_t)px * gr;
+    const uint32_t R = min_u32(min_u32(hw->inp_rows / 4, (hw->acc_rows - 3) / (2 * QMAC_ADD_PROG_ACC_SETS)),
+                               min_u32(hw->out_rows / 2, 65535));
+    if (R == 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "the buffers are too small for an add");
+    qmac_status st = post_setup(c, p->dt_y, 0, p->lo, p->hi, 0, qmac_add_plan_post_mult(p));
+    const uint32_t xa = vaddr(c, n->in[0]), xb = vaddr(c, n->in[1]), ya = vaddr(c, n->out[0]);
+    const uint64_t passes = (rows + R - 1) / R;
+    for (uint64_t k = 0; k <= passes && st == QMAC_OK; ++k) {
+        if (k < passes) { /* the loads of pass k, into slot k % 2 */
+            const uint32_t r = (uint32_t)(rows - k * R < R ? rows - k * R : R), slot = (uint32_t)(k & 1);
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = (uint32_t)(xa + k * R * N),
+                                        .sram = slot * 2 * R, .x_size = r, .y_size = 1, .z_size = 1,
+                                        .x_stride = N));
+            if (st == QMAC_OK)
+                st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = (uint32_t)(xb + k * R * N),
+                                            .sram = slot * 2 * R + R, .x_size = r, .y_size = 1, .z_size = 1,
+                                            .x_stride = N));
+        }
+        if (k == 0 || st != QMAC_OK)
+            continue;
+        const uint64_t j = k - 1; /* compute and store pass j */
+        const uint32_t r = (uint32_t)(rows - j * R < R ? rows - j * R : R), slot = (uint32_t)(j & 1);
+        uint32_t yrow = 0;
+        st = qmac_add_plan_emit(p, slot * 2 * R, slot * 2 * R + R, 3 + slot * QMAC_ADD_PROG_ACC_SETS * R, r,
+                                &c->m->prog, &yrow);
+        if (st == QMAC_OK)
+            st = push(c, QMAC_INSN_POST(.acc = yrow, .count0 = r, .count1 = 1, .acc_s0 = 1, .out = slot * R,
+                                        .out_s0 = 1));
+        if (st == QMAC_OK)
+            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = (uint32_t)(ya + j * R * N),
+                                         .sram = slot * R, .x_size = r, .y_size = 1, .z_size = 1,
+                                         .x_stride = N));
+    }
+    return st;
+}
+
 /* Bytes a layer's LOADs read and STOREs write (padding rows are not memory traffic). */
 static void dma_bytes(const cc *c, qmac_model_layer *ml)
 {
@@ -1357,6 +1449,7 @@ static qmac_status lower_all(cc *c)
         case QMAC_NODE_GLOBAL_AVGPOOL: st = lower_global_avg(c, n, ml); break;
         case QMAC_NODE_CLAMP: st = lower_clamp(c, n, ml); break;
         case QMAC_NODE_CONCAT: st = lower_concat(c, n, ml); break;
+        case QMAC_NODE_ADD: st = lower_add(c, n, c->lay[i].add); break;
         default: st = FAIL(QMAC_ERR_INTERNAL, n, "no lowering"); break;
         }
         if (st != QMAC_OK)
@@ -1426,6 +1519,8 @@ out:
     }
     *out = c.m;
     free(c.v);
+    for (int32_t i = 0; i < c.n_lay; ++i)
+        free(c.lay[i].add);
     free(c.lay);
     free(c.pre);
     free(c.post);

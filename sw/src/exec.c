@@ -563,15 +563,6 @@ out:
 
 /* ------------------------------------------------------------------ add */
 
-/* TFLite Add with single-rounding multipliers (rule B). */
-static int32_t add_single_one(const qmac_add_tflite_params *p, int32_t a, int32_t b)
-{
-    const int32_t sa = qmac_mbqm_single((a + p->a_offset) * (1 << p->left_shift), p->a_mult, p->a_shift);
-    const int32_t sb = qmac_mbqm_single((b + p->b_offset) * (1 << p->left_shift), p->b_mult, p->b_shift);
-    int32_t y = qmac_mbqm_single(sa + sb, p->out_mult, p->out_shift) + p->out_zp;
-    return y < p->act_min ? p->act_min : y > p->act_max ? p->act_max : y;
-}
-
 static qmac_status run_add(exec_t *e, const qmac_node *n)
 {
     const qmac_tensor *a, *b;
@@ -580,52 +571,20 @@ static qmac_status run_add(exec_t *e, const qmac_node *n)
     if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)) || (st = check_q8(n, a, &n->qx, "A")) ||
         (st = check_q8(n, b, &n->qw, "B")))
         return st;
-    if (n->qx.n != 1 || n->qw.n != 1 || n->qy.n != 1)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "add needs per-tensor quantization");
     bcast bc;
     if (bcast_init(a->rank, a->shape, b->rank, b->shape, &bc))
         return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
-    if ((st = make_out(e, n, 0, n->qy.dtype, bc.rank, bc.shape, &y)))
+    qmac_add_pair pair;
+    if ((st = qmac_add_pair_prepare(
+             n, e->rule, qmac_add_onnxrt_a_is_scalar(a->rank, a->shape, bc.rank, bc.shape), &pair)) ||
+        (st = make_out(e, n, 0, n->qy.dtype, bc.rank, bc.shape, &y)))
         return st;
-    int32_t lo, hi;
-    qmac_node_out_range(n, n->qy.dtype, &lo, &hi);
-    qmac_add_tflite_params pt;
-    qmac_add_onnxrt_params po;
-    if (e->rule == QMAC_REQUANT_ONNXRT)
-        st = qmac_add_onnxrt_prepare(n->qx.scale[0], n->qx.zp[0], n->qw.scale[0], n->qw.zp[0], n->qy.scale[0],
-                                     n->qy.zp[0], n->qy.dtype, &po);
-    else
-        st = qmac_add_tflite_prepare(n->qx.scale[0], n->qx.zp[0], n->qw.scale[0], n->qw.zp[0], n->qy.scale[0],
-                                     n->qy.zp[0], lo, hi, &pt);
-    if (st != QMAC_OK)
-        return FAIL(st, n, "%s", qmac_last_error());
-    const int a_scalar = qmac_add_onnxrt_a_is_scalar(a->rank, a->shape, bc.rank, bc.shape);
-    if (e->rule == QMAC_REQUANT_SINGLE) {
-        /* single rounding: the same multipliers, re-derived with rule B's QuantizeMultiplier */
-        const double tm = 2.0 * fmax((double)n->qx.scale[0], (double)n->qw.scale[0]);
-        if (qmac_quantize_multiplier((double)n->qx.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.a_mult,
-                                     &pt.a_shift) ||
-            qmac_quantize_multiplier((double)n->qw.scale[0] / tm, QMAC_REQUANT_SINGLE, &pt.b_mult,
-                                     &pt.b_shift) ||
-            qmac_quantize_multiplier(tm / ((double)(1 << pt.left_shift) * (double)n->qy.scale[0]),
-                                     QMAC_REQUANT_SINGLE, &pt.out_mult, &pt.out_shift))
-            return FAIL(QMAC_ERR_INVALID_ARG, n, "%s", qmac_last_error());
-    }
     const size_t cnt = qmac_tensor_count(y);
     for (size_t i = 0; i < cnt; ++i) {
         size_t ia, ib;
         bcast_index(&bc, i, &ia, &ib);
         const int32_t va = qmac_load_int(a->dtype, a->data, ia), vb = qmac_load_int(b->dtype, b->data, ib);
-        int32_t v;
-        if (e->rule == QMAC_REQUANT_ONNXRT) {
-            v = a_scalar ? qmac_add_onnxrt_one_a_scalar(&po, va, vb) : qmac_add_onnxrt_one(&po, va, vb);
-            v = v < lo ? lo : v > hi ? hi : v;
-        } else if (e->rule == QMAC_REQUANT_SINGLE) {
-            v = add_single_one(&pt, va, vb);
-        } else {
-            v = qmac_add_tflite_one(&pt, va, vb);
-        }
-        qmac_store_int(y->dtype, y->data, i, v);
+        qmac_store_int(y->dtype, y->data, i, qmac_add_pair_eval(&pair, va, vb));
     }
     return QMAC_OK;
 }

@@ -203,3 +203,57 @@ qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int
         return FAIL(QMAC_ERR_SHAPE, n, "cannot reshape %zu elements into %zu", cnt, want);
     return QMAC_OK;
 }
+
+/* ------------------------------------------------------------------ add */
+
+qmac_status qmac_add_pair_prepare(const qmac_node *n, qmac_requant_rule rule, int a_scalar, qmac_add_pair *p)
+{
+    if (n->qx.n != 1 || n->qw.n != 1 || n->qy.n != 1)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "add needs per-tensor quantization");
+    memset(p, 0, sizeof *p);
+    p->rule = rule;
+    p->a_scalar = a_scalar;
+    qmac_node_out_range(n, n->qy.dtype, &p->lo, &p->hi);
+    const float sa = n->qx.scale[0], sb = n->qw.scale[0], sy = n->qy.scale[0];
+    const int32_t za = n->qx.zp[0], zb = n->qw.zp[0], zy = n->qy.zp[0];
+    qmac_status st;
+    if (rule == QMAC_REQUANT_ONNXRT) {
+        st = qmac_add_onnxrt_prepare(sa, za, sb, zb, sy, zy, n->qy.dtype, &p->po);
+        p->ra = p->po.ratio_a;
+        p->rb = p->po.ratio_b;
+        p->c = p->po.bias;
+    } else {
+        st = qmac_add_tflite_prepare(sa, za, sb, zb, sy, zy, p->lo, p->hi, &p->pt);
+        p->ra = (double)sa / sy;
+        p->rb = (double)sb / sy;
+        p->c = zy - za * p->ra - zb * p->rb;
+    }
+    if (st == QMAC_OK && rule == QMAC_REQUANT_SINGLE) {
+        /* single rounding: the same multipliers, re-derived with rule B's QuantizeMultiplier */
+        qmac_add_tflite_params *t = &p->pt;
+        const double tm = 2.0 * fmax((double)sa, (double)sb);
+        if (qmac_quantize_multiplier((double)sa / tm, QMAC_REQUANT_SINGLE, &t->a_mult, &t->a_shift) ||
+            qmac_quantize_multiplier((double)sb / tm, QMAC_REQUANT_SINGLE, &t->b_mult, &t->b_shift) ||
+            qmac_quantize_multiplier(tm / ((double)(1 << t->left_shift) * (double)sy), QMAC_REQUANT_SINGLE,
+                                     &t->out_mult, &t->out_shift))
+            st = QMAC_ERR_INVALID_ARG;
+    }
+    return st == QMAC_OK ? QMAC_OK : FAIL(st, n, "%s", qmac_last_error());
+}
+
+int32_t qmac_add_pair_eval(const void *ctx, int32_t a, int32_t b)
+{
+    const qmac_add_pair *p = ctx;
+    int32_t y;
+    if (p->rule == QMAC_REQUANT_ONNXRT) {
+        y = p->a_scalar ? qmac_add_onnxrt_one_a_scalar(&p->po, a, b) : qmac_add_onnxrt_one(&p->po, a, b);
+    } else if (p->rule == QMAC_REQUANT_SINGLE) {
+        const qmac_add_tflite_params *t = &p->pt;
+        const int32_t sa = qmac_mbqm_single((a + t->a_offset) * (1 << t->left_shift), t->a_mult, t->a_shift);
+        const int32_t sb = qmac_mbqm_single((b + t->b_offset) * (1 << t->left_shift), t->b_mult, t->b_shift);
+        y = qmac_mbqm_single(sa + sb, t->out_mult, t->out_shift) + t->out_zp;
+    } else {
+        y = qmac_add_tflite_one(&p->pt, a, b);
+    }
+    return y < p->lo ? p->lo : y > p->hi ? p->hi : y;
+}

@@ -4,6 +4,7 @@
 #define QMAC_GRAPH_UTIL_H
 
 #include "qmac/graph.h"
+#include "qmac/kernels.h"
 
 #define FAIL(st, n, ...) qmac_node_fail((st), (n), __VA_ARGS__)
 
@@ -32,5 +33,22 @@ qmac_status qmac_node_pool_axis(const qmac_node *n, int ax, int32_t in, int32_t 
  * the given shape; errors name the node. */
 qmac_status qmac_node_reshape_shape(const qmac_graph *g, const qmac_node *n, int32_t rank,
                                     const int64_t *shape, int32_t *out_rank, int64_t *out_shape);
+
+/* One output of an ADD node from its two (broadcast) inputs, in the semantics of a rule: ONNX
+ * Runtime's float FMA chain (its "A is scalar" form when a_scalar), TFLite's fixed point, or
+ * TFLite's with single-rounding multipliers; clamped to the node's output range. */
+typedef struct {
+    qmac_requant_rule rule;
+    int a_scalar;
+    qmac_add_onnxrt_params po;
+    qmac_add_tflite_params pt;
+    int32_t lo, hi;
+    double ra, rb, c; /* y ~ rne(a ra + b rb + c) */
+} qmac_add_pair;
+
+/* Checks the node's quantization (per tensor, static, 8-bit) and prepares; errors name the node. */
+qmac_status qmac_add_pair_prepare(const qmac_node *n, qmac_requant_rule rule, int a_scalar, qmac_add_pair *p);
+/* ctx is a const qmac_add_pair * (the signature of qmac_pair_fn). */
+int32_t qmac_add_pair_eval(const void *ctx, int32_t a, int32_t b);
 
 #endif /* QMAC_GRAPH_UTIL_H */
