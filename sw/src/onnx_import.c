@@ -21,6 +21,7 @@
 #include "onnx_subset.pb-c.h"
 #include "qmac/fileio.h"
 #include "qmac/graph.h"
+#include "qmac/quant.h"
 
 #define MAX_MODEL_BYTES ((size_t)1 << 30)
 
@@ -1357,6 +1358,88 @@ static qmac_status lower_node(ctx_t *c, int32_t i)
 
 /* ------------------------------------------------------------------ graph-level passes */
 
+static int32_t producer(const qmac_graph *g, int32_t v)
+{
+    for (int32_t i = 0; i < g->n_nodes; ++i)
+        for (int32_t k = 0; k < g->nodes[i].n_out; ++k)
+            if (g->nodes[i].out[k] == v)
+                return i;
+    return -1;
+}
+
+/* The one node reading v once (-1: none, several, or v is a graph output). */
+static int32_t sole_consumer(const qmac_graph *g, int32_t v)
+{
+    for (int32_t o = 0; o < g->n_outputs; ++o)
+        if (g->outputs[o] == v)
+            return -1;
+    int32_t who = -1;
+    for (int32_t i = 0; i < g->n_nodes; ++i)
+        for (int32_t k = 0; k < g->nodes[i].n_in; ++k)
+            if (g->nodes[i].in[k] == v) {
+                if (who >= 0)
+                    return -1;
+                who = i;
+            }
+    return who;
+}
+
+static int same_qparams(const qmac_qinfo *a, const qmac_qinfo *b)
+{
+    return a->n == 1 && b->n == 1 && !a->dynamic && !b->dynamic && !a->block && !b->block &&
+           a->dtype == b->dtype && a->scale[0] == b->scale[0] && a->zp[0] == b->zp[0];
+}
+
+/* DequantizeLinear -> {MaxPool, Relu/Clip, Concat} -> QuantizeLinear, every DQ and the Q with the
+ * same type, scale and zero point, is the op on the integers: the ops are order-preserving or move
+ * data, and Q(DQ(x)) = x for 8-bit x (the float round trip errs by far less than half a step), so
+ * Q(max(DQ(x), DQ(y))) = max(x, y), Q(clip(DQ(x), lo, hi)) = clamp(x, Q(lo), Q(hi)). ONNX Runtime
+ * drops such Q/DQ pairs around MaxPool too. The op takes the DQs' inputs and the Q's output; the
+ * Q node goes (and the DQs, once nobody else reads them). */
+static void fold_qdq_islands(qmac_graph *g)
+{
+    for (int32_t i = 0; i < g->n_nodes; ++i) {
+        qmac_node *n = &g->nodes[i];
+        if ((n->op != QMAC_NODE_MAXPOOL && n->op != QMAC_NODE_CLAMP && n->op != QMAC_NODE_CONCAT) ||
+            n->n_out != 1 || n->qin)
+            continue;
+        const int32_t qi = sole_consumer(g, n->out[0]);
+        if (qi < 0 || g->nodes[qi].op != QMAC_NODE_QUANTIZE || g->nodes[qi].in[0] != n->out[0])
+            continue;
+        const qmac_node *q = &g->nodes[qi];
+        int ok = q->qy.dtype == QMAC_DT_INT8 || q->qy.dtype == QMAC_DT_UINT8;
+        int32_t src[QMAC_MAX_NODE_IO];
+        const int32_t acts = n->op == QMAC_NODE_CONCAT ? n->n_in : 1;
+        for (int32_t k = 0; k < acts && ok; ++k) {
+            const int32_t d = producer(g, n->in[k]);
+            ok = d >= 0 && g->nodes[d].op == QMAC_NODE_DEQUANTIZE && same_qparams(&g->nodes[d].qx, &q->qy);
+            src[k] = ok ? g->nodes[d].in[0] : -1;
+        }
+        if (!ok)
+            continue;
+        if (n->op == QMAC_NODE_CLAMP) {
+            int32_t qmin, qmax;
+            qmac_dtype_range(q->qy.dtype, &qmin, &qmax);
+            if (n->has_lo)
+                n->lo = qmac_quantize_f32((float)n->lo, q->qy.scale[0], q->qy.zp[0], qmin, qmax,
+                                          QMAC_ROUND_HALF_EVEN);
+            if (n->has_hi)
+                n->hi = qmac_quantize_f32((float)n->hi, q->qy.scale[0], q->qy.zp[0], qmin, qmax,
+                                          QMAC_ROUND_HALF_EVEN);
+        }
+        for (int32_t k = 0; k < acts; ++k)
+            n->in[k] = src[k];
+        n->out[0] = q->out[0];
+        char *ops = malloc(strlen(n->onnx_ops) + 12);
+        if (ops) {
+            sprintf(ops, "DQ->%s->Q", n->onnx_ops);
+            free(n->onnx_ops);
+            n->onnx_ops = ops;
+        }
+        g->nodes[qi].n_out = 0; /* dead: removed with the unread DQs */
+    }
+}
+
 /* Remove nodes whose outputs nobody reads (the DequantizeLinear nodes of fused groups). */
 static void remove_dead_nodes(qmac_graph *g)
 {
@@ -1491,6 +1574,7 @@ static qmac_status import_graph(ctx_t *c, const QmacOnnx__Model *m)
     }
     if (g->n_outputs == 0)
         return qmac_set_error(QMAC_ERR_FORMAT, "the graph has no outputs");
+    fold_qdq_islands(g);
     remove_dead_nodes(g);
     return QMAC_OK;
 }
