@@ -20,7 +20,9 @@ also compiles each convolution of ResNet-18 and MobileNetV2 (224 x 224, random i
 and runs it on that RTL (`qmac run --backend rtl`): MAC utilization in RTL cycles, MAC-weighted
 (resnet18_conv_utilization, resnet18_min_layer_utilization, mobilenetv2_pointwise_utilization,
 mobilenetv2_depthwise_utilization) and the cycle model's cycles over the RTL's per layer
-(layer_cycle_model_vs_rtl_min/max). --json merges every printed figure into one JSON object {"name": value}
+(layer_cycle_model_vs_rtl_min/max); then whole networks (scripts/make_nets.py): ResNet-50's compile time
+(resnet50_compile_s), ResNet-18 and MobileNetV2 on the golden model and the RTL, bit-exact against ONNX
+Runtime, with wall time (resnet18_rtl_sim_s), RTL cycles and MAC utilization. --json merges every printed figure into one JSON object {"name": value}
 (names in snake_case with their unit); keys of other benchmarks already in the file are kept.
 """
 import json
@@ -153,6 +155,55 @@ def bench_layers(qmac, rtl_sim, tmp, figures):
     print(f"  ({time.perf_counter() - t0:.0f} s)")
 
 
+def bench_nets(qmac, rtl_sim, tmp, figures, repeat):
+    """Whole networks (scripts/make_nets.py): ResNet-50's compile time (process included, best of
+    `repeat`), ResNet-18 and MobileNetV2 on the golden model and on the RTL (lock-step with the
+    golden model: the wall time of one inference, process included) with their cycles and MAC
+    utilization, each output checked bit-exact against ONNX Runtime."""
+    import onnxruntime as ort
+
+    nets = os.path.join(tmp, "nets")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_nets.py"), "--out", nets, "--nets",
+                    "resnet18,mobilenetv2,resnet50", "--inputs", "1"], check=True, capture_output=True)
+    print("\nwhole networks (224 x 224, quantize_static QDQ uint8, bit-exact vs ONNX Runtime):")
+    model = os.path.join(nets, "resnet50.onnx")
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([qmac, "compile", model, "-o", os.path.join(tmp, "r50"), "-q"], check=True)
+        best = min(best, time.perf_counter() - t0)
+    figures["resnet50_compile_s"] = round(best, 3)
+    print(f"  resnet50 compile (load, plan, lower, write; process included): {best:.3f} s")
+    for net in ("resnet18", "mobilenetv2"):
+        model, xp = os.path.join(nets, f"{net}.onnx"), os.path.join(nets, f"{net}.in0.npy")
+        sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        want = sess.run(None, {"input": np.load(xp)})[0]
+        for backend in ("golden", "rtl"):
+            out = os.path.join(tmp, f"{net}-{backend}")
+            cmd = [qmac, "run", model, "--input", xp, "--output", out, "--backend", backend, "--report"]
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, QMAC_RTL_SIM=rtl_sim))
+            dt = time.perf_counter() - t0
+            if r.returncode != 0:
+                raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{r.stdout}{r.stderr}")
+            got = np.load(os.path.join(out, os.listdir(out)[0]))
+            if got.tobytes() != want.tobytes():
+                raise SystemExit(f"bench: {net} on {backend} differs from ONNX Runtime")
+            total = re.search(r"total: (\d+) cycles, (\d+) MACs", r.stdout)
+            cyc, macs = int(total.group(1)), int(total.group(2))
+            figures[f"{net}_{backend}_s"] = round(dt, 2)
+            if backend == "rtl":
+                rtl = int(re.search(r"CYCLES +(\d+)", r.stdout).group(1))
+                figures[f"{net}_rtl_cycles"] = rtl
+                figures[f"{net}_mac_utilization"] = round(macs / (rtl * 256), 4)
+                print(f"  {net} on the RTL: {dt:.1f} s wall, {rtl} cycles ({cyc / rtl:.4f} predicted), "
+                      f"{100 * macs / (rtl * 256):.1f}% MAC utilization, bit-exact")
+            else:
+                print(f"  {net} on the golden model: {dt:.2f} s wall, bit-exact")
+    figures["resnet18_rtl_sim_s"] = figures.pop("resnet18_rtl_s")
+    figures["mobilenetv2_rtl_sim_s"] = figures.pop("mobilenetv2_rtl_s")
+
+
 def run(qmac, model, inputs, out, repeat):
     best = float("inf")
     for _ in range(repeat):
@@ -219,6 +270,7 @@ def main():
             return 1
     if a.layers and a.accel_sim:
         bench_layers(a.qmac, os.path.abspath(a.accel_sim), tmp, figures)
+        bench_nets(a.qmac, os.path.abspath(a.accel_sim), tmp, figures, a.repeat)
     if a.json:
         merge_json(a.json, figures)  # after the simulator's merge: one sorted object
         print(f"figures written to {a.json}")

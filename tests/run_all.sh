@@ -140,6 +140,16 @@ if [ "$what" = all ]; then
         suite example "$PYTHON" tests/example/check_example.py --qmac "$QMAC"
         suite example-golden "$PYTHON" tests/example/check_example.py --qmac "$QMAC" --backend golden
     fi
+    # whole networks (torchvision's architectures, quantize_static) bit-exact vs ONNX Runtime, every
+    # layer compiled: make test runs ResNet-18 and MobileNetV2 (QDQ, uint8) on the reference and
+    # the golden model and MobileNetV2 on the RTL; test-long every format and activation type,
+    # ResNet-50 too, two inputs, ResNet-18 on the RTL as well
+    if [ "$SCALE" -gt 1 ]; then
+        suite nets "$PYTHON" tests/nets/test_nets.py --qmac "$QMAC" --nets resnet18,mobilenetv2,resnet50 \
+            --variants qdq-uint8,qdq-int8,qop-uint8,qop-int8 --inputs 2 --rtl-nets resnet18,mobilenetv2
+    else
+        suite nets "$PYTHON" tests/nets/test_nets.py --qmac "$QMAC" --rtl-nets mobilenetv2
+    fi
     sim_suites
 fi
 
