@@ -99,6 +99,18 @@ static cJSON *tensors_json(const qmac_model_tensor *t, int32_t n)
         cJSON_AddNumberToObject(o, "channels", t[k].channels);
         cJSON_AddNumberToObject(o, "row_groups", t[k].groups);
         cJSON_AddNumberToObject(o, "fill", t[k].fill);
+        if (t[k].im2col) {
+            cJSON *w = cJSON_CreateObject();
+            const int kern[2] = {(int)t[k].kh, (int)t[k].kw}, str[2] = {(int)t[k].sh, (int)t[k].sw},
+                      dil[2] = {(int)t[k].dh, (int)t[k].dw}, pad[2] = {(int)t[k].pt, (int)t[k].pl},
+                      out[2] = {(int)t[k].oh, (int)t[k].ow};
+            cJSON_AddItemToObject(w, "kernel", cJSON_CreateIntArray(kern, 2));
+            cJSON_AddItemToObject(w, "strides", cJSON_CreateIntArray(str, 2));
+            cJSON_AddItemToObject(w, "dilations", cJSON_CreateIntArray(dil, 2));
+            cJSON_AddItemToObject(w, "pads_begin", cJSON_CreateIntArray(pad, 2));
+            cJSON_AddItemToObject(w, "out", cJSON_CreateIntArray(out, 2));
+            cJSON_AddItemToObject(o, "im2col", w);
+        }
         cJSON_AddItemToArray(a, o);
     }
     return a;

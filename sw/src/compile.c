@@ -38,6 +38,7 @@ typedef struct {
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
     uint32_t off;      /* ACCEL root: arena offset */
     uint8_t fill;      /* host input: padding-channel byte */
+    qmac_model_tensor col; /* host input: its reader's windows (col.im2col), see compile.h */
 } vinfo;
 
 typedef struct {
@@ -91,7 +92,9 @@ static void layout_of(const cc *c, const vinfo *v, uint32_t *channels, uint32_t 
 {
     const int64_t ch = v->lay_c;
     *channels = (uint32_t)ch;
-    *pixels = ch ? (uint32_t)(count_of(v->rank, v->shape) / ch) : 0;
+    *pixels = v->col.im2col ? (uint32_t)v->shape[0] * v->col.oh * v->col.ow
+              : ch          ? (uint32_t)(count_of(v->rank, v->shape) / ch)
+                            : 0;
     *groups = cdiv((uint64_t)ch, c->n);
 }
 
@@ -210,6 +213,18 @@ static qmac_status check_bias(const cc *c, const qmac_node *n, int k, int64_t nc
     return QMAC_OK;
 }
 
+/* Nodes (and graph outputs) reading value id. */
+static int32_t readers(const cc *c, int32_t id)
+{
+    int32_t r = 0;
+    for (int32_t k = 0; k < c->g->n_outputs; ++k)
+        r += c->g->outputs[k] == id;
+    for (int32_t i = 0; i < c->g->n_nodes; ++i)
+        for (int32_t k = 0; k < c->g->nodes[i].n_in; ++k)
+            r += c->g->nodes[i].in[k] == id;
+    return r;
+}
+
 static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
 {
     qmac_status st;
@@ -244,6 +259,34 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
         return st;
     if ((st = use_accel(c, n, n->in[0], 1, n->qx.zp[0])))
         return st;
+    /* a host-written input with few channels that only this convolution reads: the host writes
+     * its windows (im2col), so each vector carries C kh kw channels instead of C */
+    vinfo *xv = &c->v[n->in[0]];
+    const uint64_t K = (uint64_t)C * (uint64_t)kh * (uint64_t)kw;
+    if (xv->host_in && xv->root == n->in[0] && n->group == 1 && readers(c, n->in[0]) == 1 &&
+        (uint64_t)cdiv(K, c->n) < (uint64_t)cdiv((uint64_t)C, c->n) * (uint64_t)kh * (uint64_t)kw &&
+        K <= 65535) {
+        qmac_model_tensor *t = &xv->col;
+        t->im2col = 1;
+        t->kh = (uint32_t)kh;
+        t->kw = (uint32_t)kw;
+        t->sh = (uint32_t)nn.strides[0];
+        t->sw = (uint32_t)nn.strides[1];
+        t->dh = (uint32_t)nn.dilations[0];
+        t->dw = (uint32_t)nn.dilations[1];
+        t->oh = (uint32_t)oh;
+        t->ow = (uint32_t)ow;
+        int32_t b0 = 0, a0;
+        if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)H, kh, &b0, &a0, &oh)))
+            return st;
+        t->pt = (uint32_t)b0;
+        if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)W, kw, &b0, &a0, &ow)))
+            return st;
+        t->pl = (uint32_t)b0;
+        xv->lay_c = (int64_t)K;
+        xv->lay_inner = (int64_t)oh * ow;
+    }
+    x = &c->v[n->in[0]];
     int64_t ysh[4] = {x->shape[0], M, sp == 2 ? oh : ow, ow};
     def_accel(c, n->out[0], n->qy.dtype, x->rank, ysh, 1);
     return add_layer(c, i, "conv");
@@ -972,6 +1015,14 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
         for (size_t ic = 0; ic < cin_g; ++ic)
             for (size_t t = 0; t < taps; ++t)
                 wt[(oc * taps + t) * cin_g + ic] = src[(oc * cin_g + ic) * taps + t];
+    if (x->col.im2col) { /* the host wrote the windows: a 1 x 1 convolution over them, whose
+                            weights are the OHWI rows as they are */
+        d->h = x->col.oh;
+        d->w = x->col.ow;
+        d->cin = (uint32_t)(cin_g * taps);
+        d->kh = d->kw = d->stride_h = d->stride_w = d->dil_h = d->dil_w = 1;
+        d->pad_t = d->pad_b = d->pad_l = d->pad_r = 0;
+    }
     j.w = wt;
     st = emit_conv(c, n, &j, ml);
     free(wt);
@@ -1368,6 +1419,12 @@ static void describe(const cc *c, int32_t id, qmac_model_tensor *t)
     layout_of(c, v, &t->channels, &t->pixels, &t->groups);
     t->inner = (uint32_t)v->lay_inner;
     t->fill = v->fill;
+    if (v->col.im2col) {
+        const qmac_model_tensor k = v->col;
+        t->im2col = 1;
+        t->kh = k.kh, t->kw = k.kw, t->sh = k.sh, t->sw = k.sw, t->dh = k.dh, t->dw = k.dw;
+        t->pt = k.pt, t->pl = k.pl, t->oh = k.oh, t->ow = k.ow;
+    }
 }
 
 /* The boundary tensors: host-written roots and host-read values. */
@@ -1654,9 +1711,38 @@ qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qma
     return QMAC_OK;
 }
 
+/* The windows of an im2col input (compile.h). */
+static void write_im2col(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t,
+                         const qmac_tensor *x)
+{
+    const size_t C = (size_t)x->shape[1], H = x->rank == 4 ? (size_t)x->shape[2] : 1,
+                 W = (size_t)x->shape[x->rank - 1];
+    const uint8_t *src = x->data;
+    uint8_t *dst = image + (t->addr - m->base);
+    for (size_t b = 0; b < (size_t)x->shape[0]; ++b)
+        for (size_t oy = 0; oy < t->oh; ++oy)
+            for (size_t ox = 0; ox < t->ow; ++ox) {
+                uint8_t *row = dst + ((b * t->oh + oy) * t->ow + ox) * t->groups * m->hw.dim;
+                for (size_t ky = 0; ky < t->kh; ++ky)
+                    for (size_t kx = 0; kx < t->kw; ++kx) {
+                        const int64_t iy = (int64_t)(oy * t->sh + ky * t->dh) - t->pt,
+                                      ix = (int64_t)(ox * t->sw + kx * t->dw) - t->pl;
+                        if (iy < 0 || iy >= (int64_t)H || ix < 0 || ix >= (int64_t)W)
+                            continue; /* the fill */
+                        for (size_t ch = 0; ch < C; ++ch)
+                            row[(ky * t->kw + kx) * C + ch] =
+                                src[((b * C + ch) * H + (size_t)iy) * W + (size_t)ix];
+                    }
+            }
+}
+
 void qmac_model_write(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t, const qmac_tensor *x)
 {
     memset(image + (t->addr - m->base), t->fill, (size_t)t->pixels * t->groups * m->hw.dim);
+    if (t->im2col) {
+        write_im2col(m, image, t, x);
+        return;
+    }
     const size_t cnt = qmac_tensor_count(x);
     for (size_t e = 0; e < cnt; ++e)
         image[layout_byte(m, t, e)] = ((const uint8_t *)x->data)[e];

@@ -323,13 +323,17 @@ def main():
         data = os.path.getsize(os.path.join(cdir, "model.data"))
         ok = (man["hw"]["dim"] == 4 and man["memory"]["prog_instructions"] * 32 == prog and
               man["memory"]["data_size"] == data and man["layers"][0]["name"] == "conv1" and
-              man["layers"][0]["cycles"] > 0 and man["inputs"][0]["name"] == "x")
+              man["layers"][0]["cycles"] > 0 and man["inputs"][0]["name"] == "x" and
+              # 2 channels, 3x3: the host writes the windows, 18 channels per output pixel
+              man["inputs"][0]["im2col"] == {"kernel": [3, 3], "strides": [1, 1], "dilations": [1, 1],
+                                             "pads_begin": [1, 1], "out": [5, 5]} and
+              man["inputs"][0]["channels"] == 18 and man["inputs"][0]["pixels"] == 25)
     except (OSError, ValueError, KeyError, IndexError) as e:
         ok = False
         print(f"  manifest: {e}")
     r.passed += ok
     r.failed += not ok
-    print(("ok   " if ok else "FAIL ") + "compile_outputs (manifest, program and data sizes agree)")
+    print(("ok   " if ok else "FAIL ") + "compile_outputs (manifest, program and data sizes agree, im2col input)")
     og = path("out_golden")
     r.run("run_golden", ["run", good, "--input", xin, "--output", og, "--backend", "golden", "--report"], 0,
           ["conv1"])

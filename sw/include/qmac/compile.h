@@ -56,6 +56,12 @@ typedef struct {
     uint32_t addr, pixels, channels, groups;
     uint32_t inner; /* pixels per index of the axes before the channel axis */
     uint8_t fill;   /* padding-channel byte written by the host (the zero point) */
+    /* im2col != 0 (an input read only by a convolution with few channels): the host writes the
+     * convolution's windows instead, [batch, C, H, W] (H = 1 for 1-D) as pixels (b, oy, ox) of
+     * batch * oh * ow, channel (ky kw + kx) C + c = x[b, c, oy sh + ky dh - pt, ox sw + kx dw - pl]
+     * (fill outside the image); the convolution becomes 1 x 1 over C kh kw channels. */
+    int im2col;
+    uint32_t kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
 } qmac_model_tensor;
 
 /* One accelerator layer: instructions [insn_first, insn_end) of the program. */
