@@ -230,45 +230,60 @@ uint32_t qmac_add_plan_valu_ops(const qmac_add_plan *p)
     return ops;
 }
 
-qmac_status qmac_add_plan_emit(const qmac_add_plan *p, uint32_t ia, uint32_t ib, uint32_t acc, uint32_t rows,
-                               qmac_prog *prog, uint32_t *y_row)
+/* One VALU over the walk: loops count1 x count0, A's outer stride a_s1, ACC rows contiguous. */
+static qmac_status valu(qmac_prog *prog, const qmac_add_walk *w, uint32_t a_s1, qmac_insn in)
+{
+    qmac_insn_valu *v = &in.u.valu;
+    v->count0 = w->count0;
+    v->count1 = w->count1;
+    v->a_s0 = v->dst_s0 = v->b_s0 = 1;
+    v->a_s1 = a_s1;
+    v->dst_s1 = v->b_s1 = w->count0;
+    return qmac_prog_push(prog, &in);
+}
+
+qmac_status qmac_add_plan_emit(const qmac_add_plan *p, const qmac_add_walk *w, qmac_prog *prog,
+                               uint32_t *y_row)
 {
     const uint32_t sa = p->dt_a == QMAC_DT_INT8, sb = p->dt_b == QMAC_DT_INT8;
-    const uint32_t rv = acc, rt = acc + rows, ry = acc + 2 * rows;
+    const uint32_t rows = w->count0 * w->count1, c0 = w->count0;
+    const uint32_t rv = w->acc, rt = w->acc + rows, ry = w->acc + 2 * rows;
     qmac_status st = QMAC_OK;
-#define VALU(...)                                                                                            \
+    /* every ACC operand walks its rows contiguously: (i1, i0) -> i1 count0 + i0; A from INP walks
+     * the operand's own outer stride */
+#define VALU(a_s1_, ...)                                                                                     \
     do {                                                                                                     \
         if (st == QMAC_OK)                                                                                   \
-            st = qmac_prog_push(prog, &QMAC_INSN_VALU(.count0 = rows, .count1 = 1, .a_s0 = 1, .dst_s0 = 1,   \
-                                                      .b_s0 = 1, __VA_ARGS__));                              \
+            st = valu(prog, w, (a_s1_), QMAC_INSN_VALU(__VA_ARGS__));                                        \
     } while (0)
-    VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sa, .a = ia, .dst = rv,
-         .imm = (uint32_t)p->mult[0], .shift = p->shift[0]);
-    VALU(.alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sb, .a = ib, .dst = rt,
-         .imm = (uint32_t)p->mult[1], .shift = p->shift[1]);
-    VALU(.alu = QMAC_ALU_ADD, .a = rv, .b = rt, .dst = rv);
-    VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a = rv, .dst = rv, .imm = (uint32_t)p->bias);
-    VALU(.alu = p->round == QMAC_ADD_ROUND_AWAY ? QMAC_ALU_SHRR : QMAC_ALU_SHR, .b_imm = 1, .a = rv,
+    VALU(w->a_s1, .alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sa, .a = w->ia,
+         .dst = rv, .imm = (uint32_t)p->mult[0], .shift = p->shift[0]);
+    VALU(w->b_s1, .alu = QMAC_ALU_MBQM, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sb, .a = w->ib,
+         .dst = rt, .imm = (uint32_t)p->mult[1], .shift = p->shift[1]);
+    VALU(c0, .alu = QMAC_ALU_ADD, .a = rv, .b = rt, .dst = rv);
+    VALU(c0, .alu = QMAC_ALU_ADD, .b_imm = 1, .a = rv, .dst = rv, .imm = (uint32_t)p->bias);
+    VALU(c0, .alu = p->round == QMAC_ADD_ROUND_AWAY ? QMAC_ALU_SHRR : QMAC_ALU_SHR, .b_imm = 1, .a = rv,
          .dst = ry, .imm = p->round == QMAC_ADD_ROUND_EVEN ? 0u : (uint32_t)p->s);
     if (p->n_exc > 0 && p->keyed) { /* V's rows become the key a * 512 + b */
-        VALU(.alu = QMAC_ALU_MUL, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sa, .a = ia, .dst = rv,
-             .imm = 512u);
-        VALU(.alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_INP, .a_signed = sb, .a = ib, .b = rv, .dst = rv);
+        VALU(w->a_s1, .alu = QMAC_ALU_MUL, .b_imm = 1, .a_buf = QMAC_ABUF_INP, .a_signed = sa, .a = w->ia,
+             .dst = rv, .imm = 512u);
+        VALU(w->b_s1, .alu = QMAC_ALU_ADD, .a_buf = QMAC_ABUF_INP, .a_signed = sb, .a = w->ib, .b = rv,
+             .dst = rv);
     }
     uint32_t sum = 0;
     for (int32_t e = 0; e < p->n_exc; ++e) {
         const int32_t d = unit(p, p->exc_d[e]);
-        VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a = rv, .dst = rt, .imm = 0u - (uint32_t)p->exc_key[e]);
-        VALU(.alu = QMAC_ALU_MAX, .b_imm = 1, .a = rt, .dst = rt, .imm = 0xffffffffu);
-        VALU(.alu = QMAC_ALU_MIN, .b_imm = 1, .a = rt, .dst = rt, .imm = 1u);
-        VALU(.alu = QMAC_ALU_MUL, .a = rt, .b = rt, .dst = rt);
+        VALU(c0, .alu = QMAC_ALU_ADD, .b_imm = 1, .a = rv, .dst = rt, .imm = 0u - (uint32_t)p->exc_key[e]);
+        VALU(c0, .alu = QMAC_ALU_MAX, .b_imm = 1, .a = rt, .dst = rt, .imm = 0xffffffffu);
+        VALU(c0, .alu = QMAC_ALU_MIN, .b_imm = 1, .a = rt, .dst = rt, .imm = 1u);
+        VALU(c0, .alu = QMAC_ALU_MUL, .a = rt, .b = rt, .dst = rt);
         if (d != 1 && d != -1)
-            VALU(.alu = QMAC_ALU_MUL, .b_imm = 1, .a = rt, .dst = rt, .imm = (uint32_t)d);
-        VALU(.alu = d == -1 ? QMAC_ALU_ADD : QMAC_ALU_SUB, .a = ry, .b = rt, .dst = ry);
+            VALU(c0, .alu = QMAC_ALU_MUL, .b_imm = 1, .a = rt, .dst = rt, .imm = (uint32_t)d);
+        VALU(c0, .alu = d == -1 ? QMAC_ALU_ADD : QMAC_ALU_SUB, .a = ry, .b = rt, .dst = ry);
         sum += (uint32_t)d;
     }
     if (p->n_exc > 0)
-        VALU(.alu = QMAC_ALU_ADD, .b_imm = 1, .a = ry, .dst = ry, .imm = sum);
+        VALU(c0, .alu = QMAC_ALU_ADD, .b_imm = 1, .a = ry, .dst = ry, .imm = sum);
 #undef VALU
     *y_row = ry;
     return st;

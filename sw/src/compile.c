@@ -44,8 +44,15 @@ typedef struct {
 typedef struct {
     int32_t node;
     const char *kind;
-    qmac_add_plan *add; /* add: its vector-unit program (owned) */
+    struct add_info *add; /* add: its program and operands (owned) */
 } layer;
+
+/* An add's operand k: the output's rows (full) or the G rows of one pixel repeated for every
+ * pixel (chan: a per-channel or scalar broadcast); a constant is written into the data image. */
+struct add_info {
+    qmac_add_plan plan;
+    int chan[2], konst[2];
+};
 
 typedef struct {
     const qmac_graph *g;
@@ -651,53 +658,100 @@ static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
     return add_layer(c, i, "concat");
 }
 
-/* An add of two 8-bit tensors of one shape, under any rule: a vector-unit program planned (and
- * proven equal to the rule's add on all 65536 input pairs) here, see add_prog.h. */
+/* Operand x of an add with output shape y (right-aligned): 0 the same shape, 1 a broadcast along
+ * every axis but (possibly) the channel axis cax, -1 anything else. */
+static int add_operand_form(int32_t xr, const int64_t *xs, int32_t yr, const int64_t *ys, int32_t cax)
+{
+    if (xr > yr)
+        return -1;
+    if (xr == yr && !memcmp(xs, ys, sizeof(int64_t) * (size_t)xr))
+        return 0;
+    for (int32_t a = 0; a < xr; ++a) {
+        const int32_t ya = a + yr - xr;
+        if (xs[a] != 1 && (ya != cax || xs[a] != ys[ya]))
+            return -1;
+    }
+    return 1;
+}
+
+/* An add of two 8-bit tensors under any rule: a vector-unit program planned (and proven equal to
+ * the rule's add on all 65536 input pairs) here, see add_prog.h. Operands: an activation of the
+ * output's shape, or a per-channel / scalar broadcast (an activation of shape [1, C, 1, 1], or any
+ * constant). */
 static qmac_status classify_add(cc *c, int32_t i, const qmac_node *n)
 {
-    if (!is_act(c, n, 0) || !is_act(c, n, 1))
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add with a constant input is not lowered");
     if (n->qx.dynamic || n->qw.dynamic || n->qy.dynamic)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "run-time quantization parameters are not lowered");
-    const vinfo *a = &c->v[n->in[0]], *b = &c->v[n->in[1]];
-    if (a->rank != b->rank || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->rank))
-        return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                    "a broadcasting add ('%s' and '%s' differ in shape) is not lowered", vname(c, n->in[0]),
-                    vname(c, n->in[1]));
-    if (!is_q8(a->dtype) || !is_q8(b->dtype) || !is_q8(n->qy.dtype))
+    int32_t rk[2];
+    const int64_t *sh[2];
+    qmac_dtype dt[2];
+    int act[2];
+    for (int k = 0; k < 2; ++k) {
+        act[k] = is_act(c, n, k);
+        const qmac_value *gv = &c->g->values[n->in[k]];
+        const vinfo *v = &c->v[n->in[k]];
+        rk[k] = act[k] ? v->rank : gv->konst.rank;
+        sh[k] = act[k] ? v->shape : gv->konst.shape;
+        dt[k] = act[k] ? v->dtype : gv->konst.dtype;
+    }
+    if (!is_q8(dt[0]) || !is_q8(dt[1]) || !is_q8(n->qy.dtype))
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add of %s and %s into %s is not lowered (only int8/uint8)",
-                    qmac_dtype_name(a->dtype), qmac_dtype_name(b->dtype), qmac_dtype_name(n->qy.dtype));
-    const int32_t cax = a->kind == V_ACCEL   ? a->cax
-                        : b->kind == V_ACCEL ? b->cax
-                        : a->rank >= 3       ? 1
-                                             : a->rank - 1;
+                    qmac_dtype_name(dt[0]), qmac_dtype_name(dt[1]), qmac_dtype_name(n->qy.dtype));
+    /* the output's shape (numpy broadcasting) must be that of an activation operand: its layout */
+    const int32_t yr = rk[0] > rk[1] ? rk[0] : rk[1];
+    int64_t ys[QMAC_MAX_RANK];
+    for (int32_t a = 0; a < yr; ++a) {
+        const int32_t a0 = a - (yr - rk[0]), a1 = a - (yr - rk[1]);
+        const int64_t d0 = a0 >= 0 ? sh[0][a0] : 1, d1 = a1 >= 0 ? sh[1][a1] : 1;
+        if (d0 != d1 && d0 != 1 && d1 != 1)
+            return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
+        ys[a] = d0 == 1 ? d1 : d0;
+    }
+    int full = -1;
+    for (int k = 1; k >= 0; --k)
+        if (act[k] && rk[k] == yr && !memcmp(sh[k], ys, sizeof(int64_t) * (size_t)yr))
+            full = k;
+    if (full < 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "an add with no activation of the output's shape is not lowered");
+    const vinfo *fv = &c->v[n->in[full]];
+    const int32_t cax = fv->kind == V_ACCEL ? fv->cax : fv->rank >= 3 ? 1 : fv->rank - 1;
     if (cax < 0)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "an add of a flattened view is not lowered");
-    qmac_add_pair pair;
-    qmac_status st = qmac_add_pair_prepare(
-        n, c->o->rule, qmac_add_onnxrt_a_is_scalar(a->rank, a->shape, a->rank, a->shape), &pair);
-    if (st != QMAC_OK)
-        return st;
-    qmac_add_plan *plan = malloc(sizeof *plan);
-    if (!plan)
+    struct add_info *info = calloc(1, sizeof *info);
+    if (!info)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-    if ((st = qmac_add_plan_make(a->dtype, b->dtype, n->qy.dtype, pair.lo, pair.hi, pair.ra, pair.rb, pair.c,
-                                 qmac_add_pair_eval, &pair, plan)) != QMAC_OK) {
-        free(plan);
-        return FAIL(st, n, "%s", qmac_last_error());
+    qmac_status st = QMAC_OK;
+    for (int k = 0; k < 2 && st == QMAC_OK; ++k) {
+        const int form = add_operand_form(rk[k], sh[k], fv->rank, fv->shape, cax);
+        info->chan[k] = form == 1;
+        info->konst[k] = !act[k];
+        if (form < 0 || (form == 1 && act[k] && (rk[k] != fv->rank || sh[k][cax] != fv->shape[cax])))
+            st = FAIL(QMAC_ERR_UNSUPPORTED, n,
+                      "'%s' broadcasts along other axes than a per-channel or scalar operand (not lowered)",
+                      vname(c, n->in[k]));
     }
-    if ((st = use_accel(c, n, n->in[0], cax, n->qx.zp[0])) ||
-        (st = use_accel(c, n, n->in[1], cax, n->qw.zp[0]))) {
-        free(plan);
+    qmac_add_pair pair;
+    if (st == QMAC_OK)
+        st = qmac_add_pair_prepare(n, c->o->rule,
+                                   qmac_add_onnxrt_a_is_scalar(rk[0], sh[0], fv->rank, fv->shape), &pair);
+    if (st == QMAC_OK &&
+        (st = qmac_add_plan_make(dt[0], dt[1], n->qy.dtype, pair.lo, pair.hi, pair.ra, pair.rb, pair.c,
+                                 qmac_add_pair_eval, &pair, &info->plan)) != QMAC_OK)
+        st = FAIL(st, n, "%s", qmac_last_error());
+    for (int k = 0; k < 2 && st == QMAC_OK; ++k)
+        if (act[k])
+            st = use_accel(c, n, n->in[k], cax, k ? n->qw.zp[0] : n->qx.zp[0]);
+    if (st == QMAC_OK) {
+        fv = &c->v[n->in[full]];
+        def_accel(c, n->out[0], n->qy.dtype, fv->rank, fv->shape, cax);
+        st = add_layer(c, i, "add");
+    }
+    if (st != QMAC_OK) {
+        free(info);
         return st;
     }
-    a = &c->v[n->in[0]];
-    def_accel(c, n->out[0], n->qy.dtype, a->rank, a->shape, cax);
-    if ((st = add_layer(c, i, "add")) != QMAC_OK) {
-        free(plan);
-        return st;
-    }
-    c->lay[c->n_lay - 1].add = plan;
+    c->lay[c->n_lay - 1].add = info;
     return QMAC_OK;
 }
 
@@ -1335,47 +1389,100 @@ static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
     return QMAC_OK;
 }
 
-/* An add: passes of R rows (whole tensors walked as one run of rows, a and b in the same layout),
- * double-buffered: the LOADs of pass k + 1 go before pass k's vector program, into the other INP
- * slot, so the DMA streams while the vector unit computes. */
-static qmac_status lower_add(cc *c, const qmac_node *n, const qmac_add_plan *p)
+/* A constant operand of an add in the output y's layout: every pixel (full) or one (chan). */
+static qmac_status add_constant(cc *c, const qmac_tensor *k, const vinfo *y, int chan, uint8_t fill,
+                                uint32_t *addr)
+{
+    uint32_t ch, px, gr;
+    layout_of(c, y, &ch, &px, &gr);
+    const size_t pixels = chan ? 1 : px, off = data_alloc(c, pixels * gr * c->n);
+    if (off == SIZE_MAX)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    memset(c->data + off, fill, pixels * gr * c->n);
+    const size_t C = (size_t)y->lay_c, inner = (size_t)y->lay_inner,
+                 cnt = (size_t)count_of(y->rank, y->shape);
+    for (size_t e = 0; e < cnt; ++e) {
+        const size_t outer = e / (C * inner), cc_ = e / inner % C, in = e % inner, p = outer * inner + in;
+        if (chan && p)
+            continue;
+        size_t src = 0, rem = e, stride = 1; /* e's index in k, broadcast (right-aligned) */
+        for (int32_t a = y->rank - 1; a >= 0; --a) {
+            const size_t idx = rem % (size_t)y->shape[a];
+            rem /= (size_t)y->shape[a];
+            const int32_t ka = a - (y->rank - k->rank);
+            if (ka >= 0) {
+                if (k->shape[ka] != 1)
+                    src += idx * stride;
+                stride *= (size_t)k->shape[ka];
+            }
+        }
+        c->data[off + p * gr * c->n + cc_] = ((const uint8_t *)k->data)[src];
+    }
+    *addr = c->m->data_addr + (uint32_t)off;
+    return QMAC_OK;
+}
+
+/* An add: passes of whole pixels (G rows each), double-buffered: the LOADs of pass k + 1 go before
+ * pass k's vector program, into the other INP slot, so the DMA streams while the vector unit
+ * computes. A per-channel operand's G rows are loaded once and read with outer stride 0. */
+static qmac_status lower_add(cc *c, const qmac_node *n, const struct add_info *info)
 {
     const qmac_hw_config *hw = &c->o->hw;
+    const qmac_add_plan *p = &info->plan;
+    const vinfo *y = &c->v[n->out[0]];
     const uint32_t N = c->n;
-    uint32_t ch, px, gr;
-    layout_of(c, &c->v[n->out[0]], &ch, &px, &gr);
-    const uint64_t rows = (uint64_t)px * gr;
-    const uint32_t R = min_u32(min_u32(hw->inp_rows / 4, (hw->acc_rows - 3) / (2 * QMAC_ADD_PROG_ACC_SETS)),
+    uint32_t ch, px, G;
+    layout_of(c, y, &ch, &px, &G);
+    const uint32_t R = min_u32(min_u32(hw->inp_rows / 4 > G ? (hw->inp_rows - 2 * G) / 4 : 0,
+                                       (hw->acc_rows - 3) / (2 * QMAC_ADD_PROG_ACC_SETS)),
                                min_u32(hw->out_rows / 2, 65535));
-    if (R == 0)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "the buffers are too small for an add");
+    const uint32_t pp = G ? R / G : 0; /* pixels per pass */
+    if (pp == 0)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "%u channel groups do not fit the buffers for an add", G);
     qmac_status st = post_setup(c, p->dt_y, 0, p->lo, p->hi, 0, qmac_add_plan_post_mult(p));
-    const uint32_t xa = vaddr(c, n->in[0]), xb = vaddr(c, n->in[1]), ya = vaddr(c, n->out[0]);
-    const uint64_t passes = (rows + R - 1) / R;
+    uint32_t addr[2];
+    for (int k = 0; k < 2 && st == QMAC_OK; ++k) {
+        if (info->konst[k])
+            st = add_constant(c, &c->g->values[n->in[k]].konst, y, info->chan[k],
+                              (uint8_t)((k ? n->qw.zp[0] : n->qx.zp[0]) & 0xff), &addr[k]);
+        else
+            addr[k] = vaddr(c, n->in[k]);
+        if (st == QMAC_OK && info->chan[k]) /* its G rows, after the two slots */
+            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = addr[k],
+                                        .sram = 4 * pp * G + (uint32_t)k * G, .x_size = G, .y_size = 1,
+                                        .z_size = 1, .x_stride = N));
+    }
+    const uint32_t ya = vaddr(c, n->out[0]);
+    const uint64_t passes = (px + pp - 1) / pp;
     for (uint64_t k = 0; k <= passes && st == QMAC_OK; ++k) {
-        if (k < passes) { /* the loads of pass k, into slot k % 2 */
-            const uint32_t r = (uint32_t)(rows - k * R < R ? rows - k * R : R), slot = (uint32_t)(k & 1);
-            st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = (uint32_t)(xa + k * R * N),
-                                        .sram = slot * 2 * R, .x_size = r, .y_size = 1, .z_size = 1,
-                                        .x_stride = N));
-            if (st == QMAC_OK)
-                st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = (uint32_t)(xb + k * R * N),
-                                            .sram = slot * 2 * R + R, .x_size = r, .y_size = 1, .z_size = 1,
-                                            .x_stride = N));
+        for (int o = 0; o < 2 && k < passes && st == QMAC_OK; ++o) { /* the loads of pass k, slot k % 2 */
+            const uint32_t np = (uint32_t)(px - k * pp < pp ? px - k * pp : pp), slot = (uint32_t)(k & 1);
+            if (!info->chan[o])
+                st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = (uint32_t)(addr[o] + k * pp * G * N),
+                                            .sram = (slot * 2 + (uint32_t)o) * pp * G, .x_size = np * G,
+                                            .y_size = 1, .z_size = 1, .x_stride = N));
         }
         if (k == 0 || st != QMAC_OK)
             continue;
         const uint64_t j = k - 1; /* compute and store pass j */
-        const uint32_t r = (uint32_t)(rows - j * R < R ? rows - j * R : R), slot = (uint32_t)(j & 1);
+        const uint32_t np = (uint32_t)(px - j * pp < pp ? px - j * pp : pp), slot = (uint32_t)(j & 1);
+        const qmac_add_walk w = {
+            .ia = info->chan[0] ? 4 * pp * G : slot * 2 * pp * G,
+            .a_s1 = info->chan[0] ? 0 : G,
+            .ib = info->chan[1] ? 4 * pp * G + G : (slot * 2 + 1) * pp * G,
+            .b_s1 = info->chan[1] ? 0 : G,
+            .acc = 3 + slot * QMAC_ADD_PROG_ACC_SETS * pp * G,
+            .count0 = G,
+            .count1 = np,
+        };
         uint32_t yrow = 0;
-        st = qmac_add_plan_emit(p, slot * 2 * R, slot * 2 * R + R, 3 + slot * QMAC_ADD_PROG_ACC_SETS * R, r,
-                                &c->m->prog, &yrow);
+        st = qmac_add_plan_emit(p, &w, &c->m->prog, &yrow);
         if (st == QMAC_OK)
-            st = push(c, QMAC_INSN_POST(.acc = yrow, .count0 = r, .count1 = 1, .acc_s0 = 1, .out = slot * R,
-                                        .out_s0 = 1));
+            st = push(c, QMAC_INSN_POST(.acc = yrow, .count0 = np * G, .count1 = 1, .acc_s0 = 1,
+                                        .out = slot * pp * G, .out_s0 = 1));
         if (st == QMAC_OK)
-            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = (uint32_t)(ya + j * R * N),
-                                         .sram = slot * R, .x_size = r, .y_size = 1, .z_size = 1,
+            st = push(c, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT, .dram = (uint32_t)(ya + j * pp * G * N),
+                                         .sram = slot * pp * G, .x_size = np * G, .y_size = 1, .z_size = 1,
                                          .x_stride = N));
     }
     return st;

@@ -109,7 +109,10 @@ static void check_on_golden(const qmac_hw_config *cfg, const ref_add *r, qmac_dt
                      QMAC_OK);
     assert_int_equal(qmac_prog_push(&prog, &QMAC_INSN_PARAM(.acc = 0)), QMAC_OK);
     uint32_t yrow = 0;
-    assert_int_equal(qmac_add_plan_emit(p, 0, rows, 3, rows, &prog, &yrow), QMAC_OK);
+    /* the same rows as a 2-D walk when rows splits in two: outer strides as wide as the inner loop */
+    const uint32_t c1 = rows % 2 ? 1u : 2u;
+    const qmac_add_walk walk = {0, rows / c1, rows, rows / c1, 3, rows / c1, c1};
+    assert_int_equal(qmac_add_plan_emit(p, &walk, &prog, &yrow), QMAC_OK);
     assert_int_equal(qmac_prog_push(&prog, &QMAC_INSN_POST(.acc = yrow, .count0 = rows, .count1 = 1,
                                                            .acc_s0 = 1, .out_s0 = 1)),
                      QMAC_OK);

@@ -73,12 +73,18 @@ int32_t qmac_add_plan_eval(const qmac_add_plan *plan, int32_t a, int32_t b);
 uint32_t qmac_add_plan_valu_ops(const qmac_add_plan *plan);
 #define QMAC_ADD_PROG_ACC_SETS 3 /* ACC rows per input row: V, scratch, Y */
 
-/* Emit the VALU instructions of one pass over `rows` rows: a in INP rows [ia, ia + rows), b in INP
- * rows [ib, ib + rows); ACC rows [acc, acc + 3 * rows) are scratch; Y ends in ACC rows
- * [*y_row, *y_row + rows) for a POST (set up by the caller: rule C, multiplier 1.0, bias 0,
+/* One pass of the program: count1 x count0 elements rows (outer, inner). Row (i1, i0) of a is INP
+ * row ia + i1 * a_s1 + i0, of b ib + i1 * b_s1 + i0 (an outer stride 0 repeats rows: a broadcast
+ * operand); ACC rows [acc, acc + 3 * count0 * count1) are scratch. */
+typedef struct {
+    uint32_t ia, a_s1, ib, b_s1, acc, count0, count1;
+} qmac_add_walk;
+
+/* Emit the VALU instructions of one pass; Y of row (i1, i0) ends in ACC row *y_row + i1 count0 +
+ * i0, for a POST (set up by the caller: rule C, multiplier qmac_add_plan_post_mult(), bias 0,
  * out_zp 0, clamp [lo, hi]). */
-qmac_status qmac_add_plan_emit(const qmac_add_plan *plan, uint32_t ia, uint32_t ib, uint32_t acc,
-                               uint32_t rows, qmac_prog *prog, uint32_t *y_row);
+qmac_status qmac_add_plan_emit(const qmac_add_plan *plan, const qmac_add_walk *w, qmac_prog *prog,
+                               uint32_t *y_row);
 
 #ifdef __cplusplus
 }
