@@ -349,6 +349,17 @@ def main():
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opset_imports=OPSET))
     r.run("compile_unsupported", ["compile", fmp, "-o", cbad], 2, ["float_pool", "not lowered"], outdir=cbad)
+    # an add broadcast along the width (not per channel) is refused, named, nothing written
+    qadd_inits = [numpy_helper.from_array(np.array(v, dtype=t), nm) for nm, v, t in
+                  [("s", 0.1, np.float32), ("z", 128, np.uint8)]]
+    badd = save_model("badd.onnx", helper.make_model(helper.make_graph(
+        [helper.make_node("QLinearAdd", ["a", "s", "z", "b", "s", "z", "s", "z"], ["y"], name="wide_add",
+                          domain="com.microsoft")], "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [1, 2, 4, 4]),
+         helper.make_tensor_value_info("b", TensorProto.UINT8, [1, 1, 1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], qadd_inits), opset_imports=OPSET))
+    r.run("compile_add_spatial_broadcast", ["compile", badd, "-o", cbad], 2, ["wide_add", "broadcasts", "'b'"],
+          outdir=cbad)
     r.run("compile_bad_config", ["compile", good, "-o", cbad, "--config", write("hw.json", b'{"dim": 3}')], 2,
           ["hw.json"], outdir=cbad)
     r.run("compile_config_key", ["compile", good, "-o", cbad, "--config", write("hw2.json", b'{"lanes": 16}')], 2,

@@ -74,9 +74,10 @@ def main():
             if ok:
                 with open(os.path.join(cdir, "manifest.json")) as f:
                     man = json.load(f)
-                host = [s.get("op", s.get("onnx_ops", "?")) for s in man.get("host_pre", []) + man.get("host_post", [])]
-                ok = len(host) <= 2
-                err = f"host steps {host}"
+                pre = [s["op"] for s in man["host_before"]]
+                post = [s["op"] for s in man["host_after"]]
+                ok = pre == ["quantize"] and post == ["dequantize"]
+                err = f"host steps before {pre}, after {post}"
             print(f"{'ok  ' if ok else 'FAIL'} {variant} {net}: compile ({len(man['layers']) if rc == 0 else 0} layers)"
                   + ("" if ok else f": {err.strip()}"))
             passed += ok
