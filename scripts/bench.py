@@ -191,7 +191,7 @@ def bench_nets(qmac, rtl_sim, tmp, figures, repeat):
                 raise SystemExit(f"bench: {net} on {backend} differs from ONNX Runtime")
             total = re.search(r"total: (\d+) cycles, (\d+) MACs", r.stdout)
             cyc, macs = int(total.group(1)), int(total.group(2))
-            figures[f"{net}_{backend}_s"] = round(dt, 2)
+            figures[f"{net}_rtl_sim_s" if backend == "rtl" else f"{net}_golden_s"] = round(dt, 2)
             if backend == "rtl":
                 rtl = int(re.search(r"CYCLES +(\d+)", r.stdout).group(1))
                 figures[f"{net}_rtl_cycles"] = rtl
@@ -200,8 +200,6 @@ def bench_nets(qmac, rtl_sim, tmp, figures, repeat):
                       f"{100 * macs / (rtl * 256):.1f}% MAC utilization, bit-exact")
             else:
                 print(f"  {net} on the golden model: {dt:.2f} s wall, bit-exact")
-    figures["resnet18_rtl_sim_s"] = figures.pop("resnet18_rtl_s")
-    figures["mobilenetv2_rtl_sim_s"] = figures.pop("mobilenetv2_rtl_s")
 
 
 def run(qmac, model, inputs, out, repeat):

@@ -99,16 +99,21 @@ static cJSON *tensors_json(const qmac_model_tensor *t, int32_t n)
         cJSON_AddNumberToObject(o, "channels", t[k].channels);
         cJSON_AddNumberToObject(o, "row_groups", t[k].groups);
         cJSON_AddNumberToObject(o, "fill", t[k].fill);
-        if (t[k].im2col) {
+        if (t[k].im2col.on) {
+            const qmac_im2col *c = &t[k].im2col;
             cJSON *w = cJSON_CreateObject();
-            const int kern[2] = {(int)t[k].kh, (int)t[k].kw}, str[2] = {(int)t[k].sh, (int)t[k].sw},
-                      dil[2] = {(int)t[k].dh, (int)t[k].dw}, pad[2] = {(int)t[k].pt, (int)t[k].pl},
-                      out[2] = {(int)t[k].oh, (int)t[k].ow};
-            cJSON_AddItemToObject(w, "kernel", cJSON_CreateIntArray(kern, 2));
-            cJSON_AddItemToObject(w, "strides", cJSON_CreateIntArray(str, 2));
-            cJSON_AddItemToObject(w, "dilations", cJSON_CreateIntArray(dil, 2));
-            cJSON_AddItemToObject(w, "pads_begin", cJSON_CreateIntArray(pad, 2));
-            cJSON_AddItemToObject(w, "out", cJSON_CreateIntArray(out, 2));
+            const struct {
+                const char *key;
+                const uint32_t *v;
+            } pairs[] = {{"kernel", c->kernel},
+                         {"strides", c->strides},
+                         {"dilations", c->dilations},
+                         {"pads_begin", c->pads},
+                         {"out", c->out}};
+            for (size_t j = 0; j < sizeof pairs / sizeof pairs[0]; ++j) {
+                const int v2[2] = {(int)pairs[j].v[0], (int)pairs[j].v[1]};
+                cJSON_AddItemToObject(w, pairs[j].key, cJSON_CreateIntArray(v2, 2));
+            }
             cJSON_AddItemToObject(o, "im2col", w);
         }
         cJSON_AddItemToArray(a, o);

@@ -38,7 +38,7 @@ typedef struct {
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
     uint32_t off;      /* ACCEL root: arena offset */
     uint8_t fill;      /* host input: padding-channel byte */
-    qmac_model_tensor col; /* host input: its reader's windows (col.im2col), see compile.h */
+    qmac_im2col col;   /* host input: written as its reader's windows (col.on), see compile.h */
 } vinfo;
 
 typedef struct {
@@ -99,9 +99,9 @@ static void layout_of(const cc *c, const vinfo *v, uint32_t *channels, uint32_t 
 {
     const int64_t ch = v->lay_c;
     *channels = (uint32_t)ch;
-    *pixels = v->col.im2col ? (uint32_t)v->shape[0] * v->col.oh * v->col.ow
-              : ch          ? (uint32_t)(count_of(v->rank, v->shape) / ch)
-                            : 0;
+    *pixels = v->col.on ? (uint32_t)v->shape[0] * v->col.out[0] * v->col.out[1]
+              : ch      ? (uint32_t)(count_of(v->rank, v->shape) / ch)
+                        : 0;
     *groups = cdiv((uint64_t)ch, c->n);
 }
 
@@ -259,10 +259,10 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
     if (sp == 1) {
         nn.strides[0] = nn.dilations[0] = 1;
     }
-    int32_t pb, pa, oh = 1, ow;
-    if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)H, kh, &pb, &pa, &oh)))
+    int32_t pt = 0, pl, pa, oh = 1, ow;
+    if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)H, kh, &pt, &pa, &oh)))
         return st;
-    if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)W, kw, &pb, &pa, &ow)))
+    if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)W, kw, &pl, &pa, &ow)))
         return st;
     if ((st = use_accel(c, n, n->in[0], 1, n->qx.zp[0])))
         return st;
@@ -273,23 +273,12 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
     if (xv->host_in && xv->root == n->in[0] && n->group == 1 && readers(c, n->in[0]) == 1 &&
         (uint64_t)cdiv(K, c->n) < (uint64_t)cdiv((uint64_t)C, c->n) * (uint64_t)kh * (uint64_t)kw &&
         K <= 65535) {
-        qmac_model_tensor *t = &xv->col;
-        t->im2col = 1;
-        t->kh = (uint32_t)kh;
-        t->kw = (uint32_t)kw;
-        t->sh = (uint32_t)nn.strides[0];
-        t->sw = (uint32_t)nn.strides[1];
-        t->dh = (uint32_t)nn.dilations[0];
-        t->dw = (uint32_t)nn.dilations[1];
-        t->oh = (uint32_t)oh;
-        t->ow = (uint32_t)ow;
-        int32_t b0 = 0, a0;
-        if (sp == 2 && (st = qmac_node_conv_axis(&nn, 0, (int32_t)H, kh, &b0, &a0, &oh)))
-            return st;
-        t->pt = (uint32_t)b0;
-        if ((st = qmac_node_conv_axis(&nn, 1, (int32_t)W, kw, &b0, &a0, &ow)))
-            return st;
-        t->pl = (uint32_t)b0;
+        xv->col = (qmac_im2col){.on = 1,
+                                .kernel = {(uint32_t)kh, (uint32_t)kw},
+                                .strides = {(uint32_t)nn.strides[0], (uint32_t)nn.strides[1]},
+                                .dilations = {(uint32_t)nn.dilations[0], (uint32_t)nn.dilations[1]},
+                                .pads = {(uint32_t)pt, (uint32_t)pl},
+                                .out = {(uint32_t)oh, (uint32_t)ow}};
         xv->lay_c = (int64_t)K;
         xv->lay_inner = (int64_t)oh * ow;
     }
@@ -1069,10 +1058,10 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
         for (size_t ic = 0; ic < cin_g; ++ic)
             for (size_t t = 0; t < taps; ++t)
                 wt[(oc * taps + t) * cin_g + ic] = src[(oc * cin_g + ic) * taps + t];
-    if (x->col.im2col) { /* the host wrote the windows: a 1 x 1 convolution over them, whose
-                            weights are the OHWI rows as they are */
-        d->h = x->col.oh;
-        d->w = x->col.ow;
+    if (x->col.on) { /* the host wrote the windows: a 1 x 1 convolution over them, whose weights
+                        are the OHWI rows as they are */
+        d->h = x->col.out[0];
+        d->w = x->col.out[1];
         d->cin = (uint32_t)(cin_g * taps);
         d->kh = d->kw = d->stride_h = d->stride_w = d->dil_h = d->dil_w = 1;
         d->pad_t = d->pad_b = d->pad_l = d->pad_r = 0;
@@ -1526,12 +1515,7 @@ static void describe(const cc *c, int32_t id, qmac_model_tensor *t)
     layout_of(c, v, &t->channels, &t->pixels, &t->groups);
     t->inner = (uint32_t)v->lay_inner;
     t->fill = v->fill;
-    if (v->col.im2col) {
-        const qmac_model_tensor k = v->col;
-        t->im2col = 1;
-        t->kh = k.kh, t->kw = k.kw, t->sh = k.sh, t->sw = k.sw, t->dh = k.dh, t->dw = k.dw;
-        t->pt = k.pt, t->pl = k.pl, t->oh = k.oh, t->ow = k.ow;
-    }
+    t->im2col = v->col;
 }
 
 /* The boundary tensors: host-written roots and host-read values. */
@@ -1822,22 +1806,23 @@ qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qma
 static void write_im2col(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t,
                          const qmac_tensor *x)
 {
+    const qmac_im2col *k = &t->im2col;
     const size_t C = (size_t)x->shape[1], H = x->rank == 4 ? (size_t)x->shape[2] : 1,
                  W = (size_t)x->shape[x->rank - 1];
     const uint8_t *src = x->data;
     uint8_t *dst = image + (t->addr - m->base);
     for (size_t b = 0; b < (size_t)x->shape[0]; ++b)
-        for (size_t oy = 0; oy < t->oh; ++oy)
-            for (size_t ox = 0; ox < t->ow; ++ox) {
-                uint8_t *row = dst + ((b * t->oh + oy) * t->ow + ox) * t->groups * m->hw.dim;
-                for (size_t ky = 0; ky < t->kh; ++ky)
-                    for (size_t kx = 0; kx < t->kw; ++kx) {
-                        const int64_t iy = (int64_t)(oy * t->sh + ky * t->dh) - t->pt,
-                                      ix = (int64_t)(ox * t->sw + kx * t->dw) - t->pl;
+        for (size_t oy = 0; oy < k->out[0]; ++oy)
+            for (size_t ox = 0; ox < k->out[1]; ++ox) {
+                uint8_t *row = dst + ((b * k->out[0] + oy) * k->out[1] + ox) * t->groups * m->hw.dim;
+                for (size_t ky = 0; ky < k->kernel[0]; ++ky)
+                    for (size_t kx = 0; kx < k->kernel[1]; ++kx) {
+                        const int64_t iy = (int64_t)(oy * k->strides[0] + ky * k->dilations[0]) - k->pads[0],
+                                      ix = (int64_t)(ox * k->strides[1] + kx * k->dilations[1]) - k->pads[1];
                         if (iy < 0 || iy >= (int64_t)H || ix < 0 || ix >= (int64_t)W)
                             continue; /* the fill */
                         for (size_t ch = 0; ch < C; ++ch)
-                            row[(ky * t->kw + kx) * C + ch] =
+                            row[(ky * k->kernel[1] + kx) * C + ch] =
                                 src[((b * C + ch) * H + (size_t)iy) * W + (size_t)ix];
                     }
             }
@@ -1846,7 +1831,7 @@ static void write_im2col(const qmac_model *m, uint8_t *image, const qmac_model_t
 void qmac_model_write(const qmac_model *m, uint8_t *image, const qmac_model_tensor *t, const qmac_tensor *x)
 {
     memset(image + (t->addr - m->base), t->fill, (size_t)t->pixels * t->groups * m->hw.dim);
-    if (t->im2col) {
+    if (t->im2col.on) {
         write_im2col(m, image, t, x);
         return;
     }

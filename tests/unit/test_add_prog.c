@@ -18,22 +18,8 @@
 #include "qmac/add_prog.h"
 #include "qmac/kernels.h"
 #include "qmac/prog.h"
+#include "test_rng.h"
 #include "qmac/requant.h"
-
-static uint64_t g_seed, g_rng;
-
-static uint32_t urand(uint32_t n) /* [0, n) */
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng % n);
-}
-
-static float frand(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)urand(1u << 20) / (float)(1u << 20);
-}
 
 /* The reference add of one rule (what exec.c runs for a same-shape QLinearAdd / TFLite ADD). */
 typedef struct {
@@ -305,10 +291,7 @@ static void test_add_prog_refuses(void **state)
 
 int main(void)
 {
-    const char *env = getenv("QMAC_SEED");
-    g_seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    g_rng = g_seed ? g_seed : 1;
-    printf("test_add_prog: seed %" PRIu64 " (QMAC_SEED=%" PRIu64 " reproduces)\n", g_seed, g_seed);
+    test_rng_init("test_add_prog");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_prog_hand_vectors),
         cmocka_unit_test(test_add_prog_random),

@@ -21,21 +21,7 @@
 #include "qmac/gemm_prog.h"
 #include "qmac/kernels.h"
 #include "qmac/prog.h"
-
-static uint64_t g_seed, g_rng;
-
-static uint32_t urand(uint32_t n) /* [0, n) */
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng % n);
-}
-
-static float frand(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)urand(1u << 20) / (float)(1u << 20);
-}
+#include "test_rng.h"
 
 #define MEM_BASE 0x10000u
 
@@ -370,10 +356,7 @@ static void test_conv_prog_refuses(void **state)
 
 int main(void)
 {
-    const char *env = getenv("QMAC_SEED");
-    g_seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    g_rng = g_seed ? g_seed : 1;
-    printf("test_conv_prog: seed %" PRIu64 " (QMAC_SEED=%" PRIu64 " reproduces)\n", g_seed, g_seed);
+    test_rng_init("test_conv_prog");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_prog_random),
         cmocka_unit_test(test_conv_prog_tiled),

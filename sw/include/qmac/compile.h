@@ -46,6 +46,17 @@ void qmac_compile_opts_default(qmac_compile_opts *o);
  * p occupies groups = ceil(channels / N) rows of N bytes at addr + p groups N, channel c at byte
  * c; bytes of channels >= channels are `fill` on input (ignored on output). For NCHW that is
  * NHWC with the channels padded to a multiple of N. */
+/* An input read only by a convolution with few channels, written by the host as that
+ * convolution's windows: [batch, C, H, W] (H = 1 for 1-D) becomes pixels (b, oy, ox) of
+ * batch * out[0] * out[1], channel (ky kernel[1] + kx) C + c =
+ * x[b, c, oy strides[0] + ky dilations[0] - pads[0], ox strides[1] + kx dilations[1] - pads[1]]
+ * (fill outside the image); the convolution becomes 1 x 1 over C kernel[0] kernel[1] channels.
+ * Pairs are [H, W]; pads are the leading ones. */
+typedef struct {
+    int on;
+    uint32_t kernel[2], strides[2], dilations[2], pads[2], out[2];
+} qmac_im2col;
+
 typedef struct {
     char *name; /* the graph value */
     int32_t value;
@@ -54,14 +65,9 @@ typedef struct {
     int64_t shape[QMAC_MAX_RANK];
     int32_t cax; /* channel axis */
     uint32_t addr, pixels, channels, groups;
-    uint32_t inner; /* pixels per index of the axes before the channel axis */
-    uint8_t fill;   /* padding-channel byte written by the host (the zero point) */
-    /* im2col != 0 (an input read only by a convolution with few channels): the host writes the
-     * convolution's windows instead, [batch, C, H, W] (H = 1 for 1-D) as pixels (b, oy, ox) of
-     * batch * oh * ow, channel (ky kw + kx) C + c = x[b, c, oy sh + ky dh - pt, ox sw + kx dw - pl]
-     * (fill outside the image); the convolution becomes 1 x 1 over C kh kw channels. */
-    int im2col;
-    uint32_t kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+    uint32_t inner;     /* pixels per index of the axes before the channel axis */
+    uint8_t fill;       /* padding-channel byte written by the host (the zero point) */
+    qmac_im2col im2col; /* on: the host writes a convolution's windows instead (above) */
 } qmac_model_tensor;
 
 /* One accelerator layer: instructions [insn_first, insn_end) of the program. */
