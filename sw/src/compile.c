@@ -45,6 +45,7 @@ typedef struct {
     int32_t node;
     const char *kind;
     struct add_info *add; /* add: its program and operands (owned) */
+    struct cat_info *cat; /* concat with requantized inputs: their programs (owned) */
 } layer;
 
 /* An add's operand k: the output's rows (full) or the G rows of one pixel repeated for every
@@ -52,6 +53,13 @@ typedef struct {
 struct add_info {
     qmac_add_plan plan;
     int chan[2], konst[2];
+};
+
+/* A concat's input k is requantized (on[k]) by a one-input program (b ignored), proven on all 256
+ * codes the same way as an add's. */
+struct cat_info {
+    int on[QMAC_MAX_NODE_IO];
+    qmac_add_plan plan[QMAC_MAX_NODE_IO];
 };
 
 typedef struct {
@@ -187,6 +195,7 @@ static qmac_status add_layer(cc *c, int32_t node, const char *kind)
     l[c->n_lay].node = node;
     l[c->n_lay].kind = kind;
     l[c->n_lay].add = NULL;
+    l[c->n_lay].cat = NULL;
     c->n_lay++;
     return QMAC_OK;
 }
@@ -604,34 +613,29 @@ static qmac_status classify_clamp(cc *c, int32_t i, const qmac_node *n)
     return add_layer(c, i, "clamp");
 }
 
-/* Concat without requantization: each input copied into its slice of the output. Along the
- * channel axis the slices must start on a row boundary (every input but the last a multiple of N
- * channels); along any other axis every slice is whole pixels. */
+/* Concat: each input copied into its slice of the output. Along the channel axis the slices must
+ * start on a row boundary (every input but the last a multiple of N channels); along any other
+ * axis every slice is whole pixels. An input with other quantization parameters than the output
+ * (QLinearConcat) goes through a vector-unit program on its way, proven equal to the reference's
+ * float requantization on all 256 codes (add_prog.h, with the second operand ignored). */
 static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
 {
     const vinfo *x0 = &c->v[n->in[0]];
     qmac_status st;
-    if (n->qin)
-        for (int32_t k = 0; k < n->n_in; ++k)
-            if (n->qin[k].n && (n->qin[k].scale[0] != n->qy.scale[0] || n->qin[k].zp[0] != n->qy.zp[0]))
-                return FAIL(
-                    QMAC_ERR_UNSUPPORTED, n,
-                    "input %d is requantized (ONNX Runtime divides in float, which POST's product does not "
-                    "reproduce): not lowered",
-                    (int)k);
-    if (!is_q8(x0->dtype))
-        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a concat of %s tensors is not lowered",
-                    qmac_dtype_name(x0->dtype));
+    const qmac_dtype dt = n->qin ? n->qy.dtype : x0->dtype;
+    if (!is_q8(dt))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a concat of %s tensors is not lowered", qmac_dtype_name(dt));
     const int32_t rank = x0->rank, ax = n->axis < 0 ? n->axis + rank : n->axis;
     int64_t ysh[QMAC_MAX_RANK];
     memcpy(ysh, x0->shape, sizeof ysh);
     ysh[ax] = 0;
     const int32_t cax = x0->kind == V_ACCEL && x0->cax >= 0 ? x0->cax : (rank >= 3 ? 1 : rank - 1);
+    struct cat_info *info = NULL;
     for (int32_t k = 0; k < n->n_in; ++k) {
         if (!is_act(c, n, k))
             return FAIL(QMAC_ERR_UNSUPPORTED, n, "a constant input of a concat is not lowered");
         const vinfo *x = &c->v[n->in[k]];
-        if (x->rank != rank || x->dtype != x0->dtype)
+        if (x->rank != rank || x->dtype != dt)
             return FAIL(QMAC_ERR_SHAPE, n, "inputs differ in rank or type");
         if (ax == cax && k + 1 < n->n_in && x->shape[ax] % c->n)
             return FAIL(
@@ -642,9 +646,28 @@ static qmac_status classify_concat(cc *c, int32_t i, const qmac_node *n)
         ysh[ax] += x->shape[ax];
         if ((st = use_accel(c, n, n->in[k], cax, n->qin && n->qin[k].n ? n->qin[k].zp[0] : 0)))
             return st;
+        if (!n->qin || !n->qin[k].n ||
+            (n->qin[k].scale[0] == n->qy.scale[0] && n->qin[k].zp[0] == n->qy.zp[0]))
+            continue;
+        if (!info && !(info = calloc(1, sizeof *info)))
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        qmac_requant_elem rq;
+        qmac_requant_elem_prepare(&n->qin[k], &n->qy, &rq);
+        const double r = (double)rq.in_scale / rq.out_scale;
+        info->on[k] = 1;
+        if ((st = qmac_add_plan_make(dt, dt, dt, rq.lo, rq.hi, r, 0.0, rq.out_zp - rq.in_zp * r,
+                                     qmac_requant_elem_eval, &rq, &info->plan[k])) != QMAC_OK) {
+            free(info);
+            return FAIL(st, n, "input %d's requantization: %s", (int)k, qmac_last_error());
+        }
     }
-    def_accel(c, n->out[0], x0->dtype, rank, ysh, cax);
-    return add_layer(c, i, "concat");
+    def_accel(c, n->out[0], dt, rank, ysh, cax);
+    if ((st = add_layer(c, i, "concat")) != QMAC_OK) {
+        free(info);
+        return st;
+    }
+    c->lay[c->n_lay - 1].cat = info;
+    return QMAC_OK;
 }
 
 /* Operand x of an add with output shape y (right-aligned): 0 the same shape, 1 a broadcast along
@@ -1290,14 +1313,15 @@ static qmac_status lower_global_avg(cc *c, const qmac_node *n, qmac_model_layer 
 }
 
 /* Copy `lines` lines of `rows` rows (N bytes each, consecutive) from src (line stride ss) to dst
- * (line stride ds) through INP, optionally through ACC and POST (clamp != 0: the POST setup is
- * done by the caller) to apply POST's clamp. */
+ * (line stride ds) through INP; clamp != 0: through a MOV to ACC and POST (its setup done by the
+ * caller) to apply POST's clamp; plan != NULL: through that one-input vector program and POST. */
 static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, uint64_t ds, uint64_t lines,
-                              uint64_t rows, int clamp, uint32_t sgn)
+                              uint64_t rows, int clamp, uint32_t sgn, const qmac_add_plan *plan)
 {
     const qmac_hw_config *hw = &c->o->hw;
     const uint32_t N = c->n;
-    uint64_t cap = clamp ? min_u32(min_u32(hw->inp_rows, hw->acc_rows - 3), hw->out_rows) : hw->inp_rows;
+    const uint64_t acc_cap = (hw->acc_rows - 3) / (plan ? QMAC_ADD_PROG_ACC_SETS : 1);
+    uint64_t cap = clamp || plan ? min_u32(min_u32(hw->inp_rows, acc_cap), hw->out_rows) : hw->inp_rows;
     cap = cap > 65535 ? 65535 : cap;
     qmac_status st = QMAC_OK;
     for (uint64_t l = 0; l < lines && st == QMAC_OK;) {
@@ -1307,15 +1331,21 @@ static qmac_status copy_lines(cc *c, uint64_t src, uint64_t ss, uint64_t dst, ui
             const uint32_t rr = (uint32_t)(rows - r0 < cap ? rows - r0 : cap);
             const uint32_t s0 = (uint32_t)(src + l * ss + r0 * N), d0 = (uint32_t)(dst + l * ds + r0 * N);
             const uint32_t tot = rr * (uint32_t)lc;
+            uint32_t yrow = 3;
             st = push(c, QMAC_INSN_LOAD(.buf = QMAC_BUF_INP, .dram = s0, .x_size = rr, .y_size = (uint32_t)lc,
                                         .z_size = 1, .x_stride = N, .y_stride = (uint32_t)ss));
-            if (st == QMAC_OK && clamp)
+            if (st == QMAC_OK && plan) {
+                const qmac_add_walk w = {.ia = 0, .ib = 0, .acc = 3, .count0 = tot, .count1 = 1};
+                st = qmac_add_plan_emit(plan, &w, &c->m->prog, &yrow);
+            } else if (st == QMAC_OK && clamp) {
                 st = push(c, QMAC_INSN_VALU(.alu = QMAC_ALU_MOV, .a_buf = QMAC_ABUF_INP, .a_signed = sgn,
                                             .dst = 3, .count0 = tot, .count1 = 1, .a_s0 = 1, .dst_s0 = 1));
-            if (st == QMAC_OK && clamp)
-                st = push(c, QMAC_INSN_POST(.acc = 3, .count0 = tot, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
+            }
+            if (st == QMAC_OK && (clamp || plan))
+                st = push(c,
+                          QMAC_INSN_POST(.acc = yrow, .count0 = tot, .count1 = 1, .acc_s0 = 1, .out_s0 = 1));
             if (st == QMAC_OK)
-                st = push(c, QMAC_INSN_STORE(.buf = clamp ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0,
+                st = push(c, QMAC_INSN_STORE(.buf = clamp || plan ? QMAC_BUF_OUT : QMAC_BUF_INP, .dram = d0,
                                              .x_size = rr, .y_size = (uint32_t)lc, .z_size = 1, .x_stride = N,
                                              .y_stride = (uint32_t)ds));
         }
@@ -1340,25 +1370,27 @@ static qmac_status lower_clamp(cc *c, const qmac_node *n, qmac_model_layer *ml)
     qmac_status st = post_setup(c, x->dtype, 0, (int32_t)lo, (int32_t)hi, 0, 1.0f);
     if (st == QMAC_OK)
         st = copy_lines(c, vaddr(c, n->in[0]), 0, vaddr(c, n->out[0]), 0, 1, (uint64_t)px * gr, 1,
-                        x->dtype == QMAC_DT_INT8);
+                        x->dtype == QMAC_DT_INT8, NULL);
     return st;
 }
 
-static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
+static qmac_status lower_concat(cc *c, const qmac_node *n, const struct cat_info *info)
 {
     const vinfo *y = &c->v[n->out[0]];
     const int32_t ax = n->axis < 0 ? n->axis + y->rank : n->axis;
     const uint64_t N = c->n, Gy = cdiv((uint64_t)y->lay_c, c->n);
-    (void)ml;
     uint64_t off = 0; /* channel groups (channel axis) or pixels of the block (other axes) */
     for (int32_t k = 0; k < n->n_in; ++k) {
         const vinfo *x = &c->v[n->in[k]];
         uint32_t ch, px, gx;
         layout_of(c, x, &ch, &px, &gx);
-        qmac_status st;
+        const qmac_add_plan *p = info && info->on[k] ? &info->plan[k] : NULL;
+        qmac_status st = p ? post_setup(c, p->dt_y, 0, p->lo, p->hi, 0, qmac_add_plan_post_mult(p)) : QMAC_OK;
+        if (st != QMAC_OK)
+            return st;
         if (ax == y->cax) {
             st = copy_lines(c, vaddr(c, n->in[k]), gx * N, vaddr(c, n->out[0]) + off * N, Gy * N, px, gx, 0,
-                            0);
+                            0, p);
             off += gx;
         } else {
             /* pixels = outer lines x block; the block is the pixels of axes ax.. (channel axis excluded) */
@@ -1369,7 +1401,7 @@ static qmac_status lower_concat(cc *c, const qmac_node *n, qmac_model_layer *ml)
                     blk_y *= (uint64_t)y->shape[a];
                 }
             st = copy_lines(c, vaddr(c, n->in[k]), blk * gx * N, vaddr(c, n->out[0]) + off * gx * N,
-                            blk_y * gx * N, px / blk, blk * gx, 0, 0);
+                            blk_y * gx * N, px / blk, blk * gx, 0, 0, p);
             off += blk;
         }
         if (st != QMAC_OK)
@@ -1596,7 +1628,7 @@ static qmac_status lower_all(cc *c)
         case QMAC_NODE_AVGPOOL:
         case QMAC_NODE_GLOBAL_AVGPOOL: st = lower_global_avg(c, n, ml); break;
         case QMAC_NODE_CLAMP: st = lower_clamp(c, n, ml); break;
-        case QMAC_NODE_CONCAT: st = lower_concat(c, n, ml); break;
+        case QMAC_NODE_CONCAT: st = lower_concat(c, n, c->lay[i].cat); break;
         case QMAC_NODE_ADD: st = lower_add(c, n, c->lay[i].add); break;
         default: st = FAIL(QMAC_ERR_INTERNAL, n, "no lowering"); break;
         }
@@ -1667,8 +1699,10 @@ out:
     }
     *out = c.m;
     free(c.v);
-    for (int32_t i = 0; i < c.n_lay; ++i)
+    for (int32_t i = 0; i < c.n_lay; ++i) {
         free(c.lay[i].add);
+        free(c.lay[i].cat);
+    }
     free(c.lay);
     free(c.pre);
     free(c.post);

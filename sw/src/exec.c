@@ -907,27 +907,24 @@ static qmac_status run_concat(exec_t *e, const qmac_node *n)
     for (int32_t d = ax + 1; d < r; ++d)
         inner *= (size_t)sh[d];
     const size_t esz = qmac_dtype_size(out_dt);
-    int32_t qmin = 0, qmax = 0;
-    qmac_dtype_range(out_dt, &qmin, &qmax);
     size_t off = 0; /* offset along the axis */
     for (int32_t k = 0; k < n->n_in; ++k) {
         const qmac_tensor *x = xs[k];
         const size_t len = (size_t)x->shape[ax] * inner;
         const int requant =
             n->qin && !(n->qin[k].scale[0] == n->qy.scale[0] && n->qin[k].zp[0] == n->qy.zp[0]);
+        qmac_requant_elem rq;
+        if (requant)
+            qmac_requant_elem_prepare(&n->qin[k], &n->qy, &rq);
         for (size_t o = 0; o < outer; ++o) {
             const size_t dst = o * (size_t)sh[ax] * inner + off * inner;
             if (!requant) {
                 memcpy((uint8_t *)y->data + dst * esz, (const uint8_t *)x->data + o * len * esz, len * esz);
                 continue;
             }
-            for (size_t j = 0; j < len; ++j) {
-                const float v = qmac_dequantize_f32(qmac_load_int(x->dtype, x->data, o * len + j),
-                                                    n->qin[k].scale[0], n->qin[k].zp[0]);
-                qmac_store_int(
-                    out_dt, y->data, dst + j,
-                    qmac_quantize_f32(v, n->qy.scale[0], n->qy.zp[0], qmin, qmax, QMAC_ROUND_HALF_EVEN));
-            }
+            for (size_t j = 0; j < len; ++j)
+                qmac_store_int(out_dt, y->data, dst + j,
+                               qmac_requant_elem_eval(&rq, qmac_load_int(x->dtype, x->data, o * len + j), 0));
         }
         off += (size_t)x->shape[ax];
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qmac/kernels.h"
+#include "qmac/quant.h"
 
 qmac_status qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, ...)
 {
@@ -256,4 +257,21 @@ int32_t qmac_add_pair_eval(const void *ctx, int32_t a, int32_t b)
         y = qmac_add_tflite_one(&p->pt, a, b);
     }
     return y < p->lo ? p->lo : y > p->hi ? p->hi : y;
+}
+
+void qmac_requant_elem_prepare(const qmac_qinfo *in, const qmac_qinfo *out, qmac_requant_elem *p)
+{
+    p->in_scale = in->scale[0];
+    p->in_zp = in->zp[0];
+    p->out_scale = out->scale[0];
+    p->out_zp = out->zp[0];
+    qmac_dtype_range(out->dtype, &p->lo, &p->hi);
+}
+
+int32_t qmac_requant_elem_eval(const void *ctx, int32_t a, int32_t b)
+{
+    const qmac_requant_elem *p = ctx;
+    (void)b;
+    return qmac_quantize_f32(qmac_dequantize_f32(a, p->in_scale, p->in_zp), p->out_scale, p->out_zp, p->lo,
+                             p->hi, QMAC_ROUND_HALF_EVEN);
 }

@@ -51,4 +51,15 @@ qmac_status qmac_add_pair_prepare(const qmac_node *n, qmac_requant_rule rule, in
 /* ctx is a const qmac_add_pair * (the signature of qmac_pair_fn). */
 int32_t qmac_add_pair_eval(const void *ctx, int32_t a, int32_t b);
 
+/* One element of a requantizing concat's input (ONNX Runtime's QLinearConcat, and DQ -> Concat -> Q):
+ * dequantized in float32, quantized half to even into the output's range. */
+typedef struct {
+    float in_scale, out_scale;
+    int32_t in_zp, out_zp, lo, hi;
+} qmac_requant_elem;
+
+void qmac_requant_elem_prepare(const qmac_qinfo *in, const qmac_qinfo *out, qmac_requant_elem *p);
+/* ctx is a const qmac_requant_elem *; b is ignored (the signature of qmac_pair_fn). */
+int32_t qmac_requant_elem_eval(const void *ctx, int32_t a, int32_t b);
+
 #endif /* QMAC_GRAPH_UTIL_H */

@@ -1384,6 +1384,23 @@ static int32_t sole_consumer(const qmac_graph *g, int32_t v)
     return who;
 }
 
+/* A copy of a static per-tensor q (n == 1); 0 when out of memory (dst then needs no freeing). */
+static int qinfo_copy(qmac_qinfo *dst, const qmac_qinfo *src)
+{
+    *dst = *src;
+    dst->scale = malloc(sizeof *dst->scale);
+    dst->zp = malloc(sizeof *dst->zp);
+    if (!dst->scale || !dst->zp) {
+        free(dst->scale);
+        free(dst->zp);
+        memset(dst, 0, sizeof *dst);
+        return 0;
+    }
+    dst->scale[0] = src->scale[0];
+    dst->zp[0] = src->zp[0];
+    return 1;
+}
+
 static int same_qparams(const qmac_qinfo *a, const qmac_qinfo *b)
 {
     return a->n == 1 && b->n == 1 && !a->dynamic && !b->dynamic && !a->block && !b->block &&
@@ -1408,15 +1425,38 @@ static void fold_qdq_islands(qmac_graph *g)
             continue;
         const qmac_node *q = &g->nodes[qi];
         int ok = q->qy.dtype == QMAC_DT_INT8 || q->qy.dtype == QMAC_DT_UINT8;
-        int32_t src[QMAC_MAX_NODE_IO];
+        int32_t src[QMAC_MAX_NODE_IO], dq[QMAC_MAX_NODE_IO];
         const int32_t acts = n->op == QMAC_NODE_CONCAT ? n->n_in : 1;
+        int requant = 0;
         for (int32_t k = 0; k < acts && ok; ++k) {
-            const int32_t d = producer(g, n->in[k]);
-            ok = d >= 0 && g->nodes[d].op == QMAC_NODE_DEQUANTIZE && same_qparams(&g->nodes[d].qx, &q->qy);
-            src[k] = ok ? g->nodes[d].in[0] : -1;
+            dq[k] = producer(g, n->in[k]);
+            ok = dq[k] >= 0 && g->nodes[dq[k]].op == QMAC_NODE_DEQUANTIZE;
+            if (ok && !same_qparams(&g->nodes[dq[k]].qx, &q->qy)) {
+                /* a concat may requantize (QLinearConcat's arithmetic: Q(DQ(x)) in float32) */
+                const qmac_qinfo *x = &g->nodes[dq[k]].qx;
+                requant = 1;
+                ok = n->op == QMAC_NODE_CONCAT && same_qparams(x, x) && x->dtype == q->qy.dtype &&
+                     same_qparams(&q->qy, &q->qy);
+            }
+            src[k] = ok ? g->nodes[dq[k]].in[0] : -1;
         }
         if (!ok)
             continue;
+        if (requant) { /* on allocation failure the float concat stays (correct, on the host) */
+            qmac_qinfo *qin = calloc((size_t)acts, sizeof *qin), qy;
+            int got = qin && qinfo_copy(&qy, &q->qy);
+            for (int32_t k = 0; k < acts && got; ++k)
+                got = qinfo_copy(&qin[k], &g->nodes[dq[k]].qx);
+            if (!got) {
+                for (int32_t k = 0; qin && k < acts; ++k)
+                    qinfo_free(&qin[k]);
+                free(qin);
+                continue;
+            }
+            qinfo_free(&n->qy);
+            n->qy = qy;
+            n->qin = qin;
+        }
         if (n->op == QMAC_NODE_CLAMP) {
             int32_t qmin, qmax;
             qmac_dtype_range(q->qy.dtype, &qmin, &qmax);
