@@ -793,6 +793,9 @@ static qmac_status classify(cc *c)
         for (int32_t k = 0; k < n->n_in; ++k)
             if (is_act(c, n, k) && c->v[n->in[k]].kind == V_NONE)
                 return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' is not computed before", vname(c, n->in[k]));
+        if (n->fp)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "a float op is not lowered (quantize the model first: qmac quantize)");
         switch (n->op) {
         case QMAC_NODE_CONV: st = classify_conv(c, i, n); break;
         case QMAC_NODE_MATMUL: st = classify_matmul(c, i, n); break;

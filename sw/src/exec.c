@@ -310,8 +310,98 @@ static qmac_status check_bias(const qmac_node *n, const qmac_tensor *b, int32_t 
 
 /* ------------------------------------------------------------------ conv */
 
+/* ------------------------------------------------------------------ float ops (float models) */
+
+static qmac_status check_float(const qmac_node *n, const qmac_tensor *t, const char *what)
+{
+    if (t->dtype != QMAC_DT_FLOAT32)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "%s is %s: a float op takes float32", what,
+                    qmac_dtype_name(t->dtype));
+    return QMAC_OK;
+}
+
+/* Float convolution: NCHW input, OIHW weights, each output a double sum rounded to float32 once
+ * (a framework sums in float32 in its own order: results agree to a few ulps, not bit for bit). */
+static qmac_status run_conv_float(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *x, *w, *b = NULL;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &x)) || (st = operand(e, n, 1, &w)) ||
+        (n->n_in > 2 && (st = operand(e, n, 2, &b))))
+        return st;
+    if ((st = check_float(n, x, "input")) || (st = check_float(n, w, "weight")) ||
+        (b && (st = check_float(n, b, "bias"))))
+        return st;
+    qmac_node nn = *n;
+    if (x->rank == 3 || x->rank == 4)
+        nn.spatial = x->rank - 2;
+    qmac_dims xd;
+    if ((st = spatial_dims(&nn, x, &xd)))
+        return st;
+    if (w->rank != x->rank)
+        return FAIL(QMAC_ERR_SHAPE, n, "weight rank %d differs from input rank %d", (int)w->rank,
+                    (int)x->rank);
+    const int32_t M = (int32_t)w->shape[0], cpg = (int32_t)w->shape[1];
+    const int32_t kh = nn.spatial == 2 ? (int32_t)w->shape[2] : 1, kw = (int32_t)w->shape[w->rank - 1];
+    if (n->group < 1 || M % n->group || cpg * n->group != xd.c)
+        return FAIL(QMAC_ERR_SHAPE, n, "input channels %d, weight [%d, %d, ...] and group %d do not fit",
+                    (int)xd.c, (int)M, (int)cpg, (int)n->group);
+    if (b && qmac_tensor_count(b) != (size_t)M)
+        return FAIL(QMAC_ERR_SHAPE, n, "bias has %zu values for %d output channels", qmac_tensor_count(b),
+                    (int)M);
+    const int32_t sh = nn.spatial == 2 ? n->strides[0] : 1, sw = n->strides[1];
+    const int32_t dh = nn.spatial == 2 ? n->dilations[0] : 1, dw = n->dilations[1];
+    nn.strides[0] = sh;
+    nn.dilations[0] = dh;
+    int32_t pt = 0, pb = 0, pl, pr, oh = 1, ow;
+    if (nn.spatial == 2 && (st = qmac_node_conv_axis(&nn, 0, xd.h, kh, &pt, &pb, &oh)))
+        return st;
+    if ((st = qmac_node_conv_axis(&nn, 1, xd.w, kw, &pl, &pr, &ow)))
+        return st;
+    int64_t ysh[4] = {xd.n, M, oh, ow};
+    if (nn.spatial == 1)
+        ysh[2] = ow;
+    if ((st = make_out(e, n, 0, QMAC_DT_FLOAT32, x->rank, ysh, &y)))
+        return st;
+    const float *xv = x->data, *wv = w->data, *bv = b ? b->data : NULL;
+    float *yv = y->data;
+    const int32_t mpg = M / n->group;
+    for (int32_t in = 0; in < xd.n; ++in)
+        for (int32_t m = 0; m < M; ++m) {
+            const int32_t c0 = m / mpg * cpg;
+            for (int32_t oy = 0; oy < oh; ++oy)
+                for (int32_t ox = 0; ox < ow; ++ox) {
+                    double acc = bv ? bv[m] : 0.0;
+                    for (int32_t ci = 0; ci < cpg; ++ci)
+                        for (int32_t ky = 0; ky < kh; ++ky) {
+                            const int32_t iy = oy * sh - pt + ky * dh;
+                            if (iy < 0 || iy >= xd.h)
+                                continue;
+                            const float *xr =
+                                xv + (((size_t)in * (size_t)xd.c + (size_t)(c0 + ci)) * (size_t)xd.h +
+                                      (size_t)iy) *
+                                         (size_t)xd.w;
+                            const float *wr =
+                                wv + (((size_t)m * (size_t)cpg + (size_t)ci) * (size_t)kh + (size_t)ky) *
+                                         (size_t)kw;
+                            for (int32_t kx = 0; kx < kw; ++kx) {
+                                const int32_t ix = ox * sw - pl + kx * dw;
+                                if (ix >= 0 && ix < xd.w)
+                                    acc += (double)xr[ix] * wr[kx];
+                            }
+                        }
+                    yv[(((size_t)in * (size_t)M + (size_t)m) * (size_t)oh + (size_t)oy) * (size_t)ow +
+                       (size_t)ox] = (float)acc;
+                }
+        }
+    return QMAC_OK;
+}
+
 static qmac_status run_conv(exec_t *e, const qmac_node *n)
 {
+    if (n->fp)
+        return run_conv_float(e, n);
     const qmac_tensor *x, *w, *b = NULL;
     qmac_status st;
     if ((st = operand(e, n, 0, &x)) || (st = operand(e, n, 1, &w)))
@@ -448,8 +538,51 @@ static void bcast_index(const bcast *o, size_t i, size_t *ia, size_t *ib)
 
 /* ------------------------------------------------------------------ matmul */
 
+/* Float MatMul / Gemm: A [..., M, K] times a 2-D B ([K, N], or [N, K] with transB), plus an
+ * optional bias of N values or of the output's shape; double sums rounded once. */
+static qmac_status run_matmul_float(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *a, *b, *c = NULL;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)) ||
+        (n->n_in > 2 && (st = operand(e, n, 2, &c))))
+        return st;
+    if ((st = check_float(n, a, "A")) || (st = check_float(n, b, "B")) ||
+        (c && (st = check_float(n, c, "C"))))
+        return st;
+    if (a->rank < 2 || b->rank != 2)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "a float matmul needs A of rank >= 2 and a 2-D B (ranks %d, %d)",
+                    (int)a->rank, (int)b->rank);
+    const int64_t K = a->shape[a->rank - 1], N = n->trans_b ? b->shape[0] : b->shape[1];
+    if ((n->trans_b ? b->shape[1] : b->shape[0]) != K)
+        return FAIL(QMAC_ERR_SHAPE, n, "A has K = %lld, B does not match", (long long)K);
+    int64_t ysh[QMAC_MAX_RANK];
+    memcpy(ysh, a->shape, sizeof(int64_t) * (size_t)a->rank);
+    ysh[a->rank - 1] = N;
+    if ((st = make_out(e, n, 0, QMAC_DT_FLOAT32, a->rank, ysh, &y)))
+        return st;
+    const size_t rows = qmac_tensor_count(a) / (size_t)K, cnt = qmac_tensor_count(y);
+    const size_t nc = c ? qmac_tensor_count(c) : 0;
+    if (c && nc != (size_t)N && nc != cnt && nc != 1)
+        return FAIL(QMAC_ERR_SHAPE, n, "bias of %zu values for an output of %zu", nc, cnt);
+    const float *av = a->data, *bv = b->data, *cv = c ? c->data : NULL;
+    float *yv = y->data;
+    for (size_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < N; ++j) {
+            double acc = !cv ? 0.0 : nc == cnt ? cv[r * (size_t)N + (size_t)j] : cv[nc == 1 ? 0 : (size_t)j];
+            for (int64_t k = 0; k < K; ++k)
+                acc += (double)av[r * (size_t)K + (size_t)k] *
+                       bv[n->trans_b ? (size_t)j * (size_t)K + (size_t)k : (size_t)k * (size_t)N + (size_t)j];
+            yv[r * (size_t)N + (size_t)j] = (float)acc;
+        }
+    return QMAC_OK;
+}
+
 static qmac_status run_matmul(exec_t *e, const qmac_node *n)
 {
+    if (n->fp)
+        return run_matmul_float(e, n);
     const qmac_tensor *a, *b, *bias = NULL;
     qmac_status st;
     if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)))
@@ -565,6 +698,25 @@ out:
 
 static qmac_status run_add(exec_t *e, const qmac_node *n)
 {
+    if (n->fp) { /* a float model's Add: float32 sums, numpy broadcasting */
+        const qmac_tensor *fa, *fb;
+        qmac_tensor *fy;
+        qmac_status fst;
+        if ((fst = operand(e, n, 0, &fa)) || (fst = operand(e, n, 1, &fb)) ||
+            (fst = check_float(n, fa, "A")) || (fst = check_float(n, fb, "B")))
+            return fst;
+        bcast fbc;
+        if (bcast_init(fa->rank, fa->shape, fb->rank, fb->shape, &fbc))
+            return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
+        if ((fst = make_out(e, n, 0, QMAC_DT_FLOAT32, fbc.rank, fbc.shape, &fy)))
+            return fst;
+        for (size_t i = 0, cnt = qmac_tensor_count(fy); i < cnt; ++i) {
+            size_t ia, ib;
+            bcast_index(&fbc, i, &ia, &ib);
+            ((float *)fy->data)[i] = ((const float *)fa->data)[ia] + ((const float *)fb->data)[ib];
+        }
+        return QMAC_OK;
+    }
     const qmac_tensor *a, *b;
     qmac_tensor *y;
     qmac_status st;
@@ -682,27 +834,40 @@ static qmac_status run_pool_on(exec_t *e, const qmac_node *n, const qmac_tensor 
         }
     }
     const int32_t rank = x->rank;
-    if (n->op == QMAC_NODE_MAXPOOL && is_float(x->dtype)) {
+    if ((n->op == QMAC_NODE_MAXPOOL || n->fp) && is_float(x->dtype)) { /* float: max, or sum / count */
+        const int avg = n->op != QMAC_NODE_MAXPOOL;
+        if (n->op == QMAC_NODE_GLOBAL_AVGPOOL)
+            p = (qmac_pool_params){
+                .k_h = xd.h, .k_w = xd.w, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1};
         if ((st = make_out(e, n, 0, x->dtype, rank, ysh, &y)))
             return st;
         for (int32_t b = 0; b < xd.n; ++b)
             for (int32_t c = 0; c < xd.c; ++c)
                 for (int32_t oy = 0; oy < yd.h; ++oy)
                     for (int32_t ox = 0; ox < yd.w; ++ox) {
-                        double m = -INFINITY;
+                        double m = avg ? 0.0 : -INFINITY, count = 0;
                         for (int32_t ky = 0; ky < p.k_h; ++ky)
                             for (int32_t kx = 0; kx < p.k_w; ++kx) {
                                 const int32_t iy = oy * p.stride_h - p.pad_top + ky * p.dil_h;
                                 const int32_t ix = ox * p.stride_w - p.pad_left + kx * p.dil_w;
+                                if (n->count_include_pad && iy < xd.h + p.pad_bottom &&
+                                    ix < xd.w + p.pad_right)
+                                    ++count; /* pads count, the ceil-mode overhang does not */
                                 if (iy < 0 || iy >= xd.h || ix < 0 || ix >= xd.w)
                                     continue;
                                 const double v = load_f(
                                     x, (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)xd.h + (size_t)iy) *
                                                (size_t)xd.w +
                                            (size_t)ix);
-                                if (v > m || isnan(v))
+                                if (avg) {
+                                    m += v;
+                                    count += !n->count_include_pad;
+                                } else if (v > m || isnan(v)) {
                                     m = v;
+                                }
                             }
+                        if (avg)
+                            m = (float)m / (float)count;
                         store_f(y,
                                 (((size_t)b * (size_t)xd.c + (size_t)c) * (size_t)yd.h + (size_t)oy) *
                                         (size_t)yd.w +
@@ -1054,6 +1219,12 @@ qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qma
 qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
                           int32_t n_inputs, qmac_tensor *outputs)
 {
+    return qmac_exec_ref_observe(g, rule, inputs, n_inputs, outputs, NULL, NULL);
+}
+
+qmac_status qmac_exec_ref_observe(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
+                                  int32_t n_inputs, qmac_tensor *outputs, qmac_value_observer fn, void *ctx)
+{
     qmac_clear_error();
     for (int32_t k = 0; k < g->n_outputs; ++k)
         memset(&outputs[k], 0, sizeof outputs[k]);
@@ -1079,10 +1250,16 @@ qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qma
             e.last[g->nodes[i].in[k]] = i;
     for (int32_t k = 0; k < g->n_outputs; ++k)
         e.last[g->outputs[k]] = g->n_nodes; /* keep until the end */
-    for (int32_t k = 0; k < n_inputs && st == QMAC_OK; ++k)
+    for (int32_t k = 0; k < n_inputs && st == QMAC_OK; ++k) {
         st = bind_input(&e, k, &inputs[k]);
+        if (st == QMAC_OK && fn)
+            st = fn(ctx, g->inputs[k], &e.rt[g->inputs[k]]);
+    }
     for (int32_t i = 0; i < g->n_nodes && st == QMAC_OK; ++i) {
         st = run_node(&e, &g->nodes[i]);
+        for (int32_t k = 0; k < g->nodes[i].n_out && st == QMAC_OK && fn; ++k)
+            if (e.ready[g->nodes[i].out[k]])
+                st = fn(ctx, g->nodes[i].out[k], &e.rt[g->nodes[i].out[k]]);
         for (int32_t k = 0; k < g->nodes[i].n_in && st == QMAC_OK; ++k) {
             const int32_t v = g->nodes[i].in[k];
             if (e.last[v] == i && !g->values[v].is_const) {

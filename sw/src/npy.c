@@ -594,7 +594,8 @@ static qmac_status parse_prefix(const unsigned char *b, size_t have, size_t tota
 }
 
 /* Check the data size against the bytes that follow the header. */
-static qmac_status check_data_size(const npy_meta *m, size_t avail, const char *name, size_t *nbytes)
+static qmac_status check_data_size(const npy_meta *m, size_t avail, const char *name, size_t *nbytes,
+                                   int whole)
 {
     size_t need = m->count * m->esize;
     char sbuf[200];
@@ -606,7 +607,7 @@ static qmac_status check_data_size(const npy_meta *m, size_t avail, const char *
         return qmac_set_error(
             QMAC_ERR_FORMAT, "%s: %zu bytes of trailing data after the array (shape %s of %s)", name,
             avail - need, qmac_shape_str(m->shape, m->rank, sbuf, sizeof sbuf), qmac_dtype_name(m->dtype));
-    if (need > NPY_MAX_DATA)
+    if (whole && need > NPY_MAX_DATA)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
                               "%s: %zu bytes of data is above qmac's 2 GiB tensor limit", name, need);
     *nbytes = need;
@@ -654,7 +655,7 @@ qmac_status qmac_npy_read_mem(const void *buf, size_t len, const char *name, qma
     if (st == QMAC_OK)
         st = parse_header((const char *)b + prefix, hlen, prefix, major, name, &m);
     if (st == QMAC_OK)
-        st = check_data_size(&m, len - prefix - hlen, name, &nbytes);
+        st = check_data_size(&m, len - prefix - hlen, name, &nbytes, 1);
     if (st == QMAC_OK)
         st = alloc_from_meta(&m, name, out);
     if (st != QMAC_OK)
@@ -678,9 +679,11 @@ static qmac_status read_exact(FILE *f, void *dst, size_t n, const char *path, co
     return QMAC_OK;
 }
 
-qmac_status qmac_npy_read(const char *path, qmac_tensor *out)
+/* Open path and parse its header: on success *fp is positioned at the array data, whose size
+ * *nbytes the file holds exactly (whole: and within qmac's tensor size limit). */
+static qmac_status open_npy(const char *path, FILE **fp, npy_meta *m, size_t *nbytes, int whole)
 {
-    memset(out, 0, sizeof *out);
+    *fp = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
         return qmac_set_error(QMAC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -702,9 +705,8 @@ qmac_status qmac_npy_read(const char *path, qmac_tensor *out)
     unsigned char pre[NPY_MAX_PREFIX];
     const size_t have = total < NPY_MAX_PREFIX ? total : NPY_MAX_PREFIX;
     unsigned major = 0;
-    size_t prefix = 0, hlen = 0, nbytes = 0;
+    size_t prefix = 0, hlen = 0;
     char *hdr = NULL;
-    npy_meta m;
     qmac_status st = read_exact(f, pre, have, path, "header");
     if (st == QMAC_OK)
         st = parse_prefix(pre, have, total, path, &major, &prefix, &hlen);
@@ -726,12 +728,28 @@ qmac_status qmac_npy_read(const char *path, qmac_tensor *out)
         }
     }
     if (st == QMAC_OK)
-        st = parse_header(hdr, hlen, prefix, major, path, &m);
+        st = parse_header(hdr, hlen, prefix, major, path, m);
     free(hdr);
     if (st == QMAC_OK)
-        st = check_data_size(&m, total - prefix - hlen, path, &nbytes);
-    if (st == QMAC_OK)
-        st = alloc_from_meta(&m, path, out);
+        st = check_data_size(m, total - prefix - hlen, path, nbytes, whole);
+    if (st != QMAC_OK) {
+        fclose(f);
+        return st;
+    }
+    *fp = f;
+    return QMAC_OK;
+}
+
+qmac_status qmac_npy_read(const char *path, qmac_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f;
+    npy_meta m;
+    size_t nbytes = 0;
+    qmac_status st = open_npy(path, &f, &m, &nbytes, 1);
+    if (st != QMAC_OK)
+        return st;
+    st = alloc_from_meta(&m, path, out);
     if (st == QMAC_OK)
         st = read_exact(f, out->data, nbytes, path, "array data");
     if (st == QMAC_OK && fgetc(f) != EOF) /* the file grew while we read it */
@@ -742,6 +760,58 @@ qmac_status qmac_npy_read(const char *path, qmac_tensor *out)
     if (st != QMAC_OK)
         qmac_tensor_free(out);
     return st;
+}
+
+qmac_status qmac_npy_open(const char *path, qmac_npy_stream *s)
+{
+    memset(s, 0, sizeof *s);
+    npy_meta m;
+    size_t nbytes = 0;
+    FILE *f;
+    qmac_status st = open_npy(path, &f, &m, &nbytes, 0);
+    if (st != QMAC_OK)
+        return st;
+    if (m.rank < 1) {
+        fclose(f);
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s: a 0-d array has no rows to stream", path);
+    }
+    s->f = f;
+    s->dtype = m.dtype;
+    s->rank = m.rank;
+    memcpy(s->shape, m.shape, sizeof(int64_t) * (size_t)m.rank);
+    s->rows = m.shape[0];
+    s->row_bytes = s->rows ? nbytes / (size_t)s->rows : 0;
+    snprintf(s->path, sizeof s->path, "%s", path);
+    return QMAC_OK;
+}
+
+qmac_status qmac_npy_next(qmac_npy_stream *s, int64_t k, qmac_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->f || k < 1)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "npy stream: not open, or %lld rows asked", (long long)k);
+    if (s->next + k > s->rows)
+        k = s->rows - s->next;
+    int64_t sh[QMAC_MAX_RANK];
+    memcpy(sh, s->shape, sizeof sh);
+    sh[0] = k;
+    qmac_status st = qmac_tensor_alloc(out, s->dtype, s->rank, sh);
+    if (st != QMAC_OK)
+        return qmac_set_error(st, "%s: %s", s->path, qmac_last_error());
+    if ((st = read_exact(s->f, out->data, (size_t)k * s->row_bytes, s->path, "array data")) == QMAC_OK)
+        st = check_bools(out, s->path);
+    if (st != QMAC_OK)
+        qmac_tensor_free(out);
+    else
+        s->next += k;
+    return st;
+}
+
+void qmac_npy_close(qmac_npy_stream *s)
+{
+    if (s->f)
+        fclose(s->f);
+    s->f = NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -102,6 +102,8 @@ typedef struct {
     qmac_qinfo qx, qw, qy;
     qmac_qinfo *qin; /* [n_in] for QLinearConcat, else NULL */
     int out_int32;   /* ConvInteger / MatMulInteger: raw int32 accumulators, no requant */
+    int fp;          /* CONV, MATMUL, ADD, AVGPOOL, GLOBAL_AVGPOOL of a float model: float32
+                      * operands and result, no quantization (qx, qw, qy absent) */
 
     /* CONV: in = [x, w, (bias)]; MATMUL: in = [a, b, (bias)]. Weights and biases are usually
      * constant values; bias is int32 with scale s_x * s_w and zero point 0. */
@@ -178,6 +180,13 @@ qmac_status qmac_graph_check_input(const qmac_graph *g, int32_t k, const qmac_te
 /* Run nodes[0 .. n) of g, in that order, with the reference kernels over a caller-owned value
  * store: vals[id] holds value id's tensor when ready[id] != 0 (constants are read from the
  * graph); each node's outputs are allocated there and marked ready. Nothing is freed. */
+/* qmac_exec_ref, calling fn(ctx, value id, tensor) for each graph input once bound and for each
+ * node output once computed (the tensor lives until its last reader has run: copy what you keep).
+ * A status other than QMAC_OK from fn stops the run and is returned. */
+typedef qmac_status (*qmac_value_observer)(void *ctx, int32_t value, const qmac_tensor *t);
+qmac_status qmac_exec_ref_observe(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
+                                  int32_t n_inputs, qmac_tensor *outputs, qmac_value_observer fn, void *ctx);
+
 qmac_status qmac_exec_ref_nodes(const qmac_graph *g, qmac_requant_rule rule, qmac_tensor *vals,
                                 uint8_t *ready, const int32_t *nodes, int32_t n);
 

@@ -37,6 +37,7 @@
 #define QMAC_NPY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "qmac/status.h"
 #include "qmac/tensor.h"
@@ -52,6 +53,24 @@ qmac_status qmac_npy_read(const char *path, qmac_tensor *out);
 /* Same as qmac_npy_read() on an in-memory .npy image buf[0..len). name is only used in error
  * messages (NULL means "<memory>"). buf is not retained. */
 qmac_status qmac_npy_read_mem(const void *buf, size_t len, const char *name, qmac_tensor *out);
+
+/* Streaming read along axis 0 (a data set larger than memory): open parses and checks the header
+ * and the data size (no 2 GiB limit on the whole file); each next reads the following k rows (fewer
+ * at the end; 0 rows once all are read) into *out, which the caller frees. Errors as
+ * qmac_npy_read(); a 0-d array is QMAC_ERR_SHAPE. close is safe on a closed stream. */
+typedef struct {
+    FILE *f;
+    char path[512];
+    qmac_dtype dtype;
+    int32_t rank;
+    int64_t shape[QMAC_MAX_RANK];
+    int64_t rows, next; /* rows along axis 0; rows read so far */
+    size_t row_bytes;
+} qmac_npy_stream;
+
+qmac_status qmac_npy_open(const char *path, qmac_npy_stream *s);
+qmac_status qmac_npy_next(qmac_npy_stream *s, int64_t k, qmac_tensor *out);
+void qmac_npy_close(qmac_npy_stream *s);
 
 /* Write t to path atomically: the bytes go to a new temporary file in the same directory
  * (path + ".tmp-<pid>-<n>", mode 0666 minus umask), which is flushed to disk and rename()d over
