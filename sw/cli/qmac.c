@@ -13,6 +13,7 @@
 
 #include "asm_cmd.h"
 #include "compile_cmd.h"
+#include "quant_cmd.h"
 #include "sim_cmd.h"
 #include "cli.h"
 
@@ -36,6 +37,16 @@ static void print_help(FILE *f)
             "      Compile for the accelerator: DIR/model.qbin (program), DIR/model.data (weights and\n"
             "      parameters), DIR/manifest.json (memory map, inputs, outputs, layers; docs/formats.md);\n"
             "      prints the per-layer table of the cycle model. A node it cannot lower is an error.\n"
+            "  quantize FLOAT.onnx --calib DATA.npy -o QUANT.onnx [--method minmax|moving-average|\n"
+            "        percentile|entropy|mse] [--percentile P] [--bins N] [--per-channel]\n"
+            "        [--act-type int8|uint8] [--weight-type int8|uint8] [--act-symmetric] [--reduce-range]\n"
+            "        [--ranges RANGES.json] [--ranges-out RANGES.json]\n"
+            "      Post-training quantization into a QDQ model: the float model runs on each batch of\n"
+            "      DATA.npy (streamed along axis 0) and each activation's range is calibrated; scales\n"
+            "      and zero points follow ONNX Runtime's quantize_static (docs/quantization.md).\n"
+            "      --ranges sets ranges instead of (or on top of) calibrating; --ranges-out saves them.\n"
+            "  eval MODEL.onnx --data X.npy --labels Y.npy [--backend ref|golden|rtl] [--config C]\n"
+            "      Top-1 accuracy of output 0 (argmax of its last axis) over the rows of X.npy.\n"
             "  check-vectors DIR [-v]\n"
             "      Run every TFLite reference-vector case (*.json) in DIR through the C reference\n"
             "      kernels (rule tflite); print pass/fail counts; exit 1 on any failure.\n"
@@ -261,6 +272,10 @@ int main(int argc, char **argv)
         return qmac_cmd_compile(argc - 2, argv + 2);
     if (!strcmp(cmd, "cosim"))
         return qmac_cmd_cosim(argc - 2, argv + 2);
+    if (!strcmp(cmd, "quantize"))
+        return qmac_cmd_quantize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval"))
+        return qmac_cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "check-vectors"))
         return cmd_check_vectors(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))

@@ -1,0 +1,329 @@
+/* quant_cmd.c - `qmac quantize` (float model + calibration data -> QDQ model) and `qmac eval`
+ * (accuracy of a model on a labelled data set), docs/cli.md. */
+#include "quant_cmd.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "compile_cmd.h"
+#include "qmac/fileio.h"
+#include "qmac/npy.h"
+#include "qmac/quantize.h"
+
+/* Rows of `data` per batch for graph input 0: its declared first dimension (1 when symbolic);
+ * the rest of the declared shape must be the data's rows'. */
+static qmac_status batch_rows(const qmac_graph *g, const qmac_npy_stream *s, int64_t *rows)
+{
+    const qmac_value *v = &g->values[g->inputs[0]];
+    if (s->dtype != QMAC_DT_FLOAT32)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s is %s: the model's input '%s' takes float32", s->path,
+                              qmac_dtype_name(s->dtype), v->name);
+    if (s->rows == 0)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s is empty (0 rows)", s->path);
+    *rows = 1;
+    if (v->decl_rank < 0)
+        return QMAC_OK;
+    int bad = s->rank != v->decl_rank;
+    for (int32_t d = 1; !bad && d < s->rank; ++d)
+        bad = v->decl_shape[d] >= 0 && v->decl_shape[d] != s->shape[d];
+    if (bad) {
+        char a[160], b[160];
+        return qmac_set_error(QMAC_ERR_SHAPE,
+                              "%s has shape %s: the model's input '%s' is %s (rows along axis 0)", s->path,
+                              qmac_shape_str(s->shape, s->rank, a, sizeof a), v->name,
+                              qmac_shape_str(v->decl_shape, v->decl_rank, b, sizeof b));
+    }
+    if (v->decl_shape[0] > 0)
+        *rows = v->decl_shape[0];
+    if (s->rows % *rows)
+        return qmac_set_error(QMAC_ERR_SHAPE, "%s has %lld rows, not a multiple of the model's batch %lld",
+                              s->path, (long long)s->rows, (long long)*rows);
+    return QMAC_OK;
+}
+
+static qmac_status read_ranges(qmac_quantizer *q, const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    qmac_status st = qmac_read_file(path, 64u << 20, &text, &len);
+    if (st != QMAC_OK)
+        return st;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return qmac_set_error(QMAC_ERR_FORMAT, "%s: not a JSON object of \"tensor\": [min, max]", path);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        const cJSON *lo = cJSON_GetArrayItem(e, 0), *hi = cJSON_GetArrayItem(e, 1);
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi)) {
+            st = qmac_set_error(QMAC_ERR_FORMAT, "%s: \"%s\" is not [min, max]", path, e->string);
+            break;
+        }
+        const qmac_graph *g = qmac_quantizer_graph(q);
+        int known = 0, ranged = 0; /* a tensor of the model that gets no range of its own is skipped */
+        for (int32_t v = 0; v < g->n_values && !known; ++v)
+            known = g->values[v].name && !strcmp(g->values[v].name, e->string);
+        for (int32_t i = 0; i < qmac_quantizer_n_ranges(q) && !ranged; ++i)
+            ranged = !strcmp(qmac_quantizer_range_name(q, i), e->string);
+        if (known && !ranged)
+            continue;
+        if ((st = qmac_quantizer_set_range(q, e->string, (float)lo->valuedouble, (float)hi->valuedouble))) {
+            st = qmac_set_error(st, "%s: %s", path, qmac_last_error());
+            break;
+        }
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+static qmac_status write_ranges(qmac_quantizer *q, const char *path)
+{
+    cJSON *j = cJSON_CreateObject();
+    qmac_status st = j ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; st == QMAC_OK && i < qmac_quantizer_n_ranges(q); ++i) {
+        float lo, hi;
+        if ((st = qmac_quantizer_range(q, i, &lo, &hi)))
+            break;
+        const double v[2] = {lo, hi};
+        if (!cJSON_AddItemToObject(j, qmac_quantizer_range_name(q, i), cJSON_CreateDoubleArray(v, 2)))
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    char *text = st == QMAC_OK ? cJSON_Print(j) : NULL;
+    if (st == QMAC_OK && !text)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK) {
+        const void *parts[2] = {text, "\n"};
+        const size_t lens[2] = {strlen(text), 1};
+        st = qmac_write_file_parts(path, parts, lens, 2);
+    }
+    free(text);
+    cJSON_Delete(j);
+    return st;
+}
+
+static int parse_type(const char *s, qmac_dtype *dt)
+{
+    if (!strcmp(s, "int8"))
+        *dt = QMAC_DT_INT8;
+    else if (!strcmp(s, "uint8"))
+        *dt = QMAC_DT_UINT8;
+    else
+        return -1;
+    return 0;
+}
+
+int qmac_cmd_quantize(int argc, char **argv)
+{
+    const char *model = NULL, *calib = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
+    qmac_quantize_opts o;
+    qmac_quantize_opts_default(&o);
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const int takes = !strcmp(a, "--calib") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+                          !strcmp(a, "--method") || !strcmp(a, "--percentile") || !strcmp(a, "--bins") ||
+                          !strcmp(a, "--act-type") || !strcmp(a, "--weight-type") || !strcmp(a, "--ranges") ||
+                          !strcmp(a, "--ranges-out");
+        if (takes && !v)
+            return cli_usage_error("quantize: %s needs a value", a);
+        if (!strcmp(a, "--calib"))
+            calib = argv[++i];
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            out = argv[++i];
+        else if (!strcmp(a, "--ranges"))
+            ranges_in = argv[++i];
+        else if (!strcmp(a, "--ranges-out"))
+            ranges_out = argv[++i];
+        else if (!strcmp(a, "--method")) {
+            const int m = qmac_calib_method_parse(argv[++i]);
+            if (m < 0)
+                return cli_usage_error("quantize: unknown method '%s' (minmax, moving-average, percentile, "
+                                       "entropy, mse)",
+                                       argv[i]);
+            o.method = (qmac_calib_method)m;
+        } else if (!strcmp(a, "--percentile")) {
+            char *end;
+            o.percentile = strtod(argv[++i], &end);
+            if (*end || !(o.percentile > 0 && o.percentile <= 100))
+                return cli_usage_error("quantize: --percentile '%s' is not in (0, 100]", argv[i]);
+        } else if (!strcmp(a, "--bins")) {
+            char *end;
+            const long b = strtol(argv[++i], &end, 10);
+            if (*end || b < 16 || b > (1 << 24))
+                return cli_usage_error("quantize: --bins '%s' is not in [16, 16777216]", argv[i]);
+            o.num_bins = (int32_t)b;
+        } else if (!strcmp(a, "--act-type") || !strcmp(a, "--weight-type")) {
+            if (parse_type(argv[++i], a[2] == 'a' ? &o.act_type : &o.weight_type))
+                return cli_usage_error("quantize: %s '%s' (int8 or uint8)", a, argv[i]);
+        } else if (!strcmp(a, "--per-channel"))
+            o.per_channel = 1;
+        else if (!strcmp(a, "--act-symmetric"))
+            o.act_symmetric = 1;
+        else if (!strcmp(a, "--reduce-range"))
+            o.reduce_range = 1;
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error("quantize: unknown option '%s'", a);
+        else if (!model)
+            model = a;
+        else
+            return cli_usage_error("quantize: unexpected argument '%s'", a);
+    }
+    if (!model || !out || (!calib && !ranges_in))
+        return cli_usage_error("%s",
+                               "quantize: usage: qmac quantize FLOAT.onnx --calib DATA.npy -o QUANT.onnx "
+                               "[options] (qmac help)");
+    char *bytes = NULL;
+    size_t len = 0;
+    qmac_quantizer *q = NULL;
+    qmac_npy_stream s;
+    memset(&s, 0, sizeof s);
+    qmac_tensor batch;
+    memset(&batch, 0, sizeof batch);
+    qmac_status st = qmac_read_file(model, (size_t)2 << 30, &bytes, &len);
+    if (st == QMAC_OK && (st = qmac_quantizer_new((const uint8_t *)bytes, len, &o, &q)))
+        st = qmac_set_error(st, "%s: %s", model, qmac_last_error());
+    if (st == QMAC_OK && ranges_in)
+        st = read_ranges(q, ranges_in);
+    if (st == QMAC_OK && calib) {
+        const qmac_graph *g = qmac_quantizer_graph(q);
+        int64_t rows = 1;
+        if (g->n_inputs != 1)
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s has %d inputs: --calib feeds models with one input",
+                                model, (int)g->n_inputs);
+        if (st == QMAC_OK && (st = qmac_npy_open(calib, &s)) == QMAC_OK)
+            st = batch_rows(g, &s, &rows);
+        while (st == QMAC_OK && s.next < s.rows) { /* streamed: one batch in memory at a time */
+            if ((st = qmac_npy_next(&s, rows, &batch)) == QMAC_OK && (st = qmac_quantizer_observe(q, &batch)))
+                st = qmac_set_error(st, "%s: %s", calib, qmac_last_error());
+            qmac_tensor_free(&batch);
+        }
+    }
+    qmac_npy_close(&s);
+    if (st == QMAC_OK && ranges_out)
+        st = write_ranges(q, ranges_out);
+    uint8_t *qbuf = NULL;
+    size_t qlen = 0;
+    if (st == QMAC_OK)
+        st = qmac_quantizer_write(q, &qbuf, &qlen);
+    if (st == QMAC_OK)
+        st = qmac_write_file(out, qbuf, qlen);
+    if (st == QMAC_OK)
+        printf(
+            "quantize: %s -> %s (%s, %lld calibration batches, %d ranges; activations %s%s, weights %s %s)\n",
+            model, out, qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
+            (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type), o.act_symmetric ? " symmetric" : "",
+            qmac_dtype_name(o.weight_type), o.per_channel ? "per channel" : "per tensor");
+    free(qbuf);
+    free(bytes);
+    qmac_quantizer_free(q);
+    return st == QMAC_OK ? EXIT_OK : cli_report(st);
+}
+
+/* Index of the largest of n values of output t (row r), first on ties. */
+static int64_t argmax_row(const qmac_tensor *t, size_t r, size_t n)
+{
+    int64_t best = 0;
+    double bv = -INFINITY;
+    for (size_t k = 0; k < n; ++k) {
+        const size_t i = r * n + k;
+        const double v = t->dtype == QMAC_DT_FLOAT32 ? (double)((const float *)t->data)[i]
+                                                     : (double)qmac_load_int(t->dtype, t->data, i);
+        if (v > bv) {
+            bv = v;
+            best = (int64_t)k;
+        }
+    }
+    return best;
+}
+
+int qmac_cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL, *labels = NULL, *backend = "ref", *config = NULL;
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const int takes = !strcmp(a, "--data") || !strcmp(a, "--labels") || !strcmp(a, "--backend") ||
+                          !strcmp(a, "--config");
+        if (takes && !v)
+            return cli_usage_error("eval: %s needs a value", a);
+        if (!strcmp(a, "--data"))
+            data = argv[++i];
+        else if (!strcmp(a, "--labels"))
+            labels = argv[++i];
+        else if (!strcmp(a, "--backend"))
+            backend = argv[++i];
+        else if (!strcmp(a, "--config"))
+            config = argv[++i];
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error("eval: unknown option '%s'", a);
+        else if (!model)
+            model = a;
+        else
+            return cli_usage_error("eval: unexpected argument '%s'", a);
+    }
+    if (!model || !data || !labels)
+        return cli_usage_error("%s", "eval: usage: qmac eval MODEL.onnx --data X.npy --labels Y.npy "
+                                     "[--backend ref|golden|rtl] [--config C]");
+    if (strcmp(backend, "ref") && strcmp(backend, "golden") && strcmp(backend, "rtl"))
+        return cli_usage_error("eval: unknown backend '%s' (available: ref, golden, rtl)", backend);
+    qmac_graph *g = NULL;
+    qmac_npy_stream s;
+    memset(&s, 0, sizeof s);
+    qmac_tensor y, batch, *outs = NULL;
+    memset(&y, 0, sizeof y);
+    memset(&batch, 0, sizeof batch);
+    int64_t rows = 1, right = 0, seen = 0;
+    qmac_status st = qmac_onnx_load(model, &g);
+    if (st == QMAC_OK && !(outs = calloc((size_t)g->n_outputs + 1, sizeof *outs)))
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK && (g->n_inputs != 1 || g->n_outputs < 1))
+        st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: eval takes models with one input (this one has %d)",
+                            model, (int)g->n_inputs);
+    if (st == QMAC_OK && (st = qmac_npy_read(labels, &y)) == QMAC_OK &&
+        (y.rank != 1 || (y.dtype != QMAC_DT_INT64 && y.dtype != QMAC_DT_INT32 && y.dtype != QMAC_DT_UINT8)))
+        st = qmac_set_error(QMAC_ERR_INVALID_ARG,
+                            "%s: labels must be a 1-D integer array (int64, int32, uint8)", labels);
+    if (st == QMAC_OK && (st = qmac_npy_open(data, &s)) == QMAC_OK)
+        st = batch_rows(g, &s, &rows);
+    if (st == QMAC_OK && s.rows != y.shape[0])
+        st = qmac_set_error(QMAC_ERR_SHAPE, "%s has %lld rows but %s has %lld labels", data,
+                            (long long)s.rows, labels, (long long)y.shape[0]);
+    while (st == QMAC_OK && s.next < s.rows) {
+        const int64_t first = s.next;
+        if ((st = qmac_npy_next(&s, rows, &batch)))
+            break;
+        st = !strcmp(backend, "ref")
+                 ? qmac_exec_ref(g, QMAC_REQUANT_ONNXRT, &batch, 1, outs)
+                 : cli_run_compiled(g, backend, config, QMAC_REQUANT_ONNXRT, &batch, 1, outs, 0);
+        const qmac_tensor out = outs[0];
+        const size_t cls = out.rank ? (size_t)out.shape[out.rank - 1] : 0;
+        if (st == QMAC_OK && (!cls || qmac_tensor_count(&out) != (size_t)rows * cls))
+            st = qmac_set_error(QMAC_ERR_SHAPE, "%s: output 0 is not [batch, classes]", model);
+        for (int64_t r = 0; st == QMAC_OK && r < rows; ++r) {
+            const int64_t want = y.dtype == QMAC_DT_INT64
+                                     ? ((const int64_t *)y.data)[first + r]
+                                     : qmac_load_int(y.dtype, y.data, (size_t)(first + r));
+            right += argmax_row(&out, (size_t)r, cls) == want;
+            ++seen;
+        }
+        qmac_tensor_free(&batch);
+        for (int32_t k = 0; k < g->n_outputs; ++k)
+            qmac_tensor_free(&outs[k]);
+    }
+    if (st == QMAC_OK)
+        printf("eval: %s on %s (%s): accuracy %.2f%% (%lld of %lld)\n", model, data, backend,
+               100.0 * (double)right / (double)seen, (long long)right, (long long)seen);
+    qmac_npy_close(&s);
+    qmac_tensor_free(&y);
+    qmac_tensor_free(&batch);
+    for (int32_t k = 0; outs && k < g->n_outputs; ++k)
+        qmac_tensor_free(&outs[k]);
+    free(outs);
+    qmac_graph_free(g);
+    return st == QMAC_OK ? EXIT_OK : cli_report(st);
+}

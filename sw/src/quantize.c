@@ -1,0 +1,1086 @@
+/* quantize.c - `qmac quantize`: plan, calibrate and write a QDQ model (quantize.h).
+ *
+ * The plan walks the float model's nodes in order, as ONNX Runtime's QDQ quantizer does (1.23,
+ * onnxruntime/quantization/qdq_quantizer.py and operators/):
+ *   Conv, Gemm           input 0 and output 0 are activations; input 1 a weight (per channel
+ *                        along axis 0, or Gemm's N axis); input 2 an int32 bias (s_x * s_w)
+ *   MatMul               a constant operand is a weight (per channel along axis 1), the other an
+ *                        activation; the output an activation
+ *   Add, Concat,         every input and output an activation (a constant input is quantized
+ *   GlobalAveragePool    with the activation type)
+ *   Relu, Clip           when the input is quantized: with asymmetric activations and the input
+ *                        read only by this node (and not a graph input or output) the node goes
+ *                        and its producer writes its output (the clamp lives in the output range);
+ *                        else input and output are activations
+ *   MaxPool, AveragePool, when the input is quantized, the output shares its parameters
+ *   Reshape, Transpose,
+ *   Squeeze, Unsqueeze
+ * Every activation T then gets T -> QuantizeLinear -> DequantizeLinear -> readers, with ORT's
+ * names (T_QuantizeLinear_Output, T_DequantizeLinear_Output; a graph output keeps its name on the
+ * DequantizeLinear and its producer writes T_QuantizeLinear_Input), initializers T_scale and
+ * T_zero_point; a weight W becomes W_quantized, W_scale, W_zero_point and a DequantizeLinear to
+ * W_DequantizeLinear_Output; a bias B becomes B_quantized (+ _scale, _zero_point) dequantized
+ * into B itself. */
+#include "qmac/quantize.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_subset.pb-c.h"
+#include "qmac/calib.h"
+#include "qmac/quant.h"
+
+enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6 };
+
+typedef struct {
+    char *name;      /* the tensor (after a removed Relu/Clip: that node's output) */
+    int32_t same_as; /* shares the parameters of this activation (-1: its own range) */
+    int32_t value;   /* graph value to observe (-1: none) */
+    int konst;       /* a float initializer quantized with the activation type (Add's constant) */
+    qmac_minmax_calib mm;
+    qmac_hist hist;
+    int calib_on, has_range;
+    float rmin, rmax;
+    float scale;
+    int32_t zp;
+} act_t;
+
+typedef struct {
+    char *name;
+    int32_t axis; /* per channel along this axis, -1 per tensor */
+} weight_t;
+
+typedef struct {
+    char *name, *x, *w; /* bias, the activation and the weight it scales with */
+} bias_t;
+
+struct qmac_quantizer {
+    qmac_quantize_opts o;
+    QmacOnnx__Model *pm;
+    qmac_graph *g;
+    act_t *act;
+    int32_t n_act;
+    weight_t *wt;
+    int32_t n_wt;
+    bias_t *bias;
+    int32_t n_bias;
+    uint8_t *removed; /* [n_node]: a Relu/Clip folded into its producer */
+    int32_t *act_of;  /* [n_values]: activation observed through this value, -1 */
+    int64_t batches;
+};
+
+static char *xfmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s) {
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+void qmac_quantize_opts_default(qmac_quantize_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = QMAC_CALIB_MINMAX;
+    o->percentile = 99.999;
+    o->num_bins = 2048;
+    o->act_type = QMAC_DT_INT8;
+    o->weight_type = QMAC_DT_INT8;
+}
+
+static const char *const k_methods[] = {"minmax", "moving-average", "percentile", "entropy", "mse"};
+
+const char *qmac_calib_method_name(qmac_calib_method m)
+{
+    return (unsigned)m < 5 ? k_methods[m] : "?";
+}
+
+int qmac_calib_method_parse(const char *s)
+{
+    for (int k = 0; k < 5; ++k)
+        if (s && !strcmp(s, k_methods[k]))
+            return k;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ model lookups */
+
+static const QmacOnnx__Graph *G(const qmac_quantizer *q)
+{
+    return q->pm->graph;
+}
+
+static const QmacOnnx__Tensor *initializer(const qmac_quantizer *q, const char *name)
+{
+    for (size_t i = 0; name && i < G(q)->n_initializer; ++i)
+        if (G(q)->initializer[i]->name && !strcmp(G(q)->initializer[i]->name, name))
+            return G(q)->initializer[i];
+    return NULL;
+}
+
+static int is_graph_io(const QmacOnnx__ValueInfo *const *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (v[i]->name && !strcmp(v[i]->name, name))
+            return 1;
+    return 0;
+}
+
+static int is_graph_output(const qmac_quantizer *q, const char *name)
+{
+    return is_graph_io((const QmacOnnx__ValueInfo *const *)G(q)->output, G(q)->n_output, name);
+}
+
+static int is_graph_input(const qmac_quantizer *q, const char *name)
+{
+    return !initializer(q, name) &&
+           is_graph_io((const QmacOnnx__ValueInfo *const *)G(q)->input, G(q)->n_input, name);
+}
+
+static int readers(const qmac_quantizer *q, const char *name)
+{
+    int r = 0;
+    for (size_t i = 0; i < G(q)->n_node; ++i)
+        for (size_t k = 0; k < G(q)->node[i]->n_input; ++k)
+            r += G(q)->node[i]->input[k] && !strcmp(G(q)->node[i]->input[k], name);
+    return r;
+}
+
+static int32_t value_id(const qmac_quantizer *q, const char *name)
+{
+    for (int32_t v = 0; v < q->g->n_values; ++v)
+        if (q->g->values[v].name && !strcmp(q->g->values[v].name, name))
+            return v;
+    return -1;
+}
+
+static const qmac_tensor *konst(const qmac_quantizer *q, const char *name)
+{
+    const int32_t v = value_id(q, name);
+    return v >= 0 && q->g->values[v].is_const ? &q->g->values[v].konst : NULL;
+}
+
+static int32_t find_act(const qmac_quantizer *q, const char *name)
+{
+    for (int32_t i = 0; name && i < q->n_act; ++i)
+        if (!strcmp(q->act[i].name, name))
+            return i;
+    return -1;
+}
+
+static int32_t find_weight(const qmac_quantizer *q, const char *name)
+{
+    for (int32_t i = 0; name && i < q->n_wt; ++i)
+        if (!strcmp(q->wt[i].name, name))
+            return i;
+    return -1;
+}
+
+static int32_t find_bias(const qmac_quantizer *q, const char *name)
+{
+    for (int32_t i = 0; name && i < q->n_bias; ++i)
+        if (!strcmp(q->bias[i].name, name))
+            return i;
+    return -1;
+}
+
+static int op_is(const QmacOnnx__Node *n, const char *op)
+{
+    return n->op_type && !strcmp(n->op_type, op) &&
+           (!n->domain || !n->domain[0] || !strcmp(n->domain, "ai.onnx"));
+}
+
+static const char *in_name(const QmacOnnx__Node *n, size_t k)
+{
+    return k < n->n_input && n->input[k] && n->input[k][0] ? n->input[k] : NULL;
+}
+
+/* ------------------------------------------------------------------ planning */
+
+static qmac_status plan_act(qmac_quantizer *q, const char *name, int32_t same_as)
+{
+    if (!name || find_act(q, name) >= 0 || find_weight(q, name) >= 0 || find_bias(q, name) >= 0)
+        return QMAC_OK;
+    const QmacOnnx__Tensor *init = initializer(q, name);
+    if (init && init->data_type != ONNX_FLOAT)
+        return QMAC_OK; /* shapes, axes: not quantized */
+    act_t *a = realloc(q->act, sizeof *a * (size_t)(q->n_act + 1));
+    if (!a)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->act = a;
+    a = &q->act[q->n_act];
+    memset(a, 0, sizeof *a);
+    a->same_as = same_as;
+    a->value = -1;
+    a->konst = init != NULL;
+    if (!(a->name = xfmt("%s", name)))
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->n_act++;
+    return QMAC_OK;
+}
+
+static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const char *name, int32_t axis)
+{
+    const qmac_tensor *w = konst(q, name);
+    if (!w || w->dtype != QMAC_DT_FLOAT32)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "node '%s' (%s): weight '%s' is not a float32 initializer",
+                              n->name ? n->name : "", n->op_type, name ? name : "");
+    if (find_weight(q, name) >= 0)
+        return QMAC_OK;
+    weight_t *t = realloc(q->wt, sizeof *t * (size_t)(q->n_wt + 1));
+    if (!t)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->wt = t;
+    t[q->n_wt].axis = q->o.per_channel && w->rank >= 2 ? axis : -1;
+    if (!(t[q->n_wt].name = xfmt("%s", name)))
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->n_wt++;
+    return QMAC_OK;
+}
+
+static qmac_status plan_bias(qmac_quantizer *q, const QmacOnnx__Node *n, const char *b, const char *x,
+                             const char *w)
+{
+    const qmac_tensor *t = konst(q, b);
+    if (!t || t->dtype != QMAC_DT_FLOAT32)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s' (%s): bias '%s' is not a float32 initializer",
+                              n->name ? n->name : "", n->op_type, b);
+    if (find_bias(q, b) >= 0)
+        return QMAC_OK;
+    bias_t *t2 = realloc(q->bias, sizeof *t2 * (size_t)(q->n_bias + 1));
+    if (!t2)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->bias = t2;
+    bias_t *e = &q->bias[q->n_bias];
+    e->name = xfmt("%s", b);
+    e->x = xfmt("%s", x);
+    e->w = xfmt("%s", w);
+    q->n_bias++;
+    if (!e->name || !e->x || !e->w)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    return QMAC_OK;
+}
+
+/* Node n (index i) writes `from`: make it write `to` instead. */
+static qmac_status rename_output(qmac_quantizer *q, const char *from, const char *to)
+{
+    for (size_t i = 0; i < G(q)->n_node; ++i) {
+        QmacOnnx__Node *n = G(q)->node[i];
+        for (size_t k = 0; k < n->n_output; ++k)
+            if (n->output[k] && !strcmp(n->output[k], from)) {
+                char *s = xfmt("%s", to);
+                if (!s)
+                    return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+                free(n->output[k]);
+                n->output[k] = s;
+                return QMAC_OK;
+            }
+    }
+    return QMAC_OK;
+}
+
+static qmac_status plan(qmac_quantizer *q)
+{
+    qmac_status st = QMAC_OK;
+    for (size_t i = 0; i < G(q)->n_node && st == QMAC_OK; ++i) {
+        const QmacOnnx__Node *n = G(q)->node[i];
+        const char *x = in_name(n, 0), *y = n->n_output ? n->output[0] : NULL;
+        if (op_is(n, "Conv") || op_is(n, "Gemm")) {
+            int32_t axis = op_is(n, "Gemm") ? 1 : 0; /* Conv: output channels; Gemm: B's N axis */
+            for (size_t a = 0; op_is(n, "Gemm") && a < n->n_attribute; ++a)
+                if (n->attribute[a]->name && !strcmp(n->attribute[a]->name, "transB"))
+                    axis = n->attribute[a]->i ? 0 : 1;
+            if ((st = plan_act(q, x, -1)) || (st = plan_act(q, y, -1)) ||
+                (st = plan_weight(q, n, in_name(n, 1), axis)))
+                break;
+            if (in_name(n, 2))
+                st = plan_bias(q, n, in_name(n, 2), x, in_name(n, 1));
+        } else if (op_is(n, "MatMul")) {
+            for (size_t k = 0; k < 2 && st == QMAC_OK; ++k)
+                st = initializer(q, in_name(n, k)) ? plan_weight(q, n, in_name(n, k), 1)
+                                                   : plan_act(q, in_name(n, k), -1);
+            if (st == QMAC_OK)
+                st = plan_act(q, y, -1);
+        } else if (op_is(n, "Add") || op_is(n, "Concat") || op_is(n, "GlobalAveragePool")) {
+            for (size_t k = 0; k < n->n_input && st == QMAC_OK; ++k)
+                st = plan_act(q, in_name(n, k), -1);
+            if (st == QMAC_OK)
+                st = plan_act(q, y, -1);
+        } else if (op_is(n, "Relu") || op_is(n, "Clip")) {
+            const int32_t xi = find_act(q, x);
+            if (xi < 0 || !y)
+                continue;
+            if (!q->o.act_symmetric && !q->act[xi].konst && readers(q, x) == 1 && !is_graph_output(q, x) &&
+                !is_graph_input(q, x)) {
+                /* the producer writes y: its range (clamped at 0 / the Clip bounds) holds the clamp */
+                char *s = xfmt("%s", y);
+                if (!s)
+                    return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+                free(q->act[xi].name);
+                q->act[xi].name = s;
+                q->act[xi].same_as = -1; /* calibrated as the clamp's output */
+                q->removed[i] = 1;
+                st = rename_output(q, x, y);
+            } else {
+                st = plan_act(q, y, -1);
+            }
+        } else if (op_is(n, "MaxPool") || op_is(n, "AveragePool") || op_is(n, "Reshape") ||
+                   op_is(n, "Transpose") || op_is(n, "Squeeze") || op_is(n, "Unsqueeze")) {
+            const int32_t xi = find_act(q, x);
+            if (xi >= 0 && y)
+                st = plan_act(q, y, q->act[xi].same_as >= 0 ? q->act[xi].same_as : xi);
+        }
+    }
+    if (st != QMAC_OK)
+        return st;
+    for (int32_t a = 0; a < q->n_act; ++a) {
+        act_t *t = &q->act[a];
+        if (t->same_as >= 0 || t->konst)
+            continue;
+        t->value = value_id(q, t->name);
+        if (t->value < 0)
+            return qmac_set_error(QMAC_ERR_INTERNAL, "activation '%s' is not a value of the graph", t->name);
+        q->act_of[t->value] = a;
+    }
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+void qmac_quantizer_free(qmac_quantizer *q)
+{
+    if (!q)
+        return;
+    for (int32_t i = 0; i < q->n_act; ++i) {
+        free(q->act[i].name);
+        qmac_minmax_free(&q->act[i].mm);
+        qmac_hist_free(&q->act[i].hist);
+    }
+    for (int32_t i = 0; i < q->n_wt; ++i)
+        free(q->wt[i].name);
+    for (int32_t i = 0; i < q->n_bias; ++i) {
+        free(q->bias[i].name);
+        free(q->bias[i].x);
+        free(q->bias[i].w);
+    }
+    free(q->act);
+    free(q->wt);
+    free(q->bias);
+    free(q->removed);
+    free(q->act_of);
+    if (q->pm)
+        qmac_onnx__model__free_unpacked(q->pm, NULL);
+    qmac_graph_free(q->g);
+    free(q);
+}
+
+qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quantize_opts *o,
+                               qmac_quantizer **out)
+{
+    *out = NULL;
+    if ((o->act_type != QMAC_DT_INT8 && o->act_type != QMAC_DT_UINT8) ||
+        (o->weight_type != QMAC_DT_INT8 && o->weight_type != QMAC_DT_UINT8))
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation and weight types must be int8 or uint8");
+    if ((unsigned)o->method > QMAC_CALIB_MSE || !(o->percentile > 0 && o->percentile <= 100) ||
+        o->num_bins < 16 || o->num_bins > (1 << 24))
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "bad calibration options (percentile %g, %d bins)",
+                              o->percentile, (int)o->num_bins);
+    qmac_quantizer *q = calloc(1, sizeof *q);
+    if (!q)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->o = *o;
+    qmac_status st = qmac_onnx_load_mem(model, len, &q->g);
+    if (st == QMAC_OK && !(q->pm = qmac_onnx__model__unpack(NULL, len, model)))
+        st = qmac_set_error(QMAC_ERR_FORMAT, "not an ONNX model (protobuf decoding failed)");
+    if (st == QMAC_OK && !q->pm->graph)
+        st = qmac_set_error(QMAC_ERR_FORMAT, "the model has no graph");
+    for (int32_t i = 0; st == QMAC_OK && i < q->g->n_nodes; ++i) {
+        const qmac_node *n = &q->g->nodes[i];
+        if (n->op == QMAC_NODE_QUANTIZE || n->op == QMAC_NODE_DEQUANTIZE || n->qx.n || n->qy.n || n->qin)
+            st = qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                "node '%s' (%s) is already quantized: give a float model", n->name,
+                                n->onnx_ops);
+    }
+    if (st == QMAC_OK && q->g->opset < 11)
+        st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "opset %lld: qmac quantize needs opset 11 or later",
+                            (long long)q->g->opset);
+    if (st == QMAC_OK) {
+        q->removed = calloc(q->pm->graph->n_node + 1, 1);
+        q->act_of = malloc(sizeof *q->act_of * ((size_t)q->g->n_values + 1));
+        if (!q->removed || !q->act_of)
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t v = 0; st == QMAC_OK && v < q->g->n_values; ++v)
+        q->act_of[v] = -1;
+    if (st == QMAC_OK)
+        st = plan(q);
+    for (int32_t i = 0; st == QMAC_OK && i < q->n_act; ++i) {
+        act_t *a = &q->act[i];
+        if (a->value < 0)
+            continue;
+        a->calib_on = 1;
+        if (o->method <= QMAC_CALIB_MOVING_AVERAGE)
+            st = qmac_minmax_init(&a->mm, 1, 0, o->method == QMAC_CALIB_MOVING_AVERAGE, 0.01f);
+        else
+            st =
+                qmac_hist_init(&a->hist, 1, o->num_bins,
+                               o->method == QMAC_CALIB_PERCENTILE ? QMAC_HIST_FROM_MIN : QMAC_HIST_FROM_ZERO);
+    }
+    if (st != QMAC_OK) {
+        qmac_quantizer_free(q);
+        return st;
+    }
+    *out = q;
+    return QMAC_OK;
+}
+
+const qmac_graph *qmac_quantizer_graph(const qmac_quantizer *q)
+{
+    return q->g;
+}
+
+/* ------------------------------------------------------------------ calibration */
+
+static qmac_status observe_value(void *ctx, int32_t value, const qmac_tensor *t)
+{
+    qmac_quantizer *q = ctx;
+    const int32_t a = q->act_of[value];
+    if (a < 0)
+        return QMAC_OK;
+    act_t *x = &q->act[a];
+    if (t->dtype != QMAC_DT_FLOAT32)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "activation '%s' is %s, not float32", x->name,
+                              qmac_dtype_name(t->dtype));
+    const size_t n = qmac_tensor_count(t);
+    const float *v = t->data;
+    for (size_t i = 0; i < n; ++i)
+        if (!isfinite(v[i]))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "activation '%s' has a %s value (calibration batch %lld)", x->name,
+                                  isnan(v[i]) ? "NaN" : "infinite", (long long)q->batches);
+    return q->o.method <= QMAC_CALIB_MOVING_AVERAGE ? qmac_minmax_observe(&x->mm, v, 1, n)
+                                                    : qmac_hist_observe(&x->hist, v, 1, n);
+}
+
+qmac_status qmac_quantizer_observe(qmac_quantizer *q, const qmac_tensor *inputs)
+{
+    for (int32_t k = 0; k < q->g->n_inputs; ++k) {
+        const qmac_tensor *t = &inputs[k];
+        if (t->dtype != QMAC_DT_FLOAT32)
+            continue;
+        const float *v = t->data;
+        for (size_t i = 0, n = qmac_tensor_count(t); i < n; ++i)
+            if (!isfinite(v[i]))
+                return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                      "calibration batch %lld: input '%s' element %zu is %s",
+                                      (long long)q->batches, q->g->values[q->g->inputs[k]].name, i,
+                                      isnan(v[i]) ? "NaN" : "infinite");
+    }
+    qmac_tensor *outs = calloc((size_t)q->g->n_outputs + 1, sizeof *outs);
+    if (!outs)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    qmac_status st =
+        qmac_exec_ref_observe(q->g, QMAC_REQUANT_ONNXRT, inputs, q->g->n_inputs, outs, observe_value, q);
+    for (int32_t k = 0; k < q->g->n_outputs; ++k)
+        qmac_tensor_free(&outs[k]);
+    free(outs);
+    if (st == QMAC_OK)
+        q->batches++;
+    return st;
+}
+
+int64_t qmac_quantizer_batches(const qmac_quantizer *q)
+{
+    return q->batches;
+}
+
+int32_t qmac_quantizer_n_ranges(const qmac_quantizer *q)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < q->n_act; ++i)
+        n += q->act[i].value >= 0;
+    return n;
+}
+
+static act_t *range_act(const qmac_quantizer *q, int32_t i)
+{
+    for (int32_t a = 0; a < q->n_act; ++a)
+        if (q->act[a].value >= 0 && i-- == 0)
+            return &q->act[a];
+    return NULL;
+}
+
+const char *qmac_quantizer_range_name(const qmac_quantizer *q, int32_t i)
+{
+    const act_t *a = range_act(q, i);
+    return a ? a->name : NULL;
+}
+
+/* The range of a calibrated activation (once computed it is kept). */
+static qmac_status act_range(qmac_quantizer *q, act_t *a)
+{
+    if (a->has_range)
+        return QMAC_OK;
+    if (!q->batches)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "no range for '%s': no calibration data and no range given", a->name);
+    qmac_status st;
+    if (q->o.method <= QMAC_CALIB_MOVING_AVERAGE) {
+        st = qmac_minmax_range(&a->mm, &a->rmin, &a->rmax);
+    } else {
+        const qmac_hist_ch *h = &a->hist.ch[0];
+        const int nonneg = h->has_data && h->min >= 0.0f;
+        float amax = 0.0f;
+        if (q->o.method == QMAC_CALIB_PERCENTILE)
+            st = qmac_hist_percentile(&a->hist, 0, q->o.percentile, &amax);
+        else if (q->o.method == QMAC_CALIB_ENTROPY)
+            st = qmac_hist_entropy(&a->hist, 0, nonneg ? 256 : 128, &amax);
+        else
+            st = qmac_hist_mse(&a->hist, 0, nonneg ? 255 : 127, 128, &amax);
+        if (st == QMAC_OK)
+            st = qmac_hist_range(&a->hist, 0, amax, &a->rmin, &a->rmax);
+    }
+    if (st != QMAC_OK)
+        return qmac_set_error(st, "activation '%s': %s", a->name, qmac_last_error());
+    a->has_range = 1;
+    return QMAC_OK;
+}
+
+qmac_status qmac_quantizer_range(qmac_quantizer *q, int32_t i, float *rmin, float *rmax)
+{
+    act_t *a = range_act(q, i);
+    if (!a)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "no range %d", (int)i);
+    qmac_status st = act_range(q, a);
+    if (st == QMAC_OK) {
+        *rmin = a->rmin;
+        *rmax = a->rmax;
+    }
+    return st;
+}
+
+qmac_status qmac_quantizer_set_range(qmac_quantizer *q, const char *name, float rmin, float rmax)
+{
+    const int32_t i = find_act(q, name);
+    if (i < 0 || q->act[i].value < 0)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "'%s' is not an activation that qmac quantize calibrates",
+                              name);
+    if (!isfinite(rmin) || !isfinite(rmax) || rmin > rmax)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "range of '%s': [%g, %g] is not a finite interval", name,
+                              (double)rmin, (double)rmax);
+    q->act[i].rmin = rmin;
+    q->act[i].rmax = rmax;
+    q->act[i].has_range = 1;
+    return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static QmacOnnx__Tensor *new_tensor(const char *name, int32_t type, int32_t rank, const int64_t *dims,
+                                    const void *data, size_t nbytes)
+{
+    QmacOnnx__Tensor *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    qmac_onnx__tensor__init(t);
+    t->name = xfmt("%s", name);
+    t->has_data_type = 1;
+    t->data_type = type;
+    t->n_dims = (size_t)rank;
+    t->dims = rank ? malloc(sizeof *t->dims * (size_t)rank) : NULL;
+    t->has_raw_data = 1;
+    t->raw_data.len = nbytes;
+    t->raw_data.data = malloc(nbytes ? nbytes : 1);
+    if (!t->name || (rank && !t->dims) || !t->raw_data.data) {
+        qmac_onnx__tensor__free_unpacked(t, NULL);
+        return NULL;
+    }
+    if (rank)
+        memcpy(t->dims, dims, sizeof *t->dims * (size_t)rank);
+    memcpy(t->raw_data.data, data, nbytes);
+    return t;
+}
+
+static QmacOnnx__Node *new_node(const char *op, const char *name, const char *const *ins, size_t n_in,
+                                const char *out, int32_t axis)
+{
+    QmacOnnx__Node *n = malloc(sizeof *n);
+    if (!n)
+        return NULL;
+    qmac_onnx__node__init(n);
+    n->op_type = xfmt("%s", op);
+    n->name = xfmt("%s", name);
+    n->input = calloc(n_in, sizeof *n->input);
+    n->output = calloc(1, sizeof *n->output);
+    int ok = n->op_type && n->name && n->input && n->output;
+    for (size_t k = 0; ok && k < n_in; ++k, ++n->n_input)
+        ok = (n->input[k] = xfmt("%s", ins[k])) != NULL;
+    if (ok && (n->output[0] = xfmt("%s", out)) != NULL)
+        n->n_output = 1;
+    else
+        ok = 0;
+    if (ok && axis >= 0) {
+        QmacOnnx__Attribute *a = malloc(sizeof *a);
+        n->attribute = malloc(sizeof *n->attribute);
+        if (a)
+            qmac_onnx__attribute__init(a);
+        if (!a || !n->attribute || !(a->name = xfmt("axis"))) {
+            free(a ? a->name : NULL);
+            free(a);
+            ok = 0;
+        } else {
+            a->has_i = a->has_type = 1;
+            a->i = axis;
+            a->type = 2; /* INT */
+            n->attribute[0] = a;
+            n->n_attribute = 1;
+        }
+    }
+    if (!ok) {
+        qmac_onnx__node__free_unpacked(n, NULL);
+        return NULL;
+    }
+    return n;
+}
+
+/* Growing arrays of the new graph's nodes and initializers. */
+typedef struct {
+    QmacOnnx__Node **node;
+    size_t n_node, cap_node;
+    QmacOnnx__Tensor **init;
+    size_t n_init, cap_init;
+    int oom;
+} build_t;
+
+static void push_node(build_t *b, QmacOnnx__Node *n)
+{
+    if (!n || b->oom) {
+        b->oom = 1;
+        if (n)
+            qmac_onnx__node__free_unpacked(n, NULL);
+        return;
+    }
+    if (b->n_node == b->cap_node) {
+        const size_t cap = b->cap_node ? 2 * b->cap_node : 64;
+        QmacOnnx__Node **p = realloc(b->node, sizeof *p * cap);
+        if (!p) {
+            b->oom = 1;
+            qmac_onnx__node__free_unpacked(n, NULL);
+            return;
+        }
+        b->node = p;
+        b->cap_node = cap;
+    }
+    b->node[b->n_node++] = n;
+}
+
+static void push_init(build_t *b, QmacOnnx__Tensor *t)
+{
+    if (!t || b->oom) {
+        b->oom = 1;
+        if (t)
+            qmac_onnx__tensor__free_unpacked(t, NULL);
+        return;
+    }
+    if (b->n_init == b->cap_init) {
+        const size_t cap = b->cap_init ? 2 * b->cap_init : 64;
+        QmacOnnx__Tensor **p = realloc(b->init, sizeof *p * cap);
+        if (!p) {
+            b->oom = 1;
+            qmac_onnx__tensor__free_unpacked(t, NULL);
+            return;
+        }
+        b->init = p;
+        b->cap_init = cap;
+    }
+    b->init[b->n_init++] = t;
+}
+
+static int32_t onnx_type(qmac_dtype dt)
+{
+    return dt == QMAC_DT_INT8 ? ONNX_INT8 : ONNX_UINT8;
+}
+
+/* scale and zero-point initializers: scalars (n == 0) or [n] */
+static void push_qparams(build_t *b, const char *base, const float *scale, const int32_t *zp, int32_t n,
+                         qmac_dtype dt)
+{
+    const int64_t dims[1] = {n};
+    uint8_t z[65536];
+    const int32_t cnt = n ? n : 1;
+    if (cnt > 65536 / 4) {
+        b->oom = 1;
+        return;
+    }
+    for (int32_t i = 0; i < cnt; ++i) {
+        if (dt == QMAC_DT_INT32)
+            memcpy(z + 4 * i, &zp[i], 4);
+        else
+            z[i] = (uint8_t)(zp[i] & 0xff);
+    }
+    char *s = xfmt("%s_scale", base), *zn = xfmt("%s_zero_point", base);
+    if (!s || !zn)
+        b->oom = 1;
+    else {
+        push_init(b, new_tensor(s, ONNX_FLOAT, n ? 1 : 0, dims, scale, 4 * (size_t)cnt));
+        push_init(b, new_tensor(zn, dt == QMAC_DT_INT32 ? ONNX_INT32 : onnx_type(dt), n ? 1 : 0, dims, z,
+                                (dt == QMAC_DT_INT32 ? 4 : 1) * (size_t)cnt));
+    }
+    free(s);
+    free(zn);
+}
+
+static int32_t root_of(const qmac_quantizer *q, int32_t a)
+{
+    while (q->act[a].same_as >= 0)
+        a = q->act[a].same_as;
+    return a;
+}
+
+/* Activation a's parameters (and, for a constant, its quantized initializer). */
+static qmac_status act_params(qmac_quantizer *q, act_t *a, build_t *b)
+{
+    int32_t qmin, qmax;
+    qmac_status st =
+        qmac_qrange_onnxrt(q->o.act_type, q->o.act_symmetric, a->konst && q->o.reduce_range, &qmin, &qmax);
+    if (st != QMAC_OK)
+        return st;
+    if (a->konst) {
+        const qmac_tensor *t = konst(q, a->name);
+        const size_t n = t ? qmac_tensor_count(t) : 0;
+        if (!t || t->dtype != QMAC_DT_FLOAT32)
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "constant '%s' is not float32", a->name);
+        const float *v = t->data;
+        float lo = n ? v[0] : 0.0f, hi = lo;
+        for (size_t i = 1; i < n; ++i) {
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+        }
+        if ((st = qmac_choose_qparams(lo, hi, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT, &a->scale,
+                                      &a->zp)))
+            return qmac_set_error(st, "constant '%s': %s", a->name, qmac_last_error());
+        int32_t tmin, tmax;
+        qmac_dtype_range(q->o.act_type, &tmin, &tmax);
+        uint8_t *qd = malloc(n ? n : 1);
+        char *nm = xfmt("%s_quantized", a->name);
+        if (!qd || !nm) {
+            free(qd);
+            free(nm);
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; ++i)
+            qd[i] =
+                (uint8_t)(qmac_quantize_f32(v[i], a->scale, a->zp, tmin, tmax, QMAC_ROUND_HALF_EVEN) & 0xff);
+        push_init(b, new_tensor(nm, onnx_type(q->o.act_type), t->rank, t->shape, qd, n));
+        free(qd);
+        free(nm);
+        return QMAC_OK;
+    }
+    if ((st = act_range(q, a)))
+        return st;
+    if ((st = qmac_choose_qparams(a->rmin, a->rmax, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT,
+                                  &a->scale, &a->zp)))
+        return qmac_set_error(st, "activation '%s': %s", a->name, qmac_last_error());
+    return QMAC_OK;
+}
+
+/* A weight: per tensor or per channel, ORT's symmetric rule for int8 (always per channel). */
+static qmac_status weight_params(qmac_quantizer *q, const weight_t *w, build_t *b, float **scale_out,
+                                 int32_t *n_out)
+{
+    const qmac_tensor *t = konst(q, w->name);
+    size_t outer = 1, len = 1, inner = qmac_tensor_count(t);
+    qmac_status st = QMAC_OK;
+    if (w->axis >= 0 && (st = qmac_axis_split(t->shape, t->rank, w->axis, &outer, &len, &inner)))
+        return st;
+    const int sym = w->axis >= 0 || q->o.weight_type == QMAC_DT_INT8;
+    int32_t qmin, qmax, tmin, tmax;
+    if ((st = qmac_qrange_onnxrt(q->o.weight_type, sym, q->o.reduce_range, &qmin, &qmax)))
+        return st;
+    qmac_dtype_range(q->o.weight_type, &tmin, &tmax);
+    float *scale = malloc(sizeof *scale * len);
+    int32_t *zp = malloc(sizeof *zp * len);
+    const size_t n = qmac_tensor_count(t);
+    uint8_t *qd = malloc(n ? n : 1);
+    if (!scale || !zp || !qd) {
+        free(scale);
+        free(zp);
+        free(qd);
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    const float *v = t->data;
+    for (size_t c = 0; c < len && st == QMAC_OK; ++c) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t o = 0; o < outer; ++o)
+            for (size_t i = 0; i < inner; ++i) {
+                const float x = v[(o * len + c) * inner + i];
+                if (!isfinite(x))
+                    st = qmac_set_error(QMAC_ERR_INVALID_ARG, "weight '%s' has a %s value", w->name,
+                                        isnan(x) ? "NaN" : "infinite");
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+        if (st == QMAC_OK &&
+            (st = qmac_choose_qparams(lo, hi, qmin, qmax, sym, QMAC_QPARAMS_ONNXRT, &scale[c], &zp[c])))
+            st = qmac_set_error(st, "weight '%s': %s", w->name, qmac_last_error());
+        for (size_t o = 0; o < outer && st == QMAC_OK; ++o)
+            for (size_t i = 0; i < inner; ++i) {
+                const size_t e = (o * len + c) * inner + i;
+                qd[e] = (uint8_t)(qmac_quantize_f32(v[e], scale[c], zp[c], tmin, tmax, QMAC_ROUND_HALF_EVEN) &
+                                  0xff);
+            }
+    }
+    char *nm = xfmt("%s_quantized", w->name);
+    if (st == QMAC_OK && !nm)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK) {
+        push_init(b, new_tensor(nm, onnx_type(q->o.weight_type), t->rank, t->shape, qd, n));
+        push_qparams(b, w->name, scale, zp, w->axis >= 0 ? (int32_t)len : 0, q->o.weight_type);
+    }
+    free(nm);
+    free(zp);
+    free(qd);
+    if (st != QMAC_OK) {
+        free(scale);
+        return st;
+    }
+    *scale_out = scale;
+    *n_out = w->axis >= 0 ? (int32_t)len : 0;
+    return QMAC_OK;
+}
+
+/* A bias: int32 with scale s_x * s_w (float32 product), rounded half to even in double. */
+static qmac_status bias_params(qmac_quantizer *q, const bias_t *bi, const float *ws, int32_t nws, build_t *b)
+{
+    const int32_t xa = find_act(q, bi->x);
+    const qmac_tensor *t = konst(q, bi->name);
+    if (xa < 0 || !t)
+        return qmac_set_error(QMAC_ERR_INTERNAL, "bias '%s': input '%s' is not quantized", bi->name, bi->x);
+    const float sx = q->act[root_of(q, xa)].scale;
+    const size_t n = qmac_tensor_count(t);
+    if (nws && (size_t)nws != n)
+        return qmac_set_error(QMAC_ERR_SHAPE, "bias '%s' has %zu values for %d weight channels", bi->name, n,
+                              (int)nws);
+    const int32_t ns = nws ? nws : 1;
+    float *bs = malloc(sizeof *bs * (size_t)ns);
+    int32_t *zp = calloc((size_t)ns, sizeof *zp), *qd = malloc(sizeof *qd * (n ? n : 1));
+    char *nm = xfmt("%s_quantized", bi->name);
+    qmac_status st = QMAC_OK;
+    if (!bs || !zp || !qd || !nm)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t c = 0; st == QMAC_OK && c < ns; ++c)
+        bs[c] = sx * ws[c];
+    for (size_t i = 0; st == QMAC_OK && i < n; ++i) {
+        const double v = rint((double)((const float *)t->data)[i] / (double)bs[nws ? i : 0]);
+        qd[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+    }
+    if (st == QMAC_OK) {
+        push_init(b, new_tensor(nm, ONNX_INT32, t->rank, t->shape, qd, 4 * n));
+        push_qparams(b, nm, bs, zp, nws, QMAC_DT_INT32);
+    }
+    free(bs);
+    free(zp);
+    free(qd);
+    free(nm);
+    return st;
+}
+
+static const char *dq_out(const qmac_quantizer *q, const char *t, char *buf, size_t cap)
+{
+    if (is_graph_output(q, t))
+        return t;
+    snprintf(buf, cap, "%s_DequantizeLinear_Output", t);
+    return buf;
+}
+
+/* Q and DQ of activation a (its parameters: those of its root). */
+static void push_qdq(const qmac_quantizer *q, build_t *b, const act_t *a)
+{
+    const act_t *r = &q->act[root_of(q, (int32_t)(a - q->act))];
+    char qin[1024], qo[1024], dqo[1024], qn[1024], dqn[1024], sc[1024], zp[1024];
+    snprintf(qin, sizeof qin, is_graph_output(q, a->name) ? "%s_QuantizeLinear_Input" : "%s", a->name);
+    snprintf(qo, sizeof qo, "%s_QuantizeLinear_Output", a->name);
+    snprintf(qn, sizeof qn, "%s_QuantizeLinear", a->name);
+    snprintf(dqn, sizeof dqn, "%s_DequantizeLinear", a->name);
+    snprintf(sc, sizeof sc, "%s_scale", r->name);
+    snprintf(zp, sizeof zp, "%s_zero_point", r->name);
+    const char *qins[3] = {qin, sc, zp}, *dqins[3] = {qo, sc, zp};
+    push_node(b, new_node("QuantizeLinear", qn, qins, 3, qo, -1));
+    push_node(b, new_node("DequantizeLinear", dqn, dqins, 3, dq_out(q, a->name, dqo, sizeof dqo), -1));
+}
+
+static int replace_str(char **s, const char *v)
+{
+    char *n = xfmt("%s", v);
+    if (!n)
+        return 0;
+    free(*s);
+    *s = n;
+    return 1;
+}
+
+qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    QmacOnnx__Graph *g = q->pm->graph;
+    build_t b;
+    memset(&b, 0, sizeof b);
+    qmac_status st = QMAC_OK;
+    /* parameters: activations (roots first: a shared one reads its root's initializers) */
+    for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
+        if (q->act[i].same_as < 0) {
+            st = act_params(q, &q->act[i], &b);
+            if (st == QMAC_OK)
+                push_qparams(&b, q->act[i].name, &q->act[i].scale, &q->act[i].zp, 0, q->o.act_type);
+        }
+    /* weights and their DQs, then the biases that scale with them */
+    for (int32_t i = 0; i < q->n_wt && st == QMAC_OK; ++i) {
+        const weight_t *w = &q->wt[i];
+        float *ws = NULL;
+        int32_t nws = 0;
+        if ((st = weight_params(q, w, &b, &ws, &nws)))
+            break;
+        char qn[1024], sc[1024], zp[1024], o[1024], nm[1024];
+        snprintf(qn, sizeof qn, "%s_quantized", w->name);
+        snprintf(sc, sizeof sc, "%s_scale", w->name);
+        snprintf(zp, sizeof zp, "%s_zero_point", w->name);
+        snprintf(o, sizeof o, "%s_DequantizeLinear_Output", w->name);
+        snprintf(nm, sizeof nm, "%s_DequantizeLinear", w->name);
+        const char *ins[3] = {qn, sc, zp};
+        push_node(&b, new_node("DequantizeLinear", nm, ins, 3, o, w->axis));
+        for (int32_t k = 0; k < q->n_bias && st == QMAC_OK; ++k) {
+            const bias_t *bi = &q->bias[k];
+            if (strcmp(bi->w, w->name))
+                continue;
+            if ((st = bias_params(q, bi, ws, nws, &b)))
+                break;
+            snprintf(qn, sizeof qn, "%s_quantized", bi->name);
+            snprintf(sc, sizeof sc, "%s_quantized_scale", bi->name);
+            snprintf(zp, sizeof zp, "%s_quantized_zero_point", bi->name);
+            snprintf(nm, sizeof nm, "%s_DequantizeLinear", bi->name);
+            const char *bins[3] = {qn, sc, zp};
+            push_node(&b, new_node("DequantizeLinear", nm, bins, 3, bi->name, nws ? 0 : -1));
+        }
+        free(ws);
+    }
+    /* constants quantized as activations: DQ of the quantized initializer */
+    for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
+        if (q->act[i].konst) {
+            char qn[1024], sc[1024], zp[1024], o[1024], nm[1024];
+            snprintf(qn, sizeof qn, "%s_quantized", q->act[i].name);
+            snprintf(sc, sizeof sc, "%s_scale", q->act[i].name);
+            snprintf(zp, sizeof zp, "%s_zero_point", q->act[i].name);
+            snprintf(nm, sizeof nm, "%s_DequantizeLinear", q->act[i].name);
+            const char *ins[3] = {qn, sc, zp};
+            push_node(&b,
+                      new_node("DequantizeLinear", nm, ins, 3, dq_out(q, q->act[i].name, o, sizeof o), -1));
+        }
+    /* graph inputs */
+    for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
+        if (!q->act[i].konst && is_graph_input(q, q->act[i].name))
+            push_qdq(q, &b, &q->act[i]);
+    /* the model's nodes, readers re-pointed at the DQ outputs, each followed by its outputs' Q/DQ */
+    for (size_t i = 0; i < g->n_node && st == QMAC_OK && !b.oom; ++i) {
+        QmacOnnx__Node *n = g->node[i];
+        if (q->removed[i]) {
+            qmac_onnx__node__free_unpacked(n, NULL);
+            g->node[i] = NULL;
+            continue;
+        }
+        for (size_t k = 0; k < n->n_input; ++k) {
+            const char *t = n->input[k];
+            char o[1024];
+            if (!t || !t[0])
+                continue;
+            if (find_weight(q, t) >= 0) {
+                snprintf(o, sizeof o, "%s_DequantizeLinear_Output", t);
+                b.oom |= !replace_str(&n->input[k], o);
+            } else if (find_act(q, t) >= 0 && !is_graph_output(q, t)) {
+                snprintf(o, sizeof o, "%s_DequantizeLinear_Output", t);
+                b.oom |= !replace_str(&n->input[k], o);
+            }
+        }
+        for (size_t k = 0; k < n->n_output; ++k)
+            if (n->output[k] && find_act(q, n->output[k]) >= 0 && is_graph_output(q, n->output[k])) {
+                char o[1024];
+                snprintf(o, sizeof o, "%s_QuantizeLinear_Input", n->output[k]);
+                b.oom |= !replace_str(&n->output[k], o);
+            }
+        push_node(&b, n);
+        g->node[i] = NULL;
+        for (size_t k = 0; k < n->n_output; ++k) {
+            char base[1024];
+            snprintf(base, sizeof base, "%s", n->output[k] ? n->output[k] : "");
+            const size_t bl = strlen(base), sl = strlen("_QuantizeLinear_Input");
+            if (bl > sl && !strcmp(base + bl - sl, "_QuantizeLinear_Input"))
+                base[bl - sl] = 0;
+            const int32_t a = find_act(q, base);
+            if (a >= 0 && !q->act[a].konst)
+                push_qdq(q, &b, &q->act[a]);
+        }
+    }
+    if (st == QMAC_OK && b.oom)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_node; ++i) /* not moved (an error stopped the loop) */
+        if (g->node[i])
+            qmac_onnx__node__free_unpacked(g->node[i], NULL);
+    free(g->node);
+    g->node = b.node;
+    g->n_node = b.n_node;
+    b.node = NULL;
+    if (st == QMAC_OK) {
+        /* initializers: the quantized float ones go, the new ones come */
+        size_t keep = 0;
+        for (size_t i = 0; i < g->n_initializer; ++i) {
+            QmacOnnx__Tensor *t = g->initializer[i];
+            const char *nm = t->name ? t->name : "";
+            const int32_t a = find_act(q, nm);
+            if (find_weight(q, nm) >= 0 || find_bias(q, nm) >= 0 || (a >= 0 && q->act[a].konst))
+                qmac_onnx__tensor__free_unpacked(t, NULL);
+            else
+                g->initializer[keep++] = t;
+        }
+        QmacOnnx__Tensor **all = realloc(g->initializer, sizeof *all * (keep + b.n_init + 1));
+        if (!all) {
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+            g->n_initializer = keep;
+        } else {
+            memcpy(all + keep, b.init, sizeof *all * b.n_init);
+            g->initializer = all;
+            g->n_initializer = keep + b.n_init;
+            b.n_init = 0;
+        }
+    }
+    for (size_t i = 0; i < b.n_init; ++i)
+        qmac_onnx__tensor__free_unpacked(b.init[i], NULL);
+    free(b.init);
+    /* per-axis DequantizeLinear needs opset 13 */
+    for (size_t i = 0; st == QMAC_OK && i < q->pm->n_opset_import; ++i) {
+        QmacOnnx__OperatorSetId *o = q->pm->opset_import[i];
+        if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version < 13)
+            o->version = 13;
+    }
+    if (st == QMAC_OK) {
+        *len = qmac_onnx__model__get_packed_size(q->pm);
+        *buf = malloc(*len ? *len : 1);
+        if (!*buf)
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        else
+            qmac_onnx__model__pack(q->pm, *buf);
+    }
+    /* the model is rewritten: a second write would quantize twice */
+    qmac_onnx__model__free_unpacked(q->pm, NULL);
+    q->pm = NULL;
+    return st;
+}
