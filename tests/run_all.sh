@@ -140,6 +140,11 @@ if [ "$what" = all ]; then
         suite example "$PYTHON" tests/example/check_example.py --qmac "$QMAC"
         suite example-golden "$PYTHON" tests/example/check_example.py --qmac "$QMAC" --backend golden
     fi
+    # qmac quantize vs quantize_static: same ranges -> same parameters and ORT outputs (digits and
+    # random CNNs), every calibration method, bad calibration input
+    [ -f tests/quantize/test_quantize.py ] &&
+        suite quantize "$PYTHON" tests/quantize/test_quantize.py --qmac "$QMAC" --nets $((8 * SCALE)) \
+            ${SEED:+--seed "$SEED"}
     # whole networks (torchvision's architectures, quantize_static) bit-exact vs ONNX Runtime, every
     # layer compiled: make test runs ResNet-18 and MobileNetV2 (QDQ, uint8) on the reference and
     # the golden model and MobileNetV2 on the RTL; test-long every format and activation type,

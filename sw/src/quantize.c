@@ -36,10 +36,11 @@
 enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6 };
 
 typedef struct {
-    char *name;      /* the tensor (after a removed Relu/Clip: that node's output) */
-    int32_t same_as; /* shares the parameters of this activation (-1: its own range) */
-    int32_t value;   /* graph value to observe (-1: none) */
-    int konst;       /* a float initializer quantized with the activation type (Add's constant) */
+    char *name;         /* the tensor (after a removed Relu/Clip: that node's output) */
+    int32_t same_as;    /* shares the parameters of this activation (-1: its own range) */
+    int32_t range_from; /* takes this activation's range (a kept Relu/Clip's output), -1 */
+    int32_t value;      /* graph value to observe (-1: none) */
+    int konst;          /* a float initializer quantized with the activation type (Add's constant) */
     qmac_minmax_calib mm;
     qmac_hist hist;
     int calib_on, has_range;
@@ -220,6 +221,7 @@ static qmac_status plan_act(qmac_quantizer *q, const char *name, int32_t same_as
     a = &q->act[q->n_act];
     memset(a, 0, sizeof *a);
     a->same_as = same_as;
+    a->range_from = -1;
     a->value = -1;
     a->konst = init != NULL;
     if (!(a->name = xfmt("%s", name)))
@@ -331,8 +333,9 @@ static qmac_status plan(qmac_quantizer *q)
                 q->act[xi].same_as = -1; /* calibrated as the clamp's output */
                 q->removed[i] = 1;
                 st = rename_output(q, x, y);
-            } else {
-                st = plan_act(q, y, -1);
+            } else if ((st = plan_act(q, y, -1)) == QMAC_OK && readers(q, x) == 1 && find_act(q, y) >= 0) {
+                /* ORT's adjust_tensor_ranges: the clamp's input takes the output's range */
+                q->act[xi].range_from = find_act(q, y);
             }
         } else if (op_is(n, "MaxPool") || op_is(n, "AveragePool") || op_is(n, "Reshape") ||
                    op_is(n, "Transpose") || op_is(n, "Squeeze") || op_is(n, "Unsqueeze")) {
@@ -786,9 +789,10 @@ static qmac_status act_params(qmac_quantizer *q, act_t *a, build_t *b)
         free(nm);
         return QMAC_OK;
     }
-    if ((st = act_range(q, a)))
+    act_t *r = a->range_from >= 0 ? &q->act[a->range_from] : a;
+    if ((st = act_range(q, r)))
         return st;
-    if ((st = qmac_choose_qparams(a->rmin, a->rmax, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT,
+    if ((st = qmac_choose_qparams(r->rmin, r->rmax, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT,
                                   &a->scale, &a->zp)))
         return qmac_set_error(st, "activation '%s': %s", a->name, qmac_last_error());
     return QMAC_OK;
