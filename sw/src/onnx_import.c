@@ -1020,7 +1020,27 @@ static qmac_status lower_qlinearconcat(ctx_t *c, int32_t i)
     return add_output(c, n, pb, 0);
 }
 
-/* DQ -> {Conv, MatMul, Gemm, Add, AveragePool, GlobalAveragePool} -> [Relu|Clip] -> Q */
+/* The node kind of Conv, MatMul / Gemm, Add, AveragePool, GlobalAveragePool. */
+static qmac_node_kind group_kind(const QmacOnnx__Node *pb)
+{
+    return op_is(pb, "Conv")                          ? QMAC_NODE_CONV
+           : op_is(pb, "MatMul") || op_is(pb, "Gemm") ? QMAC_NODE_MATMUL
+           : op_is(pb, "Add")                         ? QMAC_NODE_ADD
+           : op_is(pb, "AveragePool")                 ? QMAC_NODE_AVGPOOL
+                                                      : QMAC_NODE_GLOBAL_AVGPOOL;
+}
+
+/* Gemm's attributes: alpha = beta = 1 and transA = 0 only; transB kept. */
+static qmac_status gemm_attrs(const QmacOnnx__Node *pb, const char *label, qmac_node *n)
+{
+    if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_float(pb, "beta", 1.0f) != 1.0f ||
+        attr_int(pb, "transA", 0) != 0)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only alpha=1, beta=1, transA=0 are supported",
+                              label);
+    n->trans_b = (int)attr_int(pb, "transB", 0);
+    return QMAC_OK;
+}
+
 /* A float op (no DequantizeLinear in front): computed in float32 by the reference executor, as
  * the float model does (calibration, `qmac eval` of a float model, host steps). */
 static qmac_status lower_float_op(ctx_t *c, int32_t i)
@@ -1030,34 +1050,25 @@ static qmac_status lower_float_op(ctx_t *c, int32_t i)
     node_label(c, i, label, sizeof label);
     const int is_conv = op_is(pb, "Conv"), is_mm = op_is(pb, "MatMul"), is_gemm = op_is(pb, "Gemm");
     const int is_add = op_is(pb, "Add"), is_ap = op_is(pb, "AveragePool");
-    const qmac_node_kind op = is_conv              ? QMAC_NODE_CONV
-                              : (is_mm || is_gemm) ? QMAC_NODE_MATMUL
-                              : is_add             ? QMAC_NODE_ADD
-                              : is_ap              ? QMAC_NODE_AVGPOOL
-                                                   : QMAC_NODE_GLOBAL_AVGPOOL;
     const size_t n_in = is_conv || is_gemm ? (pb->n_input > 3 ? 3 : pb->n_input) : is_add || is_mm ? 2 : 1;
     if (pb->n_input < n_in || (n_in >= 2 && !in_name(pb, 1)))
         return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing input", label);
     qmac_node *n;
-    qmac_status st = new_node(c, op, i, pb->op_type, &n);
+    qmac_status st = new_node(c, group_kind(pb), i, pb->op_type, &n);
     if (st != QMAC_OK)
         return st;
     n->fp = 1;
     if ((is_conv || is_ap) && (st = read_spatial(c, i, n, is_ap)))
         return st;
-    if (is_gemm) {
-        if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_float(pb, "beta", 1.0f) != 1.0f ||
-            attr_int(pb, "transA", 0) != 0)
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only alpha=1, beta=1, transA=0 are supported",
-                                  label);
-        n->trans_b = (int)attr_int(pb, "transB", 0);
-    }
+    if (is_gemm && (st = gemm_attrs(pb, label, n)))
+        return st;
     for (size_t k = 0; k < n_in; ++k)
         if (in_name(pb, k) && (st = set_in(c, i, n, in_name(pb, k))))
             return st;
     return add_output(c, n, pb, 0);
 }
 
+/* DQ -> {Conv, MatMul, Gemm, Add, AveragePool, GlobalAveragePool} -> [Relu|Clip] -> Q */
 static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
@@ -1095,11 +1106,7 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
         goto out;
     }
     const QmacOnnx__Node *qn = c->nodes[q].pb;
-    qmac_node_kind op = is_conv              ? QMAC_NODE_CONV
-                        : (is_mm || is_gemm) ? QMAC_NODE_MATMUL
-                        : is_add             ? QMAC_NODE_ADD
-                        : is_ap              ? QMAC_NODE_AVGPOOL
-                                             : QMAC_NODE_GLOBAL_AVGPOOL;
+    const qmac_node_kind op = group_kind(pb);
     char ops[96];
     snprintf(ops, sizeof ops, "DQ->%s%s%s->Q", pb->op_type, act >= 0 ? "->" : "",
              act >= 0 ? c->nodes[act].pb->op_type : "");
@@ -1110,15 +1117,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
         if ((st = read_spatial(c, i, n, is_ap)))
             goto out;
     }
-    if (is_gemm) {
-        if (attr_float(pb, "alpha", 1.0f) != 1.0f || attr_float(pb, "beta", 1.0f) != 1.0f ||
-            attr_int(pb, "transA", 0) != 0) {
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only alpha=1, beta=1, transA=0 are supported",
-                                label);
-            goto out;
-        }
-        n->trans_b = (int)attr_int(pb, "transB", 0);
-    }
+    if (is_gemm && (st = gemm_attrs(pb, label, n)))
+        goto out;
     for (int k = 0; k < n_ops; ++k) {
         if (!d[k].x)
             continue;

@@ -141,7 +141,8 @@ def main():
     fx = write("f.npy", npy_bytes(np.zeros((1, 4), np.float32)))
     r.run("unsupported_op", ["run", save_model("softmax.onnx", sm), "--input", fx, "--output", o], 2,
           ["Softmax", "the_softmax"], outdir=o)
-    # a float Conv (not quantized) is refused with its name
+    # a float Conv (a float model's) runs on the reference backend in float32 and is refused by
+    # name, with nothing written, by the compiled backends
     fc = helper.make_model(helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["y"], name="float_conv")], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3])],
@@ -149,8 +150,17 @@ def main():
         [numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")]), opset_imports=OPSET)
     fc.ir_version = 8
     fx2 = write("f2.npy", npy_bytes(np.zeros((1, 1, 3, 3), np.float32)))
-    r.run("float_conv", ["run", save_model("fconv.onnx", fc), "--input", fx2, "--output", o], 2, ["float_conv"],
-          outdir=o)
+    fo = os.path.join(tmp, "float_out")
+    fxv = (np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3) - 4) / 3
+    fx2 = write("f2.npy", npy_bytes(fxv))
+    fconv = save_model("fconv.onnx", fc)
+    r.run("float_conv_ref", ["run", fconv, "--input", fx2, "--output", fo], 0)
+    y = np.load(os.path.join(fo, "y.npy")) if os.path.exists(os.path.join(fo, "y.npy")) else None
+    if y is None or not np.array_equal(y, fxv):  # a 1x1 kernel of ones: y == x exactly
+        r.failed += 1
+        print(f"FAIL float_conv_ref: output {y} is not the input")
+    r.run("float_conv_golden", ["run", fconv, "--input", fx2, "--output", o, "--backend", "golden"], 2,
+          ["float_conv", "qmac quantize"], outdir=o)
 
     # bad quantization parameters
     r.run("nan_scale", ["run", save_model("nan.onnx", qconv_model(x_scale=float("nan"))), "--input", xin,
