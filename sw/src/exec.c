@@ -696,27 +696,32 @@ out:
 
 /* ------------------------------------------------------------------ add */
 
+/* A float model's Add: float32 sums, numpy broadcasting. */
+static qmac_status run_add_float(exec_t *e, const qmac_node *n)
+{
+    const qmac_tensor *a, *b;
+    qmac_tensor *y;
+    qmac_status st;
+    if ((st = operand(e, n, 0, &a)) || (st = operand(e, n, 1, &b)) || (st = check_float(n, a, "A")) ||
+        (st = check_float(n, b, "B")))
+        return st;
+    bcast bc;
+    if (bcast_init(a->rank, a->shape, b->rank, b->shape, &bc))
+        return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
+    if ((st = make_out(e, n, 0, QMAC_DT_FLOAT32, bc.rank, bc.shape, &y)))
+        return st;
+    for (size_t i = 0, cnt = qmac_tensor_count(y); i < cnt; ++i) {
+        size_t ia, ib;
+        bcast_index(&bc, i, &ia, &ib);
+        ((float *)y->data)[i] = ((const float *)a->data)[ia] + ((const float *)b->data)[ib];
+    }
+    return QMAC_OK;
+}
+
 static qmac_status run_add(exec_t *e, const qmac_node *n)
 {
-    if (n->fp) { /* a float model's Add: float32 sums, numpy broadcasting */
-        const qmac_tensor *fa, *fb;
-        qmac_tensor *fy;
-        qmac_status fst;
-        if ((fst = operand(e, n, 0, &fa)) || (fst = operand(e, n, 1, &fb)) ||
-            (fst = check_float(n, fa, "A")) || (fst = check_float(n, fb, "B")))
-            return fst;
-        bcast fbc;
-        if (bcast_init(fa->rank, fa->shape, fb->rank, fb->shape, &fbc))
-            return FAIL(QMAC_ERR_SHAPE, n, "input shapes do not broadcast");
-        if ((fst = make_out(e, n, 0, QMAC_DT_FLOAT32, fbc.rank, fbc.shape, &fy)))
-            return fst;
-        for (size_t i = 0, cnt = qmac_tensor_count(fy); i < cnt; ++i) {
-            size_t ia, ib;
-            bcast_index(&fbc, i, &ia, &ib);
-            ((float *)fy->data)[i] = ((const float *)fa->data)[ia] + ((const float *)fb->data)[ib];
-        }
-        return QMAC_OK;
-    }
+    if (n->fp)
+        return run_add_float(e, n);
     const qmac_tensor *a, *b;
     qmac_tensor *y;
     qmac_status st;

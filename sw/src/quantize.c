@@ -665,48 +665,43 @@ typedef struct {
     int oom;
 } build_t;
 
+/* arr (n of *cap elements of esz bytes used) with room for one more: arr itself, or moved; NULL
+ * when out of memory (arr is then unchanged). */
+static void *grow(void *arr, size_t esz, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return arr;
+    const size_t c = *cap ? 2 * *cap : 64;
+    void *p = realloc(arr, esz * c);
+    if (p)
+        *cap = c;
+    return p;
+}
+
 static void push_node(build_t *b, QmacOnnx__Node *n)
 {
-    if (!n || b->oom) {
-        b->oom = 1;
-        if (n)
-            qmac_onnx__node__free_unpacked(n, NULL);
+    QmacOnnx__Node **p = n && !b->oom ? grow(b->node, sizeof *p, b->n_node, &b->cap_node) : NULL;
+    if (p) {
+        b->node = p;
+        b->node[b->n_node++] = n;
         return;
     }
-    if (b->n_node == b->cap_node) {
-        const size_t cap = b->cap_node ? 2 * b->cap_node : 64;
-        QmacOnnx__Node **p = realloc(b->node, sizeof *p * cap);
-        if (!p) {
-            b->oom = 1;
-            qmac_onnx__node__free_unpacked(n, NULL);
-            return;
-        }
-        b->node = p;
-        b->cap_node = cap;
-    }
-    b->node[b->n_node++] = n;
+    b->oom = 1;
+    if (n)
+        qmac_onnx__node__free_unpacked(n, NULL);
 }
 
 static void push_init(build_t *b, QmacOnnx__Tensor *t)
 {
-    if (!t || b->oom) {
-        b->oom = 1;
-        if (t)
-            qmac_onnx__tensor__free_unpacked(t, NULL);
+    QmacOnnx__Tensor **p = t && !b->oom ? grow(b->init, sizeof *p, b->n_init, &b->cap_init) : NULL;
+    if (p) {
+        b->init = p;
+        b->init[b->n_init++] = t;
         return;
     }
-    if (b->n_init == b->cap_init) {
-        const size_t cap = b->cap_init ? 2 * b->cap_init : 64;
-        QmacOnnx__Tensor **p = realloc(b->init, sizeof *p * cap);
-        if (!p) {
-            b->oom = 1;
-            qmac_onnx__tensor__free_unpacked(t, NULL);
-            return;
-        }
-        b->init = p;
-        b->cap_init = cap;
-    }
-    b->init[b->n_init++] = t;
+    b->oom = 1;
+    if (t)
+        qmac_onnx__tensor__free_unpacked(t, NULL);
 }
 
 static int32_t onnx_type(qmac_dtype dt)
@@ -899,6 +894,17 @@ static qmac_status bias_params(qmac_quantizer *q, const bias_t *bi, const float 
     return st;
 }
 
+/* DequantizeLinear of initializer `data` with `params`_scale / `params`_zero_point into out. */
+static void push_dq(build_t *b, const char *data, const char *params, const char *out, const char *node,
+                    int32_t axis)
+{
+    char sc[1024], zp[1024];
+    snprintf(sc, sizeof sc, "%s_scale", params);
+    snprintf(zp, sizeof zp, "%s_zero_point", params);
+    const char *ins[3] = {data, sc, zp};
+    push_node(b, new_node("DequantizeLinear", node, ins, 3, out, axis));
+}
+
 static const char *dq_out(const qmac_quantizer *q, const char *t, char *buf, size_t cap)
 {
     if (is_graph_output(q, t))
@@ -937,6 +943,8 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
+    if (!q->pm)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the quantized model was already written");
     QmacOnnx__Graph *g = q->pm->graph;
     build_t b;
     memset(&b, 0, sizeof b);
@@ -955,14 +963,11 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
         int32_t nws = 0;
         if ((st = weight_params(q, w, &b, &ws, &nws)))
             break;
-        char qn[1024], sc[1024], zp[1024], o[1024], nm[1024];
+        char qn[1024], o[1024], nm[1024];
         snprintf(qn, sizeof qn, "%s_quantized", w->name);
-        snprintf(sc, sizeof sc, "%s_scale", w->name);
-        snprintf(zp, sizeof zp, "%s_zero_point", w->name);
         snprintf(o, sizeof o, "%s_DequantizeLinear_Output", w->name);
         snprintf(nm, sizeof nm, "%s_DequantizeLinear", w->name);
-        const char *ins[3] = {qn, sc, zp};
-        push_node(&b, new_node("DequantizeLinear", nm, ins, 3, o, w->axis));
+        push_dq(&b, qn, w->name, o, nm, w->axis);
         for (int32_t k = 0; k < q->n_bias && st == QMAC_OK; ++k) {
             const bias_t *bi = &q->bias[k];
             if (strcmp(bi->w, w->name))
@@ -970,25 +975,18 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
             if ((st = bias_params(q, bi, ws, nws, &b)))
                 break;
             snprintf(qn, sizeof qn, "%s_quantized", bi->name);
-            snprintf(sc, sizeof sc, "%s_quantized_scale", bi->name);
-            snprintf(zp, sizeof zp, "%s_quantized_zero_point", bi->name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", bi->name);
-            const char *bins[3] = {qn, sc, zp};
-            push_node(&b, new_node("DequantizeLinear", nm, bins, 3, bi->name, nws ? 0 : -1));
+            push_dq(&b, qn, qn, bi->name, nm, nws ? 0 : -1);
         }
         free(ws);
     }
     /* constants quantized as activations: DQ of the quantized initializer */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
         if (q->act[i].konst) {
-            char qn[1024], sc[1024], zp[1024], o[1024], nm[1024];
+            char qn[1024], o[1024], nm[1024];
             snprintf(qn, sizeof qn, "%s_quantized", q->act[i].name);
-            snprintf(sc, sizeof sc, "%s_scale", q->act[i].name);
-            snprintf(zp, sizeof zp, "%s_zero_point", q->act[i].name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", q->act[i].name);
-            const char *ins[3] = {qn, sc, zp};
-            push_node(&b,
-                      new_node("DequantizeLinear", nm, ins, 3, dq_out(q, q->act[i].name, o, sizeof o), -1));
+            push_dq(&b, qn, q->act[i].name, dq_out(q, q->act[i].name, o, sizeof o), nm, -1);
         }
     /* graph inputs */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
@@ -1015,24 +1013,21 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
                 b.oom |= !replace_str(&n->input[k], o);
             }
         }
-        for (size_t k = 0; k < n->n_output; ++k)
-            if (n->output[k] && find_act(q, n->output[k]) >= 0 && is_graph_output(q, n->output[k])) {
+        int32_t outs[QMAC_MAX_NODE_IO]; /* the activation each output is, before a rename */
+        const size_t n_out = n->n_output < QMAC_MAX_NODE_IO ? n->n_output : QMAC_MAX_NODE_IO;
+        for (size_t k = 0; k < n_out; ++k) {
+            outs[k] = n->output[k] ? find_act(q, n->output[k]) : -1;
+            if (outs[k] >= 0 && is_graph_output(q, n->output[k])) {
                 char o[1024];
                 snprintf(o, sizeof o, "%s_QuantizeLinear_Input", n->output[k]);
                 b.oom |= !replace_str(&n->output[k], o);
             }
+        }
         push_node(&b, n);
         g->node[i] = NULL;
-        for (size_t k = 0; k < n->n_output; ++k) {
-            char base[1024];
-            snprintf(base, sizeof base, "%s", n->output[k] ? n->output[k] : "");
-            const size_t bl = strlen(base), sl = strlen("_QuantizeLinear_Input");
-            if (bl > sl && !strcmp(base + bl - sl, "_QuantizeLinear_Input"))
-                base[bl - sl] = 0;
-            const int32_t a = find_act(q, base);
-            if (a >= 0 && !q->act[a].konst)
-                push_qdq(q, &b, &q->act[a]);
-        }
+        for (size_t k = 0; k < n_out; ++k)
+            if (outs[k] >= 0 && !q->act[outs[k]].konst)
+                push_qdq(q, &b, &q->act[outs[k]]);
     }
     if (st == QMAC_OK && b.oom)
         st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");

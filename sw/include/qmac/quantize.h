@@ -73,7 +73,8 @@ qmac_status qmac_quantizer_range(qmac_quantizer *q, int32_t i, float *rmin, floa
 /* Set a range by tensor name (instead of calibrating it). Errors name an unknown tensor. */
 qmac_status qmac_quantizer_set_range(qmac_quantizer *q, const char *name, float rmin, float rmax);
 
-/* The QDQ model: *buf malloc'ed (the caller frees it), *len bytes. */
+/* The QDQ model: *buf malloc'ed (the caller frees it), *len bytes. Once per quantizer (the plan
+ * is applied to the parsed model; a second call is QMAC_ERR_INVALID_ARG). */
 qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len);
 
 #ifdef __cplusplus
