@@ -196,6 +196,11 @@ static qmac_status run_quantize(exec_t *e, const qmac_node *n)
     int32_t qmin, qmax;
     qmac_dtype_range(n->qy.dtype, &qmin, &qmax);
     const size_t cnt = qmac_tensor_count(x);
+    if (n->qs) { /* a QONNX quantizer, per tensor */
+        for (size_t i = 0; i < cnt; ++i)
+            qmac_store_int(y->dtype, y->data, i, qmac_qonnx_code(n->qs, 0, (float)load_f(x, i)));
+        return QMAC_OK;
+    }
     for (size_t i = 0; i < cnt; ++i) {
         const size_t p = qindex_of(&qi, i);
         const float v = (float)load_f(x, i);
@@ -398,6 +403,31 @@ static qmac_status run_conv_float(exec_t *e, const qmac_node *n)
     return QMAC_OK;
 }
 
+/* The output of a QONNX layer from its accumulators (graph.h, qmac_qonnx_stage): element i is
+ * channel (i / inner) % nch. */
+static qmac_status qonnx_out(exec_t *e, const qmac_node *n, const int32_t *acc, int32_t rank,
+                             const int64_t *shape, size_t inner)
+{
+    const qmac_qonnx_stage *s = n->qs;
+    if (s->need_rank && rank != s->need_rank)
+        return FAIL(QMAC_ERR_SHAPE, n, "the output stage normalizes axis 1, so the output must be %d-D (it is %d-D)",
+                    (int)s->need_rank, (int)rank);
+    qmac_tensor *y;
+    qmac_status st = make_out(e, n, 0, s->oq == QMAC_OQ_FLOAT ? QMAC_DT_FLOAT32 : n->qy.dtype, rank, shape, &y);
+    if (st != QMAC_OK)
+        return st;
+    const size_t cnt = qmac_tensor_count(y);
+    for (size_t i = 0; i < cnt; ++i) {
+        const int32_t c = (int32_t)(i / inner % (size_t)s->nch);
+        const float v = qmac_qonnx_value(s, c, acc[i]);
+        if (s->oq == QMAC_OQ_FLOAT)
+            ((float *)y->data)[i] = v;
+        else
+            qmac_store_int(y->dtype, y->data, i, qmac_qonnx_code(s, c, v));
+    }
+    return QMAC_OK;
+}
+
 static qmac_status run_conv(exec_t *e, const qmac_node *n)
 {
     if (n->fp)
@@ -476,6 +506,10 @@ static qmac_status run_conv(exec_t *e, const qmac_node *n)
         goto out;
     }
     nhwc_to_nchw(acc, sizeof *acc, (size_t)yd.n, (size_t)M, ys, acc_nchw);
+    if (n->qs) {
+        st = qonnx_out(e, n, acc_nchw, x->rank, yshape, ys);
+        goto out;
+    }
     if (n->out_int32) {
         if ((st = make_out(e, n, 0, QMAC_DT_INT32, x->rank, yshape, &y)))
             goto out;
@@ -676,6 +710,10 @@ static qmac_status run_matmul(exec_t *e, const qmac_node *n)
         }
     }
     const size_t total = batches * mn;
+    if (n->qs) {
+        st = qonnx_out(e, n, acc, ry, ysh, 1);
+        goto out;
+    }
     if (n->out_int32) {
         if ((st = make_out(e, n, 0, QMAC_DT_INT32, ry, ysh, &y)))
             goto out;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onnx_int.h"
 #include "onnx_subset.pb-c.h"
 #include "qmac/fileio.h"
 #include "qmac/graph.h"
@@ -73,21 +74,8 @@ static qmac_dtype dtype_from_onnx(int32_t t)
 
 /* ------------------------------------------------------------------ import context */
 
-typedef struct {
-    const QmacOnnx__Node *pb;
-    int consumed; /* folded into another node (Q/Relu of a fused group, Constant) */
-} rnode;
 
-typedef struct {
-    qmac_graph *g;
-    const QmacOnnx__Graph *pg;
-    rnode *nodes;
-    int32_t n_nodes;
-    int32_t cap_values;
-    int32_t cap_nodes;
-} ctx_t;
-
-static char *xstrdup(const char *s)
+char *xstrdup(const char *s)
 {
     if (!s)
         s = "";
@@ -98,13 +86,13 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-static const char *str_or_empty(const char *s)
+const char *str_or_empty(const char *s)
 {
     return s ? s : "";
 }
 
 /* Display name of an ONNX node: its name, else "<OpType>#<index>". */
-static void node_label(const ctx_t *c, int32_t i, char *buf, size_t len)
+void node_label(const ctx_t *c, int32_t i, char *buf, size_t len)
 {
     const QmacOnnx__Node *n = c->nodes[i].pb;
     if (n->name && n->name[0])
@@ -114,7 +102,7 @@ static void node_label(const ctx_t *c, int32_t i, char *buf, size_t len)
 }
 
 /* Value lookup. Linear: graphs qmac targets have at most a few thousand values. */
-static int32_t find_value(const ctx_t *c, const char *name)
+int32_t find_value(const ctx_t *c, const char *name)
 {
     for (int32_t i = 0; i < c->g->n_values; ++i)
         if (!strcmp(c->g->values[i].name, name))
@@ -122,7 +110,7 @@ static int32_t find_value(const ctx_t *c, const char *name)
     return -1;
 }
 
-static qmac_status add_value(ctx_t *c, const char *name, int32_t *id)
+qmac_status add_value(ctx_t *c, const char *name, int32_t *id)
 {
     if (c->g->n_values == c->cap_values) {
         int32_t cap = c->cap_values ? c->cap_values * 2 : 64;
@@ -142,7 +130,7 @@ static qmac_status add_value(ctx_t *c, const char *name, int32_t *id)
     return QMAC_OK;
 }
 
-static qmac_status new_node(ctx_t *c, qmac_node_kind op, int32_t src, const char *onnx_ops, qmac_node **out)
+qmac_status new_node(ctx_t *c, qmac_node_kind op, int32_t src, const char *onnx_ops, qmac_node **out)
 {
     if (c->g->n_nodes == c->cap_nodes) {
         int32_t cap = c->cap_nodes ? c->cap_nodes * 2 : 32;
@@ -171,7 +159,7 @@ static qmac_status new_node(ctx_t *c, qmac_node_kind op, int32_t src, const char
     return QMAC_OK;
 }
 
-static qmac_status node_add_in(qmac_node *n, int32_t id)
+qmac_status node_add_in(qmac_node *n, int32_t id)
 {
     if (n->n_in >= QMAC_MAX_NODE_IO)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s' has more than %d inputs", n->name,
@@ -180,7 +168,7 @@ static qmac_status node_add_in(qmac_node *n, int32_t id)
     return QMAC_OK;
 }
 
-static qmac_status node_add_out(ctx_t *c, qmac_node *n, const char *name)
+qmac_status node_add_out(ctx_t *c, qmac_node *n, const char *name)
 {
     if (n->n_out >= QMAC_MAX_NODE_IO)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "node '%s' has too many outputs", n->name);
@@ -255,7 +243,7 @@ static qmac_status tensor_from_pb(const QmacOnnx__Tensor *t, const char *what, q
 }
 
 /* Read a real-valued constant element as double. */
-static double tensor_get_f(const qmac_tensor *t, size_t i)
+double tensor_get_f(const qmac_tensor *t, size_t i)
 {
     switch (t->dtype) {
     case QMAC_DT_FLOAT32: return ((const float *)t->data)[i];
@@ -268,7 +256,7 @@ static double tensor_get_f(const qmac_tensor *t, size_t i)
 
 /* ------------------------------------------------------------------ attributes */
 
-static const QmacOnnx__Attribute *find_attr(const QmacOnnx__Node *n, const char *name)
+const QmacOnnx__Attribute *find_attr(const QmacOnnx__Node *n, const char *name)
 {
     for (size_t i = 0; i < n->n_attribute; ++i)
         if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, name))
@@ -276,13 +264,13 @@ static const QmacOnnx__Attribute *find_attr(const QmacOnnx__Node *n, const char 
     return NULL;
 }
 
-static int64_t attr_int(const QmacOnnx__Node *n, const char *name, int64_t def)
+int64_t attr_int(const QmacOnnx__Node *n, const char *name, int64_t def)
 {
     const QmacOnnx__Attribute *a = find_attr(n, name);
     return a && a->has_i ? a->i : def;
 }
 
-static float attr_float(const QmacOnnx__Node *n, const char *name, float def)
+float attr_float(const QmacOnnx__Node *n, const char *name, float def)
 {
     const QmacOnnx__Attribute *a = find_attr(n, name);
     return a && a->has_f ? a->f : def;
@@ -290,7 +278,7 @@ static float attr_float(const QmacOnnx__Node *n, const char *name, float def)
 
 /* Copy an INTS attribute of exactly `want` entries (want < 0: any count up to max). Returns the
  * count, 0 when absent, -1 on a bad count. */
-static int attr_ints(const QmacOnnx__Node *n, const char *name, int64_t *dst, int want, int max)
+int attr_ints(const QmacOnnx__Node *n, const char *name, int64_t *dst, int want, int max)
 {
     const QmacOnnx__Attribute *a = find_attr(n, name);
     if (!a || a->n_ints == 0)
@@ -313,7 +301,7 @@ static int attr_str_is(const QmacOnnx__Node *n, const char *name, const char *va
 
 /* ------------------------------------------------------------------ producers / consumers */
 
-static int32_t producer_of(const ctx_t *c, const char *name)
+int32_t producer_of(const ctx_t *c, const char *name)
 {
     for (int32_t i = 0; i < c->n_nodes; ++i) {
         const QmacOnnx__Node *n = c->nodes[i].pb;
@@ -324,7 +312,7 @@ static int32_t producer_of(const ctx_t *c, const char *name)
     return -1;
 }
 
-static int is_graph_output(const ctx_t *c, const char *name)
+int is_graph_output(const ctx_t *c, const char *name)
 {
     for (size_t i = 0; i < c->pg->n_output; ++i)
         if (c->pg->output[i]->name && !strcmp(c->pg->output[i]->name, name))
@@ -334,7 +322,7 @@ static int is_graph_output(const ctx_t *c, const char *name)
 
 /* Number of uses of a tensor (node inputs + graph outputs); *only = the single consuming node
  * when there is exactly one node use and it is not a graph output. */
-static int uses_of(const ctx_t *c, const char *name, int32_t *only)
+int uses_of(const ctx_t *c, const char *name, int32_t *only)
 {
     int uses = is_graph_output(c, name);
     *only = -1;
@@ -352,12 +340,12 @@ static int uses_of(const ctx_t *c, const char *name, int32_t *only)
     return uses;
 }
 
-static int op_is(const QmacOnnx__Node *n, const char *op)
+int op_is(const QmacOnnx__Node *n, const char *op)
 {
     return n->op_type && !strcmp(n->op_type, op);
 }
 
-static const char *in_name(const QmacOnnx__Node *n, size_t k)
+const char *in_name(const QmacOnnx__Node *n, size_t k)
 {
     return k < n->n_input && n->input[k] && n->input[k][0] ? n->input[k] : NULL;
 }
@@ -372,12 +360,12 @@ void qmac_qinfo_free(qmac_qinfo *q)
     q->scale_id = q->zp_id = -1;
 }
 
-static void qinfo_free(qmac_qinfo *q)
+void qinfo_free(qmac_qinfo *q)
 {
     qmac_qinfo_free(q);
 }
 
-static const qmac_tensor *const_of(const ctx_t *c, const char *name)
+const qmac_tensor *const_of(const ctx_t *c, const char *name)
 {
     int32_t id = find_value(c, name);
     return id >= 0 && c->g->values[id].is_const ? &c->g->values[id].konst : NULL;
@@ -488,7 +476,7 @@ static int qparams_per_tensor(const qmac_qinfo *q)
 
 /* Input value id for an ONNX tensor name (must exist: produced earlier, an initializer or a
  * graph input). */
-static qmac_status input_id(ctx_t *c, int32_t src, const char *name, int32_t *id)
+qmac_status input_id(ctx_t *c, int32_t src, const char *name, int32_t *id)
 {
     *id = find_value(c, name);
     if (*id < 0) {
@@ -623,7 +611,7 @@ static void take_qparams(qmac_qinfo *dst, qmac_qinfo *src)
 
 /* ------------------------------------------------------------------ spatial attributes */
 
-static qmac_status read_spatial(ctx_t *c, int32_t src, qmac_node *n, int is_pool)
+qmac_status read_spatial(ctx_t *c, int32_t src, qmac_node *n, int is_pool)
 {
     const QmacOnnx__Node *pb = c->nodes[src].pb;
     char label[256];
@@ -708,7 +696,7 @@ static qmac_status read_spatial(ctx_t *c, int32_t src, qmac_node *n, int is_pool
 
 /* ------------------------------------------------------------------ per-op lowering */
 
-static qmac_status add_output(ctx_t *c, qmac_node *n, const QmacOnnx__Node *pb, size_t k)
+qmac_status add_output(ctx_t *c, qmac_node *n, const QmacOnnx__Node *pb, size_t k)
 {
     if (k >= pb->n_output || !pb->output[k] || !pb->output[k][0])
         return qmac_set_error(QMAC_ERR_FORMAT, "node '%s' has no output %zu", n->name, k);
@@ -761,7 +749,7 @@ static qmac_status lower_qdq(ctx_t *c, int32_t i)
 }
 
 /* Operand that may be either a DQ output (fused) or a raw quantized tensor (QOperator). */
-static qmac_status set_in(ctx_t *c, int32_t src, qmac_node *n, const char *name)
+qmac_status set_in(ctx_t *c, int32_t src, qmac_node *n, const char *name)
 {
     int32_t id;
     qmac_status st = input_id(c, src, name, &id);
@@ -1043,7 +1031,7 @@ static qmac_status gemm_attrs(const QmacOnnx__Node *pb, const char *label, qmac_
 
 /* A float op (no DequantizeLinear in front): computed in float32 by the reference executor, as
  * the float model does (calibration, `qmac eval` of a float model, host steps). */
-static qmac_status lower_float_op(ctx_t *c, int32_t i)
+qmac_status lower_float_op(ctx_t *c, int32_t i)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
     char label[256];
@@ -1053,6 +1041,12 @@ static qmac_status lower_float_op(ctx_t *c, int32_t i)
     const size_t n_in = is_conv || is_gemm ? (pb->n_input > 3 ? 3 : pb->n_input) : is_add || is_mm ? 2 : 1;
     if (pb->n_input < n_in || (n_in >= 2 && !in_name(pb, 1)))
         return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing input", label);
+    for (size_t k = 0; k < n_in; ++k)
+        if (in_name(pb, k) && qonnx_q(c, find_value(c, in_name(pb, k))))
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                  "%s reads the QONNX-quantized '%s' but is not a Conv/MatMul/Gemm layer "
+                                  "over QONNX-quantized weights: not supported",
+                                  label, in_name(pb, k));
     qmac_node *n;
     qmac_status st = new_node(c, group_kind(pb), i, pb->op_type, &n);
     if (st != QMAC_OK)
@@ -1094,8 +1088,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     int any_dq = 0;
     for (int k = 0; k < n_ops; ++k)
         any_dq |= d[k].node >= 0;
-    if (!any_dq) {
-        st = lower_float_op(c, i); /* no operand is dequantized: the float model's op */
+    if (!any_dq) { /* no operand is dequantized: a QONNX layer, or the float model's op */
+        st = qonnx_is_layer(c, i) ? qonnx_lower_layer(c, i) : lower_float_op(c, i);
         goto out;
     }
     if (!fusable) {
@@ -1302,7 +1296,9 @@ static qmac_status lower_passthrough(ctx_t *c, int32_t i)
     } else if ((st = set_in(c, i, n, x))) {
         return st;
     }
-    return add_output(c, n, pb, 0);
+    if ((st = add_output(c, n, pb, 0)))
+        return st;
+    return qonnx_passthrough(c, i, n);
 }
 
 /* Constant node -> constant value. */
@@ -1359,6 +1355,8 @@ static qmac_status lower_node(ctx_t *c, int32_t i)
     const int ms = !strcmp(dom, "com.microsoft");
     if (!pb->op_type || !pb->op_type[0])
         return qmac_set_error(QMAC_ERR_FORMAT, "node #%d has no op_type", (int)i);
+    if (qonnx_domain(dom))
+        return qonnx_lower_quant(c, i);
     if (dom[0] && strcmp(dom, "ai.onnx") && !ms)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: operator domain '%s' is not supported", label, dom);
     qmac_status st;
@@ -1525,6 +1523,22 @@ static void fold_qdq_islands(qmac_graph *g)
 }
 
 /* Remove nodes whose outputs nobody reads (the DequantizeLinear nodes of fused groups). */
+/* Free what a node owns. */
+static void node_free(qmac_node *n)
+{
+    free(n->name);
+    free(n->onnx_ops);
+    qinfo_free(&n->qx);
+    qinfo_free(&n->qw);
+    qinfo_free(&n->qy);
+    if (n->qin) {
+        for (int32_t k = 0; k < n->n_in; ++k)
+            qinfo_free(&n->qin[k]);
+        free(n->qin);
+    }
+    qmac_qonnx_stage_free(n->qs);
+}
+
 static void remove_dead_nodes(qmac_graph *g)
 {
     int changed = 1;
@@ -1546,16 +1560,7 @@ static void remove_dead_nodes(qmac_graph *g)
             }
             if (used)
                 continue;
-            free(n->name);
-            free(n->onnx_ops);
-            qinfo_free(&n->qx);
-            qinfo_free(&n->qw);
-            qinfo_free(&n->qy);
-            if (n->qin) {
-                for (int32_t k = 0; k < n->n_in; ++k)
-                    qinfo_free(&n->qin[k]);
-                free(n->qin);
-            }
+            node_free(n);
             memmove(n, n + 1, (size_t)(g->n_nodes - i - 1) * sizeof *n);
             --g->n_nodes;
             changed = 1;
@@ -1646,6 +1651,8 @@ static qmac_status import_graph(ctx_t *c, const QmacOnnx__Model *m)
         if ((st = lower_node(c, i)))
             return st;
     }
+    if ((st = qonnx_finish(c)))
+        return st;
     for (size_t i = 0; i < pg->n_output; ++i) {
         const char *name = pg->output[i]->name;
         int32_t id = name ? find_value(c, name) : -1;
@@ -1685,6 +1692,7 @@ qmac_status qmac_onnx_load_mem(const uint8_t *buf, size_t len, qmac_graph **out)
     c.pg = m->graph;
     qmac_status st = import_graph(&c, m);
     free(c.nodes);
+    qonnx_free(&c);
     qmac_onnx__model__free_unpacked(m, NULL);
     if (st != QMAC_OK) {
         qmac_graph_free(g);
@@ -1731,17 +1739,7 @@ void qmac_graph_free(qmac_graph *g)
     if (!g)
         return;
     for (int32_t i = 0; i < g->n_nodes; ++i) {
-        qmac_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->onnx_ops);
-        qinfo_free(&n->qx);
-        qinfo_free(&n->qw);
-        qinfo_free(&n->qy);
-        if (n->qin) {
-            for (int32_t k = 0; k < n->n_in; ++k)
-                qinfo_free(&n->qin[k]);
-            free(n->qin);
-        }
+        node_free(&g->nodes[i]);
     }
     for (int32_t i = 0; i < g->n_values; ++i) {
         free(g->values[i].name);

@@ -67,6 +67,66 @@ qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_
                             qmac_dtype x_dt, int32_t axis, int32_t block);
 void qmac_qinfo_free(qmac_qinfo *q);
 
+/* QONNX layers (Brevitas / FINN exports, docs/quantization.md "QONNX"). A Conv/MatMul whose
+ * operands are QONNX-quantized keeps the float32 arithmetic between its accumulator and the next
+ * quantizer, so the reference computes what the QONNX graph computes:
+ *   acc  = sum (x - zx) (w - zw)                                  (int32, as the integer ops)
+ *   v    = (float)acc * in_scale[c]         in_scale[c] = s_x * s_w[c] in float32: exact, and equal
+ *                                           to the float MatMul, when the scales are powers of two
+ *   v    = v op k[c]  for each step of epi[] (float32, in the graph's order)
+ *   FLOAT:  y = v                                                  (no quantizer after the layer)
+ *   INT:    y = round_mode(clamp(v / scale + zp, qmin, qmax))      (QONNX Quant, in its order)
+ *   THRESH: y = code0 + code_step * #{j : v >= thr[c][j]}          (BipolarQuant: one threshold 0,
+ *                                                                   codes -1 / +1; MultiThreshold)
+ * c is the output channel (axis 1 of a Conv, the last axis of a MatMul; need_rank = 2: a MatMul whose
+ * stage normalizes axis 1, as BatchNormalization does, so its output must be 2-D). A QUANTIZE node of a
+ * QONNX Quant uses the INT rule on its float input (v = x, no steps). */
+/* v = v op k; MAX / MIN: Relu and Clip (v < k ? k : v, v > k ? k : v) */
+typedef enum { QMAC_EPI_MUL = 0, QMAC_EPI_ADD, QMAC_EPI_SUB, QMAC_EPI_DIV, QMAC_EPI_MAX, QMAC_EPI_MIN } qmac_epi_op;
+
+typedef struct {
+    qmac_epi_op op;
+    int32_t n; /* 1 (all channels) or the channel count */
+    float *k;  /* owned */
+} qmac_epi_step;
+
+typedef enum { QMAC_OQ_FLOAT = 0, QMAC_OQ_INT, QMAC_OQ_THRESH } qmac_oq_kind;
+
+/* QONNX Quant rounding_mode */
+typedef enum {
+    QMAC_QR_ROUND = 0,  /* half to even (numpy.round)              */
+    QMAC_QR_CEIL,       /* ceil                                    */
+    QMAC_QR_FLOOR,      /* floor                                   */
+    QMAC_QR_ROUND_TO_ZERO, /* trunc (numpy.fix)                    */
+    QMAC_QR_UP,         /* away from zero: sign(x) ceil(|x|)       */
+    QMAC_QR_HALF_UP,    /* sign(x) floor(|x| + 0.5), in float32    */
+    QMAC_QR_HALF_DOWN   /* sign(x) ceil(|x| - 0.5), in float32     */
+} qmac_qround;
+
+typedef struct {
+    qmac_oq_kind oq;
+    int32_t nch;       /* output channels */
+    int32_t need_rank; /* 0, or the output rank the stage requires (checked at run time) */
+    float *in_scale;   /* [nch] (NULL for QUANTIZE) */
+    qmac_epi_step *epi;
+    int32_t n_epi;
+    float scale, zp;   /* INT */
+    int32_t qmin, qmax;
+    qmac_qround round;
+    float *thr;        /* THRESH: [nch or 1][n_thr] */
+    int32_t n_thr, thr_ch; /* thresholds per channel; thr_ch = 1 (shared) or nch */
+    int32_t code0, code_step;
+} qmac_qonnx_stage;
+
+/* v of output channel c for accumulator acc (steps included). */
+float qmac_qonnx_value(const qmac_qonnx_stage *s, int32_t c, int32_t acc);
+/* The code of v under the INT or THRESH rule (NaN: the code of 0 for INT, QONNX's comparison
+ * result for THRESH). */
+int32_t qmac_qonnx_code(const qmac_qonnx_stage *s, int32_t c, float v);
+/* Rounding of a QONNX Quant. */
+float qmac_qonnx_round(qmac_qround mode, float x);
+void qmac_qonnx_stage_free(qmac_qonnx_stage *s);
+
 /* A value (edge) of the graph. Constants (initializers, Constant nodes) hold their tensor. */
 typedef struct {
     char *name;
@@ -139,6 +199,9 @@ typedef struct {
 
     /* CONCAT */
     int32_t axis;
+
+    /* QONNX: CONV/MATMUL output stage, or the rule of a QUANTIZE (NULL: not from QONNX) */
+    qmac_qonnx_stage *qs;
 } qmac_node;
 
 typedef struct {
