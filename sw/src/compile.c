@@ -33,6 +33,7 @@ typedef struct {
     int64_t lay_c, lay_inner; /* ACCEL: the layout's channels and pixels per outer index */
     int32_t dq_of;     /* HOST after: the accelerator value it is a dequantization (+ reshapes) of, or -1 */
     int32_t dq_node;   /* ... by this DEQUANTIZE node */
+    int packed;        /* ACCEL: bipolar codes packed 8 per byte (compile.h) */
     int needed;        /* HOST after: a graph output depends on it */
     int32_t root;      /* ACCEL: the value whose bytes these are */
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
@@ -110,7 +111,7 @@ static void layout_of(const cc *c, const vinfo *v, uint32_t *channels, uint32_t 
     *pixels = v->col.on ? (uint32_t)v->shape[0] * v->col.out[0] * v->col.out[1]
               : ch      ? (uint32_t)(count_of(v->rank, v->shape) / ch)
                         : 0;
-    *groups = cdiv((uint64_t)ch, c->n);
+    *groups = cdiv((uint64_t)ch, v->packed ? 8u * c->n : c->n);
 }
 
 static uint64_t bytes_of(const cc *c, const vinfo *v)
@@ -241,6 +242,112 @@ static int32_t readers(const cc *c, int32_t id)
     return r;
 }
 
+/* ---- QONNX layers (graph.h qmac_qonnx_stage): binary mode, packed values, checks */
+
+static const qmac_node *node_writing(const cc *c, int32_t id)
+{
+    for (int32_t i = 0; i < c->g->n_nodes; ++i)
+        for (int32_t k = 0; k < c->g->nodes[i].n_out; ++k)
+            if (c->g->nodes[i].out[k] == id)
+                return &c->g->nodes[i];
+    return NULL;
+}
+
+/* A QONNX layer whose codes are -1 / +1 (one threshold, zero point 0). */
+static int bipolar_out(const qmac_node *n)
+{
+    const qmac_qonnx_stage *s = n ? n->qs : NULL;
+    return s && s->oq == QMAC_OQ_THRESH && s->n_thr == 1 && s->code0 == -1 && s->code_step == 2 && n->qy.n == 1 &&
+           n->qy.zp[0] == 0;
+}
+
+static int bipolar_const(const qmac_tensor *w, const qmac_qinfo *q)
+{
+    if (w->dtype != QMAC_DT_INT8)
+        return 0;
+    for (int32_t k = 0; k < q->n; ++k)
+        if (q->zp[k] != 0)
+            return 0;
+    for (size_t e = 0; e < qmac_tensor_count(w); ++e) {
+        const int8_t v = ((const int8_t *)w->data)[e];
+        if (v != 1 && v != -1)
+            return 0;
+    }
+    return 1;
+}
+
+/* A QONNX conv/matmul of -1/+1 activations and weights that the array runs in binary mode
+ * (XNOR-popcount) when its input is packed. A padded convolution is not: QONNX pads the float
+ * +-s activations with 0, which no packed bit means (it runs in int8 mode on the codes). */
+static int bin_capable(const cc *c, const qmac_node *n)
+{
+    if (!n->qs || (n->op != QMAC_NODE_CONV && n->op != QMAC_NODE_MATMUL) || n->n_in != 2 ||
+        !c->g->values[n->in[1]].is_const || n->qx.n != 1 || n->qx.zp[0] != 0 ||
+        !bipolar_out(node_writing(c, n->in[0])) || !bipolar_const(&c->g->values[n->in[1]].konst, &n->qw))
+        return 0;
+    if (n->op == QMAC_NODE_CONV)
+        return n->group == 1 && (n->auto_pad == QMAC_PAD_VALID ||
+                                 (n->auto_pad == QMAC_PAD_EXPLICIT && !n->pads[0] && !n->pads[1] && !n->pads[2] &&
+                                  !n->pads[3]));
+    return 1;
+}
+
+/* Value id is written packed: bipolar codes that only binary-capable layers read (as their
+ * activations) and the host does not. */
+static int want_packed(const cc *c, int32_t id)
+{
+    for (int32_t k = 0; k < c->g->n_outputs; ++k)
+        if (c->g->outputs[k] == id)
+            return 0;
+    int32_t r = 0;
+    for (int32_t i = 0; i < c->g->n_nodes; ++i)
+        for (int32_t k = 0; k < c->g->nodes[i].n_in; ++k)
+            if (c->g->nodes[i].in[k] == id) {
+                if (k != 0 || !bin_capable(c, &c->g->nodes[i]))
+                    return 0;
+                ++r;
+            }
+    return r > 0;
+}
+
+/* The codes a value can hold: its QONNX producer's (through moves), else its type's range. */
+static void code_range(const cc *c, int32_t id, int32_t *lo, int32_t *hi)
+{
+    qmac_dtype_range(c->v[id].dtype, lo, hi);
+    const qmac_node *p = node_writing(c, id);
+    while (p && (p->op == QMAC_NODE_RESHAPE || p->op == QMAC_NODE_TRANSPOSE || p->op == QMAC_NODE_MAXPOOL))
+        p = node_writing(c, p->in[0]);
+    const qmac_qonnx_stage *s = p ? p->qs : NULL;
+    if (s && s->oq == QMAC_OQ_INT) {
+        *lo = s->qmin;
+        *hi = s->qmax;
+    } else if (s && s->oq == QMAC_OQ_THRESH) {
+        const int32_t e = s->code0 + s->code_step * s->n_thr;
+        *lo = s->code0 < e ? s->code0 : e;
+        *hi = s->code0 < e ? e : s->code0;
+    }
+}
+
+/* What the hardware can reproduce of a QONNX layer's output stage. */
+static qmac_status check_qonnx(const qmac_node *n)
+{
+    const qmac_qonnx_stage *s = n->qs;
+    if (s->oq == QMAC_OQ_FLOAT)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "its output is float (no quantizer after the layer): the accelerator writes 8-bit codes; "
+                    "add a Quant, BipolarQuant or MultiThreshold after it");
+    if (s->oq == QMAC_OQ_THRESH && s->n_thr > 1)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                    "a MultiThreshold of %d thresholds is not lowered (the accelerator's requantization is one "
+                    "threshold or one affine map per channel)",
+                    (int)s->n_thr);
+    if (n->qx.n != 1 || n->qx.dynamic)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "activations must be quantized per tensor");
+    if (!is_q8(n->qy.dtype))
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "output type %s", qmac_dtype_name(n->qy.dtype));
+    return QMAC_OK;
+}
+
 static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
 {
     qmac_status st;
@@ -255,7 +362,7 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "input %s and weights %s of rank %d", qmac_dtype_name(x->dtype),
                     qmac_dtype_name(w->dtype), (int)w->rank);
     const int64_t M = w->shape[0];
-    if ((st = check_qparams(n, (int)M)) || (st = check_bias(c, n, 2, M)))
+    if (n->qs ? (st = check_qonnx(n)) != QMAC_OK : (st = check_qparams(n, (int)M)) || (st = check_bias(c, n, 2, M)))
         return st;
     const int sp = x->rank - 2;
     const int64_t C = x->shape[1], H = sp == 2 ? x->shape[2] : 1, W = x->shape[x->rank - 1];
@@ -294,7 +401,8 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
     x = &c->v[n->in[0]];
     int64_t ysh[4] = {x->shape[0], M, sp == 2 ? oh : ow, ow};
     def_accel(c, n->out[0], n->qy.dtype, x->rank, ysh, 1);
-    return add_layer(c, i, "conv");
+    c->v[n->out[0]].packed = bipolar_out(n) && want_packed(c, n->out[0]);
+    return add_layer(c, i, x->packed ? "bconv" : "conv");
 }
 
 static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
@@ -319,7 +427,8 @@ static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
     if (!is_q8(a->dtype) || !is_q8(b->dtype))
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "A %s, B %s", qmac_dtype_name(a->dtype),
                     qmac_dtype_name(b->dtype));
-    if ((st = check_qparams(n, (int)bn)) || (st = check_bias(c, n, 2, bn)))
+    if (n->qs ? (st = check_qonnx(n)) != QMAC_OK
+              : (st = check_qparams(n, (int)bn)) || (st = check_bias(c, n, 2, bn)))
         return st;
     int64_t ysh[QMAC_MAX_RANK];
     int32_t ry = a->rank;
@@ -330,7 +439,8 @@ static qmac_status classify_matmul(cc *c, int32_t i, const qmac_node *n)
     if ((st = use_accel(c, n, n->in[0], MATMUL_ROWS, n->qx.zp[0])))
         return st;
     def_accel(c, n->out[0], n->qy.dtype, ry, ysh, ry - 1);
-    return add_layer(c, i, "matmul");
+    c->v[n->out[0]].packed = bipolar_out(n) && want_packed(c, n->out[0]);
+    return add_layer(c, i, c->v[n->in[0]].packed ? "bmatmul" : "matmul");
 }
 
 /* A reshape of an accelerator tensor is free when its channel axis survives as an axis of the same
@@ -992,16 +1102,234 @@ typedef struct {
     uint32_t batch;
     const uint8_t *w; /* OHWI */
     const int32_t *bias;
+    int64_t acc_off; /* binary mode: what the padding bits add to every accumulator */
 } conv_job;
+
+/* ---- the output stage of a QONNX layer on the accelerator */
+
+static uint32_t omode_of(qmac_dtype dt)
+{
+    return dt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
+}
+
+typedef struct {
+    const qmac_qonnx_stage *s;
+    int32_t ch;
+    int64_t off; /* the accelerator accumulates acc + off */
+    uint32_t rule, omode;
+    uint8_t zp, lo, hi;
+    int32_t bias, c0, c1;
+    uint32_t mult;
+    int8_t shift;
+} stage_hw;
+
+static int32_t stage_ref(const stage_hw *h, int64_t acc)
+{
+    return qmac_qonnx_code(h->s, h->ch, qmac_qonnx_value(h->s, h->ch, (int32_t)acc));
+}
+
+static int32_t stage_acc(const stage_hw *h, int64_t acc)
+{
+    const uint32_t r = qmac_rq_lane(h->rule, h->omode, h->zp, h->lo, h->hi, (int32_t)(acc + h->off), h->bias,
+                                    h->mult, h->shift);
+    return h->omode == QMAC_OMODE_BIN ? (r ? h->c0 : h->c1) : h->omode == QMAC_OMODE_S8 ? (int8_t)r : (int32_t)r;
+}
+
+/* Both functions are monotone in acc (the stage's float steps each are, so is the requantization),
+ * so they are equal on [lo, hi] iff equal at both ends of every run of equal reference codes: at
+ * most 256 runs, each end found by bisection. Returns the first accumulator where they differ, or
+ * hi + 1. */
+static int64_t stage_diff(const stage_hw *h, int64_t lo, int64_t hi)
+{
+    int64_t a = lo;
+    int32_t fa = stage_ref(h, a);
+    if (stage_acc(h, a) != fa)
+        return a;
+    while (a < hi) {
+        int64_t l = a + 1, r = hi;
+        if (stage_ref(h, hi) == fa)
+            return stage_acc(h, hi) == fa ? hi + 1 : hi;
+        while (l < r) { /* the first accumulator with another code */
+            const int64_t mid = l + (r - l) / 2;
+            if (stage_ref(h, mid) != fa)
+                r = mid;
+            else
+                l = mid + 1;
+        }
+        if (stage_acc(h, l - 1) != fa)
+            return l - 1;
+        a = l;
+        fa = stage_ref(h, a);
+        if (stage_acc(h, a) != fa)
+            return a;
+    }
+    return hi + 1;
+}
+
+/* The threshold of a two-level stage over [lo, hi]: code c1 iff acc >= tau (flip 0) or acc <= tau
+ * (flip 1); a constant code gives tau = lo (all c1) or hi + 1 (all c0). */
+static void stage_threshold(const stage_hw *h, int64_t lo, int64_t hi, int64_t *tau, int *flip)
+{
+    const int32_t f_lo = stage_ref(h, lo), f_hi = stage_ref(h, hi);
+    *flip = 0;
+    if (f_lo == f_hi) {
+        *tau = f_lo == h->c1 ? lo : hi + 1;
+        return;
+    }
+    int64_t l = lo, r = hi;
+    *flip = f_lo == h->c1;
+    while (l < r) {
+        const int64_t mid = *flip ? l + (r - l + 1) / 2 : l + (r - l) / 2;
+        const int up = stage_ref(h, mid) == h->c1;
+        if (*flip) {
+            if (up)
+                l = mid;
+            else
+                r = mid - 1;
+        } else if (up) {
+            r = mid;
+        } else {
+            l = mid + 1;
+        }
+    }
+    *tau = l;
+}
+
+/* The accumulator range of each output channel of QONNX layer n: the input codes' range minus
+ * the zero point, times each weight (minus its zero point), summed. */
+static void acc_ranges(const cc *c, const qmac_node *n, int64_t *lo, int64_t *hi)
+{
+    const qmac_tensor *w = &c->g->values[n->in[1]].konst;
+    const int32_t nch = n->qs->nch;
+    int32_t xl, xh;
+    code_range(c, n->in[0], &xl, &xh);
+    xl -= n->qx.zp[0];
+    xh -= n->qx.zp[0];
+    const size_t cnt = qmac_tensor_count(w), per = cnt / (size_t)nch;
+    for (int32_t k = 0; k < nch; ++k)
+        lo[k] = hi[k] = 0;
+    for (size_t e = 0; e < cnt; ++e) {
+        const int32_t ch = n->op == QMAC_NODE_CONV || n->trans_b ? (int32_t)(e / per) : (int32_t)(e % (size_t)nch);
+        const int64_t wv = qmac_load_int(w->dtype, w->data, e) - n->qw.zp[n->qw.n == 1 ? 0 : ch];
+        const int64_t p = wv * xl, q = wv * xh;
+        lo[ch] += p < q ? p : q;
+        hi[ch] += p < q ? q : p;
+    }
+}
+
+/* The parameter table and CONFIG fields of a QONNX layer: per channel, the bias, multiplier and
+ * shift under which the accelerator's requantization of acc + acc_off equals the stage's code
+ * for every accumulator the layer can produce (checked, stage_diff). Two-level stages become a
+ * threshold (omode BIN when the output is packed, else rule C with a slope of +-(c1 - c0) around
+ * the threshold, clamped to the two codes); Quant stages rule C with the stage's affine map. */
+static qmac_status qonnx_params(cc *c, const qmac_node *n, conv_job *j, size_t *off)
+{
+    qmac_conv_prog_desc *d = &j->d;
+    const qmac_qonnx_stage *s = n->qs;
+    const int32_t nch = s->nch;
+    const uint32_t cols = cdiv((uint64_t)nch, c->n) * c->n;
+    const int two = s->oq == QMAC_OQ_THRESH;
+    stage_hw h = {.s = s, .off = j->acc_off, .rule = QMAC_RULE_FLOAT,
+                  .omode = c->v[n->out[0]].packed ? QMAC_OMODE_BIN : omode_of(n->qy.dtype),
+                  .c0 = s->code0, .c1 = s->code0 + s->code_step};
+    const int32_t zp = two ? h.c1 : (int32_t)s->zp, lo = two ? (h.c0 < h.c1 ? h.c0 : h.c1) : s->qmin,
+                  hi = two ? (h.c0 < h.c1 ? h.c1 : h.c0) : s->qmax;
+    h.zp = (uint8_t)(zp & 0xff);
+    h.lo = (uint8_t)(lo & 0xff);
+    h.hi = (uint8_t)(hi & 0xff);
+    d->rule = h.rule;
+    d->omode = h.omode;
+    d->out_zp = h.zp;
+    d->clamp_min = h.lo;
+    d->clamp_max = h.hi;
+    int32_t *b = calloc(cols, sizeof *b);
+    uint32_t *m = calloc(cols, sizeof *m);
+    int8_t *sh = calloc(cols, 1);
+    int64_t *alo = calloc((size_t)nch, sizeof *alo), *ahi = calloc((size_t)nch, sizeof *ahi);
+    qmac_status st = b && m && sh && alo && ahi ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK)
+        acc_ranges(c, n, alo, ahi);
+    for (uint32_t k = (uint32_t)nch; k < cols && st == QMAC_OK; ++k) /* padding lanes: bit 0 / code zp */
+        m[k] = h.omode == QMAC_OMODE_BIN ? 0x80000000u : 0u;
+    for (int32_t k = 0; k < nch && st == QMAC_OK; ++k) {
+        h.ch = k;
+        if (alo[k] + h.off < INT32_MIN || ahi[k] + h.off + 1 > INT32_MAX) {
+            st = FAIL(QMAC_ERR_UNSUPPORTED, n, "output channel %d: accumulators of [%lld, %lld] exceed int32", (int)k,
+                      (long long)alo[k], (long long)ahi[k]);
+            break;
+        }
+        if (two) {
+            int64_t tau;
+            int flip;
+            stage_threshold(&h, alo[k], ahi[k], &tau, &flip);
+            const int64_t t = tau + h.off;
+            if (h.omode == QMAC_OMODE_BIN) { /* bit (1 = c0) = (acc < mult) ^ shift */
+                h.bias = 0;
+                h.mult = (uint32_t)(int32_t)(flip ? t + 1 : t);
+                h.shift = (int8_t)flip;
+            } else { /* c1 + clamp(2 (acc - t) (c1 - c0)...) */
+                const float slope = (float)(flip ? h.c0 - h.c1 : h.c1 - h.c0);
+                h.bias = (int32_t)-t;
+                memcpy(&h.mult, &slope, 4);
+                h.shift = 0;
+            }
+        } else { /* the stage's affine map v = a acc + b, divided by the output scale */
+            double a = s->in_scale[k], bb = 0.0;
+            for (int32_t e = 0; e < s->n_epi; ++e) {
+                const double q = s->epi[e].k[s->epi[e].n == 1 ? 0 : k];
+                switch (s->epi[e].op) {
+                case QMAC_EPI_MUL: a *= q; bb *= q; break;
+                case QMAC_EPI_DIV: a /= q; bb /= q; break;
+                case QMAC_EPI_ADD: bb += q; break;
+                case QMAC_EPI_SUB: bb -= q; break;
+                default: break; /* Relu / Clip: left to the clamp, and to the check below */
+                }
+            }
+            const float scale = (float)(a / s->scale);
+            const double bias = a != 0.0 ? nearbyint(bb / a) - (double)h.off : 0.0;
+            h.bias = fabs(bias) < 2147483647.0 ? (int32_t)bias : 0;
+            memcpy(&h.mult, &scale, 4);
+            h.shift = 0;
+        }
+        const int64_t bad = stage_diff(&h, alo[k], ahi[k]);
+        if (bad <= ahi[k]) {
+            st = FAIL(QMAC_ERR_UNSUPPORTED, n,
+                      "output channel %d: the accelerator's requantization differs from the QONNX arithmetic at "
+                      "accumulator %lld (code %d, accelerator %d); power-of-two scales with an integer bias are "
+                      "exact",
+                      (int)k, (long long)bad, (int)stage_ref(&h, bad), (int)stage_acc(&h, bad));
+            break;
+        }
+        b[k] = h.bias;
+        m[k] = h.mult;
+        sh[k] = h.shift;
+    }
+    if (st == QMAC_OK && (*off = data_alloc(c, qmac_gemm_prog_param_bytes(&c->o->hw, cols))) == SIZE_MAX)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK)
+        qmac_gemm_prog_pack_params(&c->o->hw, cols, b, m, sh, NULL, c->data + *off);
+    free(b);
+    free(m);
+    free(sh);
+    free(alo);
+    free(ahi);
+    return st;
+}
 
 static qmac_status emit_conv(cc *c, const qmac_node *n, conv_job *j, qmac_model_layer *ml)
 {
     qmac_conv_prog_desc *d = &j->d;
     const qmac_hw_config *hw = &c->o->hw;
     qmac_status st;
-    size_t p_off, w_off;
-    if ((st = pack_params(c, n, (int32_t)d->cout, j->bias, &p_off)))
+    size_t p_off = 0, w_off;
+    if ((st = n->qs ? qonnx_params(c, n, j, &p_off) : pack_params(c, n, (int32_t)d->cout, j->bias, &p_off)))
         return st;
+    if (d->omode == QMAC_OMODE_BIN && cdiv(d->cout, c->n) % 8u) { /* zeros for the unwritten bit groups */
+        const size_t z = data_alloc(c, c->n);
+        if (z == SIZE_MAX)
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        d->zero_addr = c->m->data_addr + (uint32_t)z;
+    }
     const size_t wb = qmac_conv_prog_weight_bytes(hw, d);
     if ((w_off = data_alloc(c, wb)) == SIZE_MAX)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
@@ -1024,7 +1352,7 @@ static qmac_status emit_conv(cc *c, const qmac_node *n, conv_job *j, qmac_model_
         qmac_prog_init(&p);
         qmac_conv_prog_info info;
         d->x_addr = x0 + b * d->h * d->w * gx * c->n;
-        d->y_addr = y0 + b * oh * ow * gy * c->n;
+        d->y_addr = y0 + b * oh * ow * (d->omode == QMAC_OMODE_BIN ? cdiv(gy, 8) : gy) * c->n;
         st = qmac_conv_prog_build(hw, d, &p, &info);
         if (st == QMAC_OK)
             st = append_prog(c, &p);
@@ -1092,9 +1420,29 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
         d->kh = d->kw = d->stride_h = d->stride_w = d->dil_h = d->dil_w = 1;
         d->pad_t = d->pad_b = d->pad_l = d->pad_r = 0;
     }
+    if (x->packed) { /* binary mode: Cin bits per tap, 8 per byte of Gb rows of N bytes */
+        const uint32_t cb = cdiv(cin_g, 8u * c->n) * c->n;
+        uint8_t *wb = calloc((size_t)d->cout * taps * cb + 1, 1);
+        if (!wb) {
+            free(wt);
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        }
+        for (size_t ot = 0; ot < (size_t)d->cout * taps; ++ot)
+            for (size_t ic = 0; ic < cin_g; ++ic)
+                if ((int8_t)wt[ot * cin_g + ic] < 0)
+                    wb[ot * cb + ic / 8] |= (uint8_t)(1u << (ic % 8));
+        free(wt);
+        wt = wb;
+        d->cin = cb;
+        d->bin = 1;
+        d->act_zp = 0;
+        j.acc_off = (int64_t)taps * (8 * (int64_t)cb - (int64_t)cin_g);
+    }
     j.w = wt;
     st = emit_conv(c, n, &j, ml);
     free(wt);
+    if (x->packed)
+        ml->macs = (uint64_t)qmac_conv_prog_out_h(d) * qmac_conv_prog_out_w(d) * d->cout * taps * cin_g * j.batch;
     return st;
 }
 
@@ -1134,10 +1482,28 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
             else
                 wt[o * Kp + kp] = n->trans_b ? src[o * K + k] : src[k * N + o];
         }
+    if (a->packed) { /* binary mode: K channels are K bits, 8 per byte of a row of Kb bytes */
+        const uint32_t Kb = cdiv(K, 8u * c->n) * c->n;
+        uint8_t *wb = calloc((size_t)Kb * N + 1, 1);
+        if (!wb) {
+            free(wt);
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        }
+        for (size_t o = 0; o < N; ++o)
+            for (size_t k = 0; k < K; ++k)
+                if ((int8_t)wt[o * Kp + k] < 0)
+                    wb[o * Kb + k / 8] |= (uint8_t)(1u << (k % 8));
+        free(wt);
+        wt = wb;
+        d->cin = Kb;
+        d->bin = 1;
+        d->act_zp = 0;
+        j.acc_off = 8 * (int64_t)Kb - K; /* +1 per padding bit: both bits 0 */
+    }
     j.w = wt;
     qmac_status st = emit_conv(c, n, &j, ml);
     free(wt);
-    if (inner > 1) /* the padding rows are not useful MACs */
+    if (inner > 1 || a->packed) /* padding rows / bits are not useful MACs */
         ml->macs = (uint64_t)d->h * K * N;
     return st;
 }
@@ -1147,11 +1513,6 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
 static qmac_status push(cc *c, qmac_insn in)
 {
     return qmac_prog_push(&c->m->prog, &in);
-}
-
-static uint32_t omode_of(qmac_dtype dt)
-{
-    return dt == QMAC_DT_INT8 ? QMAC_OMODE_S8 : QMAC_OMODE_U8;
 }
 
 /* CONFIG (rule C) and the same bias and float multiplier in every lane, loaded into ACC rows
@@ -1551,6 +1912,7 @@ static void describe(const cc *c, int32_t id, qmac_model_tensor *t)
     t->inner = (uint32_t)v->lay_inner;
     t->fill = v->fill;
     t->im2col = v->col;
+    t->packed = v->packed;
 }
 
 /* The boundary tensors: host-written roots and host-read values. */
@@ -1824,7 +2186,7 @@ static size_t layout_byte(const qmac_model *m, const qmac_model_tensor *t, size_
 {
     const size_t C = t->channels, inner = t->inner;
     const size_t outer = e / (C * inner), ch = e / inner % C, in = e % inner;
-    return (t->addr - m->base) + ((outer * inner + in) * t->groups) * m->hw.dim + ch;
+    return (t->addr - m->base) + ((outer * inner + in) * t->groups) * m->hw.dim + (t->packed ? ch / 8 : ch);
 }
 
 qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qmac_model_tensor *t,
@@ -1834,8 +2196,10 @@ qmac_status qmac_model_read(const qmac_model *m, const uint8_t *image, const qma
     if (st != QMAC_OK)
         return st;
     const size_t cnt = qmac_tensor_count(out);
-    for (size_t e = 0; e < cnt; ++e)
-        ((uint8_t *)out->data)[e] = image[layout_byte(m, t, e)];
+    for (size_t e = 0; e < cnt; ++e) {
+        const uint8_t b = image[layout_byte(m, t, e)];
+        ((uint8_t *)out->data)[e] = t->packed ? (b >> (e / t->inner % t->channels % 8) & 1u ? 0xffu : 1u) : b;
+    }
     return QMAC_OK;
 }
 

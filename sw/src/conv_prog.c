@@ -18,6 +18,7 @@ typedef struct {
     const qmac_conv_prog_desc *d;
     qmac_prog *p;
     uint32_t dim, gx, gy, oh, ow, wp, rt, tiles, inp_slots, out_slots, w_slots, acc0;
+    uint32_t gyo;           /* OUT rows per output pixel: Gy, or ceil(Gy / 8) for omode BIN */
     uint32_t span;          /* input groups an output group reads (Gx when dense) */
     uint32_t taps;          /* taps of one output group: kh kw span (one weight tile each) */
     uint32_t tap_rows;      /* WGT rows of one output group: taps N */
@@ -186,7 +187,7 @@ static qmac_status choose_tiles(plan *pl)
     static const uint32_t configs[4][2] = {{2, 2}, {1, 2}, {2, 1}, {1, 1}}; /* {inp, out} slots */
     const uint64_t line_rows = (uint64_t)pl->wp * pl->gx, n = pl->dim;
     const uint64_t w_bytes = (uint64_t)pl->tap_rows * pl->gy * n;
-    const uint64_t y_bytes = (uint64_t)pl->oh * pl->ow * pl->gy * n;
+    const uint64_t y_bytes = (uint64_t)pl->oh * pl->ow * pl->gyo * n;
     uint64_t best_cost = UINT64_MAX;
     uint32_t best_rt = 0, best_c = 0;
     for (uint32_t c = 0; c < 4; c++) {
@@ -238,24 +239,24 @@ static qmac_status check(const qmac_hw_config *cfg, const qmac_conv_prog_desc *d
         return bad("groups (must divide cin and cout)", d->groups);
     if (!pl->oh || !pl->ow)
         return bad("output size (the kernel does not fit the padded input)", 0);
-    if ((d->x_addr | d->y_addr | d->w_addr | d->param_addr) & mask)
+    if ((d->x_addr | d->y_addr | d->w_addr | d->param_addr | d->zero_addr) & mask)
         return bad("an address not a multiple of N",
-                   (d->x_addr | d->y_addr | d->w_addr | d->param_addr) & mask);
+                   (d->x_addr | d->y_addr | d->w_addr | d->param_addr | d->zero_addr) & mask);
     if ((uint64_t)(d->pad_l > d->pad_r ? d->pad_l : d->pad_r) * pl->gx > 255u)
         return bad("padding rows of a line (pad pixels x Gx; a LOAD pads at most 255)",
                    (uint64_t)(d->pad_l > d->pad_r ? d->pad_l : d->pad_r) * pl->gx);
     const uint64_t x_bytes = (uint64_t)d->h * d->w * pl->gx * n,
-                   y_bytes = (uint64_t)pl->oh * pl->ow * pl->gy * n;
+                   y_bytes = (uint64_t)pl->oh * pl->ow * pl->gyo * n;
     const uint64_t w_bytes = qmac_conv_prog_weight_bytes(cfg, d), p_bytes = 3ull * pl->gy * 4u * n;
     if ((uint64_t)d->x_addr + x_bytes > (1ull << 32) || (uint64_t)d->y_addr + y_bytes > (1ull << 32) ||
         (uint64_t)d->w_addr + w_bytes > (1ull << 32) || (uint64_t)d->param_addr + p_bytes > (1ull << 32))
         return bad("a tensor ending beyond 2^32, its end", 0);
-    if (d->rule > QMAC_RULE_FLOAT || (d->omode != QMAC_OMODE_S8 && d->omode != QMAC_OMODE_U8) ||
-        d->act_zp > 255u || d->out_zp > 255u || d->clamp_min > 255u || d->clamp_max > 255u)
-        return bad("rule, omode, a zero point or a clamp", 0);
+    if (d->rule > QMAC_RULE_FLOAT || d->omode > QMAC_OMODE_BIN || d->bin > 1u || d->act_zp > 255u ||
+        d->out_zp > 255u || d->clamp_min > 255u || d->clamp_max > 255u)
+        return bad("rule, omode, bin, a zero point or a clamp", 0);
     const int32_t lo = d->omode == QMAC_OMODE_S8 ? (int8_t)d->clamp_min : (int32_t)d->clamp_min;
     const int32_t hi = d->omode == QMAC_OMODE_S8 ? (int8_t)d->clamp_max : (int32_t)d->clamp_max;
-    if (lo > hi)
+    if (d->omode != QMAC_OMODE_BIN && lo > hi)
         return bad("clamp_min above clamp_max", d->clamp_min);
     if (3u * pl->gy >= cfg->acc_rows)
         return bad("output channel groups (3 ACC parameter rows each)", pl->gy);
@@ -276,6 +277,7 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     pl.dim = cfg->dim;
     pl.gx = ceil_div(d->cin, cfg->dim);
     pl.gy = ceil_div(d->cout, cfg->dim);
+    pl.gyo = d->omode == QMAC_OMODE_BIN ? ceil_div(pl.gy, 8u) : pl.gy;
     pl.oh = qmac_conv_prog_out_h(d);
     pl.ow = qmac_conv_prog_out_w(d);
     pl.wp = d->w + d->pad_l + d->pad_r;
@@ -286,6 +288,7 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     if ((st = check(cfg, d, &pl)) != QMAC_OK || (st = choose_tiles(&pl)) != QMAC_OK)
         return st;
     const uint32_t n = pl.dim, gx = pl.gx, tile_acc = pl.rt * pl.ow;
+    const int bin_out = d->omode == QMAC_OMODE_BIN;
     pl.acc0 = 3u * pl.gy;
     /* not resident: two slots of a whole group's taps, else of half of WGT each (one slot when
      * WGT holds a single tile) */
@@ -295,7 +298,7 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     const uint64_t units = (uint64_t)pl.tiles * pl.gy * pl.chunks;
     const uint32_t inp_slot_rows = tile_in_rows(&pl, pl.rt) * pl.wp * gx;
 
-    st = push(&pl, QMAC_INSN_CONFIG(.act_signed = d->act_signed, .wgt_signed = d->wgt_signed, .rule = d->rule,
+    st = push(&pl, QMAC_INSN_CONFIG(.bin = d->bin, .act_signed = d->act_signed, .wgt_signed = d->wgt_signed, .rule = d->rule,
                                     .omode = d->omode, .act_zp = d->act_zp, .out_zp = d->out_zp,
                                     .clamp_min = d->clamp_min, .clamp_max = d->clamp_max));
     if (st == QMAC_OK) /* the whole parameter table, before any GEMM holds the ACC write port */
@@ -313,8 +316,16 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
         const uint32_t rows = tile_rows(&pl, t), oy0 = t * pl.rt, inp0 = (t % pl.inp_slots) * inp_slot_rows;
         for (uint32_t o = 0; o < pl.gy && st == QMAC_OK; o++, s++) {
             const uint32_t slot = (uint32_t)(s % pl.out_slots), acc = pl.acc0 + slot * tile_acc;
-            const uint32_t out = slot * tile_acc;
-            st = push(&pl, QMAC_INSN_PARAM(.acc = 3u * o));
+            /* omode BIN: 8 output groups fill one OUT row (bit group o % 8), stored together */
+            const uint32_t per_row = bin_out ? 8u : 1u, orow = o / per_row, group = o % per_row;
+            const uint64_t os = (uint64_t)t * pl.gyo + orow; /* the OUT step */
+            const uint32_t out = (uint32_t)(os % pl.out_slots) * tile_acc;
+            const int row_last = group + 1u == per_row || o + 1u == pl.gy;
+            if (bin_out && group == 0 && pl.gy - o < 8u) /* a row some groups leave unwritten: zeros */
+                st = push(&pl, QMAC_INSN_LOAD(.buf = QMAC_BUF_OUT, .dram = d->zero_addr, .sram = out,
+                                              .x_size = pl.ow, .y_size = rows, .z_size = 1));
+            if (st == QMAC_OK)
+                st = push(&pl, QMAC_INSN_PARAM(.acc = 3u * o));
             const uint32_t taps = pl.taps;
             for (uint32_t tap = 0; tap < taps && st == QMAC_OK; tap++) {
                 const uint32_t span = pl.span, kx = (tap / span) % d->kw, ky = tap / span / d->kw;
@@ -325,7 +336,7 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
                                          ? (o * taps + tap) * n
                                          : ((uint32_t)(u % pl.w_slots) * pl.chunk + tap % pl.chunk) * n;
                 st = push(&pl, QMAC_INSN_GEMM(.accum = tap ? 1u : 0u, .post = tap + 1u == taps ? 1u : 0u,
-                                              .wgt = wgt, .inp = inp, .acc = acc, .count0 = pl.ow,
+                                              .group = group, .wgt = wgt, .inp = inp, .acc = acc, .count0 = pl.ow,
                                               .count1 = rows, .inp_s0 = d->stride_w * gx,
                                               .inp_s1 = rows > 1 ? d->stride_h * pl.wp * gx : 0u, .acc_s0 = 1,
                                               .acc_s1 = rows > 1 ? pl.ow : 0u, .out = out, .out_s0 = 1,
@@ -341,11 +352,11 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
                     (pl.w_slots == 2 ? unit_first : unit_last))
                     st = load_weights(&pl, u + 1);
             }
-            if (st == QMAC_OK)
+            if (st == QMAC_OK && row_last)
                 st = push(&pl, QMAC_INSN_STORE(.buf = QMAC_BUF_OUT,
-                                               .dram = d->y_addr + ((oy0 * pl.ow) * pl.gy + o) * n,
+                                               .dram = d->y_addr + ((oy0 * pl.ow) * pl.gyo + orow) * n,
                                                .sram = out, .x_size = pl.ow, .y_size = rows, .z_size = 1,
-                                               .x_stride = pl.gy * n, .y_stride = pl.ow * pl.gy * n));
+                                               .x_stride = pl.gyo * n, .y_stride = pl.ow * pl.gyo * n));
             /* one INP slot: the next tile's input only after this tile's last reader */
             if (st == QMAC_OK && o + 1 == pl.gy && pl.inp_slots == 1 && t + 1 < pl.tiles)
                 st = load_input(&pl, t + 1);

@@ -67,6 +67,8 @@ typedef struct {
     uint32_t addr, pixels, channels, groups;
     uint32_t inner;     /* pixels per index of the axes before the channel axis */
     uint8_t fill;       /* padding-channel byte written by the host (the zero point) */
+    int packed;         /* bipolar codes packed 8 per byte (binary layers): channel c is bit c % 8 of
+                           byte c / 8 of the pixel's rows, 1 = -1; groups = ceil(channels / 8N) */
     qmac_im2col im2col; /* on: the host writes a convolution's windows instead (above) */
 } qmac_model_tensor;
 

@@ -5,6 +5,8 @@
  * Layouts (N = the array dim; Gx = ceil(cin / N), Gy = ceil(cout / N)):
  *   x  h x w pixels of Gx rows of N bytes (NHWC, channels padded to Gx N), at x_addr
  *   y  oh x ow pixels of Gy rows, at y_addr; padding channels come out as out_zp
+ *      (omode BIN: pixels of ceil(Gy / 8) rows, output group o in bits [(o % 8) N, (o % 8) N + N)
+ *      of row o / 8; bits no group writes are 0)
  *   weights  the tiles written by qmac_conv_prog_pack_weights(), at w_addr
  *   params   qmac_gemm_prog_pack_params() of Gy N columns (padding columns: bias 0, mult 0)
  *
@@ -44,6 +46,8 @@ typedef struct {
     uint32_t x_addr, y_addr, w_addr, param_addr; /* multiples of N */
     uint32_t act_signed, wgt_signed, act_zp;     /* as CONFIG */
     uint32_t rule, omode, out_zp, clamp_min, clamp_max;
+    uint32_t bin;       /* CONFIG bin: XNOR-popcount; cin counts bytes of 8 packed channels */
+    uint32_t zero_addr; /* omode BIN with Gy % 8 != 0: N zero bytes (fill the unwritten bit groups) */
 } qmac_conv_prog_desc;
 
 /* What qmac_conv_prog_build chose. */
