@@ -145,6 +145,11 @@ if [ "$what" = all ]; then
     [ -f tests/quantize/test_quantize.py ] &&
         suite quantize "$PYTHON" tests/quantize/test_quantize.py --qmac "$QMAC" --nets $((8 * SCALE)) \
             ${SEED:+--seed "$SEED"}
+    # binary networks from QONNX: the digits binary MLP and random QONNX MLPs on ref, golden and
+    # rtl bit-exact vs qonnx's own execution; refusals named
+    [ -f tests/binary/test_qonnx.py ] &&
+        suite qonnx "$PYTHON" tests/binary/test_qonnx.py --qmac "$QMAC" --nets $((12 * SCALE)) \
+            --rtl-nets $((2 * SCALE)) ${SEED:+--seed "$SEED"}
     # whole networks (torchvision's architectures, quantize_static) bit-exact vs ONNX Runtime, every
     # layer compiled: make test runs ResNet-18 and MobileNetV2 (QDQ, uint8) on the reference and
     # the golden model and MobileNetV2 on the RTL; test-long every format and activation type,

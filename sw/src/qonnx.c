@@ -303,8 +303,9 @@ static qmac_status set_bipolar(quantizer *q, float scale)
     return QMAC_OK;
 }
 
-/* Parse quantizer node i applied to a tensor of rank `rank` whose channels are on axis `cax` with
- * nch entries (per-channel MultiThreshold thresholds); rank 0: per-tensor only. */
+/* Parse quantizer node i applied to a tensor of rank `rank` (0: unknown) whose channels are on
+ * axis `cax` (-1: the last) with nch entries (per-channel MultiThreshold thresholds; nch 1: per
+ * tensor only). */
 static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t cax, int32_t nch, quantizer *q)
 {
     const QmacOnnx__Node *pb = c->nodes[i].pb;
@@ -353,7 +354,7 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
     if ((st = const_in(c, i, 1, "thresholds", &t)))
         return st;
     const float os = attr_float(pb, "out_scale", 1.0f), ob = attr_float(pb, "out_bias", 0.0f);
-    if (t->rank != 2 || (t->shape[0] != 1 && (rank == 0 || t->shape[0] != nch)) || t->shape[1] < 1 ||
+    if (t->rank != 2 || (t->shape[0] != 1 && t->shape[0] != nch) || t->shape[1] < 1 ||
         t->shape[1] > 255)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
                               "%s: thresholds must be [channels or 1, 1 .. 255] (channels = %d on axis %d)", label,
@@ -366,7 +367,10 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
             at = p ? (int32_t)(p - (const char *)lay->s.data) : -2;
             len = (int32_t)lay->s.len;
         }
-        const int ok = cax < 0 ? at == len - 1 && (rank == 0 || len == rank) : at == cax && len == rank;
+        const int given = lay && lay->has_s && lay->s.len;
+        const int ok = rank == 0 && !given ? 1 /* checked at run time: need_rank */
+                       : cax < 0           ? at == len - 1 && (rank == 0 || len == rank)
+                                           : at == cax && len == rank;
         if (!ok)
             return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: data_layout does not put the channels on axis %d",
                                   label, (int)cax);
