@@ -257,8 +257,8 @@ static const qmac_node *node_writing(const cc *c, int32_t id)
 static int bipolar_out(const qmac_node *n)
 {
     const qmac_qonnx_stage *s = n ? n->qs : NULL;
-    return s && s->oq == QMAC_OQ_THRESH && s->n_thr == 1 && s->code0 == -1 && s->code_step == 2 && n->qy.n == 1 &&
-           n->qy.zp[0] == 0;
+    return s && s->oq == QMAC_OQ_THRESH && s->n_thr == 1 && s->code0 == -1 && s->code_step == 2 &&
+           n->qy.n == 1 && n->qy.zp[0] == 0;
 }
 
 static int bipolar_const(const qmac_tensor *w, const qmac_qinfo *q)
@@ -286,9 +286,9 @@ static int bin_capable(const cc *c, const qmac_node *n)
         !bipolar_out(node_writing(c, n->in[0])) || !bipolar_const(&c->g->values[n->in[1]].konst, &n->qw))
         return 0;
     if (n->op == QMAC_NODE_CONV)
-        return n->group == 1 && (n->auto_pad == QMAC_PAD_VALID ||
-                                 (n->auto_pad == QMAC_PAD_EXPLICIT && !n->pads[0] && !n->pads[1] && !n->pads[2] &&
-                                  !n->pads[3]));
+        return n->group == 1 &&
+               (n->auto_pad == QMAC_PAD_VALID || (n->auto_pad == QMAC_PAD_EXPLICIT && !n->pads[0] &&
+                                                  !n->pads[1] && !n->pads[2] && !n->pads[3]));
     return 1;
 }
 
@@ -337,10 +337,11 @@ static qmac_status check_qonnx(const qmac_node *n)
                     "its output is float (no quantizer after the layer): the accelerator writes 8-bit codes; "
                     "add a Quant, BipolarQuant or MultiThreshold after it");
     if (s->oq == QMAC_OQ_THRESH && s->n_thr > 1)
-        return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                    "a MultiThreshold of %d thresholds is not lowered (the accelerator's requantization is one "
-                    "threshold or one affine map per channel)",
-                    (int)s->n_thr);
+        return FAIL(
+            QMAC_ERR_UNSUPPORTED, n,
+            "a MultiThreshold of %d thresholds is not lowered (the accelerator's requantization is one "
+            "threshold or one affine map per channel)",
+            (int)s->n_thr);
     if (n->qx.n != 1 || n->qx.dynamic)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "activations must be quantized per tensor");
     if (!is_q8(n->qy.dtype))
@@ -362,7 +363,8 @@ static qmac_status classify_conv(cc *c, int32_t i, const qmac_node *n)
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "input %s and weights %s of rank %d", qmac_dtype_name(x->dtype),
                     qmac_dtype_name(w->dtype), (int)w->rank);
     const int64_t M = w->shape[0];
-    if (n->qs ? (st = check_qonnx(n)) != QMAC_OK : (st = check_qparams(n, (int)M)) || (st = check_bias(c, n, 2, M)))
+    if (n->qs ? (st = check_qonnx(n)) != QMAC_OK
+              : (st = check_qparams(n, (int)M)) || (st = check_bias(c, n, 2, M)))
         return st;
     const int sp = x->rank - 2;
     const int64_t C = x->shape[1], H = sp == 2 ? x->shape[2] : 1, W = x->shape[x->rank - 1];
@@ -1132,7 +1134,9 @@ static int32_t stage_acc(const stage_hw *h, int64_t acc)
 {
     const uint32_t r = qmac_rq_lane(h->rule, h->omode, h->zp, h->lo, h->hi, (int32_t)(acc + h->off), h->bias,
                                     h->mult, h->shift);
-    return h->omode == QMAC_OMODE_BIN ? (r ? h->c0 : h->c1) : h->omode == QMAC_OMODE_S8 ? (int8_t)r : (int32_t)r;
+    return h->omode == QMAC_OMODE_BIN  ? (r ? h->c0 : h->c1)
+           : h->omode == QMAC_OMODE_S8 ? (int8_t)r
+                                       : (int32_t)r;
 }
 
 /* Both functions are monotone in acc (the stage's float steps each are, so is the requantization),
@@ -1209,7 +1213,8 @@ static void acc_ranges(const cc *c, const qmac_node *n, int64_t *lo, int64_t *hi
     for (int32_t k = 0; k < nch; ++k)
         lo[k] = hi[k] = 0;
     for (size_t e = 0; e < cnt; ++e) {
-        const int32_t ch = n->op == QMAC_NODE_CONV || n->trans_b ? (int32_t)(e / per) : (int32_t)(e % (size_t)nch);
+        const int32_t ch =
+            n->op == QMAC_NODE_CONV || n->trans_b ? (int32_t)(e / per) : (int32_t)(e % (size_t)nch);
         const int64_t wv = qmac_load_int(w->dtype, w->data, e) - n->qw.zp[n->qw.n == 1 ? 0 : ch];
         const int64_t p = wv * xl, q = wv * xh;
         lo[ch] += p < q ? p : q;
@@ -1229,9 +1234,12 @@ static qmac_status qonnx_params(cc *c, const qmac_node *n, conv_job *j, size_t *
     const int32_t nch = s->nch;
     const uint32_t cols = cdiv((uint64_t)nch, c->n) * c->n;
     const int two = s->oq == QMAC_OQ_THRESH;
-    stage_hw h = {.s = s, .off = j->acc_off, .rule = QMAC_RULE_FLOAT,
+    stage_hw h = {.s = s,
+                  .off = j->acc_off,
+                  .rule = QMAC_RULE_FLOAT,
                   .omode = c->v[n->out[0]].packed ? QMAC_OMODE_BIN : omode_of(n->qy.dtype),
-                  .c0 = s->code0, .c1 = s->code0 + s->code_step};
+                  .c0 = s->code0,
+                  .c1 = s->code0 + s->code_step};
     const int32_t zp = two ? h.c1 : (int32_t)s->zp, lo = two ? (h.c0 < h.c1 ? h.c0 : h.c1) : s->qmin,
                   hi = two ? (h.c0 < h.c1 ? h.c1 : h.c0) : s->qmax;
     h.zp = (uint8_t)(zp & 0xff);
@@ -1254,8 +1262,8 @@ static qmac_status qonnx_params(cc *c, const qmac_node *n, conv_job *j, size_t *
     for (int32_t k = 0; k < nch && st == QMAC_OK; ++k) {
         h.ch = k;
         if (alo[k] + h.off < INT32_MIN || ahi[k] + h.off + 1 > INT32_MAX) {
-            st = FAIL(QMAC_ERR_UNSUPPORTED, n, "output channel %d: accumulators of [%lld, %lld] exceed int32", (int)k,
-                      (long long)alo[k], (long long)ahi[k]);
+            st = FAIL(QMAC_ERR_UNSUPPORTED, n, "output channel %d: accumulators of [%lld, %lld] exceed int32",
+                      (int)k, (long long)alo[k], (long long)ahi[k]);
             break;
         }
         if (two) {
@@ -1278,8 +1286,14 @@ static qmac_status qonnx_params(cc *c, const qmac_node *n, conv_job *j, size_t *
             for (int32_t e = 0; e < s->n_epi; ++e) {
                 const double q = s->epi[e].k[s->epi[e].n == 1 ? 0 : k];
                 switch (s->epi[e].op) {
-                case QMAC_EPI_MUL: a *= q; bb *= q; break;
-                case QMAC_EPI_DIV: a /= q; bb /= q; break;
+                case QMAC_EPI_MUL:
+                    a *= q;
+                    bb *= q;
+                    break;
+                case QMAC_EPI_DIV:
+                    a /= q;
+                    bb /= q;
+                    break;
                 case QMAC_EPI_ADD: bb += q; break;
                 case QMAC_EPI_SUB: bb -= q; break;
                 default: break; /* Relu / Clip: left to the clamp, and to the check below */
@@ -1293,11 +1307,12 @@ static qmac_status qonnx_params(cc *c, const qmac_node *n, conv_job *j, size_t *
         }
         const int64_t bad = stage_diff(&h, alo[k], ahi[k]);
         if (bad <= ahi[k]) {
-            st = FAIL(QMAC_ERR_UNSUPPORTED, n,
-                      "output channel %d: the accelerator's requantization differs from the QONNX arithmetic at "
-                      "accumulator %lld (code %d, accelerator %d); power-of-two scales with an integer bias are "
-                      "exact",
-                      (int)k, (long long)bad, (int)stage_ref(&h, bad), (int)stage_acc(&h, bad));
+            st = FAIL(
+                QMAC_ERR_UNSUPPORTED, n,
+                "output channel %d: the accelerator's requantization differs from the QONNX arithmetic at "
+                "accumulator %lld (code %d, accelerator %d); power-of-two scales with an integer bias are "
+                "exact",
+                (int)k, (long long)bad, (int)stage_ref(&h, bad), (int)stage_acc(&h, bad));
             break;
         }
         b[k] = h.bias;
@@ -1442,7 +1457,8 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
     st = emit_conv(c, n, &j, ml);
     free(wt);
     if (x->packed)
-        ml->macs = (uint64_t)qmac_conv_prog_out_h(d) * qmac_conv_prog_out_w(d) * d->cout * taps * cin_g * j.batch;
+        ml->macs =
+            (uint64_t)qmac_conv_prog_out_h(d) * qmac_conv_prog_out_w(d) * d->cout * taps * cin_g * j.batch;
     return st;
 }
 

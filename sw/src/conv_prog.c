@@ -298,9 +298,10 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
     const uint64_t units = (uint64_t)pl.tiles * pl.gy * pl.chunks;
     const uint32_t inp_slot_rows = tile_in_rows(&pl, pl.rt) * pl.wp * gx;
 
-    st = push(&pl, QMAC_INSN_CONFIG(.bin = d->bin, .act_signed = d->act_signed, .wgt_signed = d->wgt_signed, .rule = d->rule,
-                                    .omode = d->omode, .act_zp = d->act_zp, .out_zp = d->out_zp,
-                                    .clamp_min = d->clamp_min, .clamp_max = d->clamp_max));
+    st = push(&pl,
+              QMAC_INSN_CONFIG(.bin = d->bin, .act_signed = d->act_signed, .wgt_signed = d->wgt_signed,
+                               .rule = d->rule, .omode = d->omode, .act_zp = d->act_zp, .out_zp = d->out_zp,
+                               .clamp_min = d->clamp_min, .clamp_max = d->clamp_max));
     if (st == QMAC_OK) /* the whole parameter table, before any GEMM holds the ACC write port */
         st = push(&pl, QMAC_INSN_LOAD(.buf = QMAC_BUF_ACC, .dram = d->param_addr, .x_size = 3u * pl.gy,
                                       .y_size = 1, .z_size = 1, .x_stride = 4u * n));
@@ -336,8 +337,8 @@ qmac_status qmac_conv_prog_build(const qmac_hw_config *cfg, const qmac_conv_prog
                                          ? (o * taps + tap) * n
                                          : ((uint32_t)(u % pl.w_slots) * pl.chunk + tap % pl.chunk) * n;
                 st = push(&pl, QMAC_INSN_GEMM(.accum = tap ? 1u : 0u, .post = tap + 1u == taps ? 1u : 0u,
-                                              .group = group, .wgt = wgt, .inp = inp, .acc = acc, .count0 = pl.ow,
-                                              .count1 = rows, .inp_s0 = d->stride_w * gx,
+                                              .group = group, .wgt = wgt, .inp = inp, .acc = acc,
+                                              .count0 = pl.ow, .count1 = rows, .inp_s0 = d->stride_w * gx,
                                               .inp_s1 = rows > 1 ? d->stride_h * pl.wp * gx : 0u, .acc_s0 = 1,
                                               .acc_s1 = rows > 1 ? pl.ow : 0u, .out = out, .out_s0 = 1,
                                               .out_s1 = rows > 1 ? pl.ow : 0u));

@@ -410,10 +410,12 @@ static qmac_status qonnx_out(exec_t *e, const qmac_node *n, const int32_t *acc, 
 {
     const qmac_qonnx_stage *s = n->qs;
     if (s->need_rank && rank != s->need_rank)
-        return FAIL(QMAC_ERR_SHAPE, n, "the output stage normalizes axis 1, so the output must be %d-D (it is %d-D)",
+        return FAIL(QMAC_ERR_SHAPE, n,
+                    "the output stage normalizes axis 1, so the output must be %d-D (it is %d-D)",
                     (int)s->need_rank, (int)rank);
     qmac_tensor *y;
-    qmac_status st = make_out(e, n, 0, s->oq == QMAC_OQ_FLOAT ? QMAC_DT_FLOAT32 : n->qy.dtype, rank, shape, &y);
+    qmac_status st =
+        make_out(e, n, 0, s->oq == QMAC_OQ_FLOAT ? QMAC_DT_FLOAT32 : n->qy.dtype, rank, shape, &y);
     if (st != QMAC_OK)
         return st;
     const size_t cnt = qmac_tensor_count(y);

@@ -74,7 +74,6 @@ static qmac_dtype dtype_from_onnx(int32_t t)
 
 /* ------------------------------------------------------------------ import context */
 
-
 char *xstrdup(const char *s)
 {
     if (!s)

@@ -185,7 +185,8 @@ static qmac_status const_scalar(ctx_t *c, int32_t i, size_t k, const char *what,
     if (qmac_tensor_count(t) != 1) {
         char label[256];
         node_label(c, i, label, sizeof label);
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the %s must be a single value (per tensor)", label, what);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the %s must be a single value (per tensor)", label,
+                              what);
     }
     *v = (float)tensor_get_f(t, 0);
     return QMAC_OK;
@@ -228,10 +229,11 @@ static qmac_status axis_values(const qmac_tensor *t, int32_t rank, const int64_t
     }
     if (*axis < 0 && qmac_tensor_count(t) != 1)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s: the %s varies along more than one axis (per-tensor or per-axis only)", label,
-                              what);
+                              "%s: the %s varies along more than one axis (per-tensor or per-axis only)",
+                              label, what);
     if (*axis >= 0 && bcast_along(t, rank, *axis, shape[*axis]) != *n)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the %s does not broadcast along one axis", label, what);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the %s does not broadcast along one axis", label,
+                              what);
     *vals = malloc(sizeof **vals * (size_t)*n);
     if (!*vals)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
@@ -323,7 +325,8 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
         return set_bipolar(q, scale);
     }
     if (op_is(pb, "Quant")) {
-        if ((st = const_scalar(c, i, 1, "scale", &scale)) || (st = const_scalar(c, i, 2, "zero point", &zp)) ||
+        if ((st = const_scalar(c, i, 1, "scale", &scale)) ||
+            (st = const_scalar(c, i, 2, "zero point", &zp)) ||
             (st = const_scalar(c, i, 3, "bit width", &bits)) || (st = parse_round(c, i, &q->s.round)))
             return st;
         if (!(scale > 0.0f))
@@ -354,11 +357,10 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
     if ((st = const_in(c, i, 1, "thresholds", &t)))
         return st;
     const float os = attr_float(pb, "out_scale", 1.0f), ob = attr_float(pb, "out_bias", 0.0f);
-    if (t->rank != 2 || (t->shape[0] != 1 && t->shape[0] != nch) || t->shape[1] < 1 ||
-        t->shape[1] > 255)
+    if (t->rank != 2 || (t->shape[0] != 1 && t->shape[0] != nch) || t->shape[1] < 1 || t->shape[1] > 255)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s: thresholds must be [channels or 1, 1 .. 255] (channels = %d on axis %d)", label,
-                              (int)nch, (int)cax);
+                              "%s: thresholds must be [channels or 1, 1 .. 255] (channels = %d on axis %d)",
+                              label, (int)nch, (int)cax);
     const QmacOnnx__Attribute *lay = find_attr(pb, "data_layout");
     if (t->shape[0] > 1) { /* the channel axis it names (or guesses from the rank) must be ours */
         int32_t at = rank == 3 ? 2 : 1, len = rank; /* QONNX's guess: NC, NWC, NCHW */
@@ -372,8 +374,8 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
                        : cax < 0           ? at == len - 1 && (rank == 0 || len == rank)
                                            : at == cax && len == rank;
         if (!ok)
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: data_layout does not put the channels on axis %d",
-                                  label, (int)cax);
+            return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                                  "%s: data_layout does not put the channels on axis %d", label, (int)cax);
     }
     const int32_t T = (int32_t)t->shape[1];
     q->s.oq = QMAC_OQ_THRESH;
@@ -403,10 +405,11 @@ static qmac_status parse_quantizer(ctx_t *c, int32_t i, int32_t rank, int32_t ca
             exact = v1 == v2;
         }
         if (!exact)
-            return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                                  "%s: out_bias %g is not an integer multiple of out_scale %g (codes would not be "
-                                  "integers)",
-                                  label, (double)ob, (double)os);
+            return qmac_set_error(
+                QMAC_ERR_UNSUPPORTED,
+                "%s: out_bias %g is not an integer multiple of out_scale %g (codes would not be "
+                "integers)",
+                label, (double)ob, (double)os);
         q->s.code0 = (int32_t)b;
         q->s.code_step = 1;
         q->scale = os;
@@ -451,7 +454,8 @@ static qmac_status fold_weights(ctx_t *c, int32_t i, const qmac_tensor *w)
     }
     const int bipolar = bip || (bits == 1.0f && sg);
     if (zn > 1 && sn > 1 && zax != sax) {
-        st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale and zero point vary along different axes", label);
+        st =
+            qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale and zero point vary along different axes", label);
         goto out;
     }
     const int32_t n = sn > zn ? sn : zn, ax = sn > 1 ? sax : zax;
@@ -478,9 +482,11 @@ static qmac_status fold_weights(ctx_t *c, int32_t i, const qmac_tensor *w)
     for (int32_t k = 0; k < n; ++k) {
         q.scale[k] = sv[sn > 1 ? k : 0];
         const float z = zv ? zv[zn > 1 ? k : 0] : 0.0f;
-        if (!(q.scale[k] > 0.0f) || z != floorf(z) || (bipolar ? z != 0.0f : z < (float)qmin || z > (float)qmax)) {
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale %g / zero point %g of index %d not supported",
-                                label, (double)q.scale[k], (double)z, (int)k);
+        if (!(q.scale[k] > 0.0f) || z != floorf(z) ||
+            (bipolar ? z != 0.0f : z < (float)qmin || z > (float)qmax)) {
+            st =
+                qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: scale %g / zero point %g of index %d not supported",
+                               label, (double)q.scale[k], (double)z, (int)k);
             qinfo_free(&q);
             goto out;
         }
@@ -526,10 +532,11 @@ qmac_status qonnx_lower_quant(ctx_t *c, int32_t i)
     if (st != QMAC_OK)
         return st;
     if (qonnx_q(c, xid))
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s quantizes '%s', which already holds QONNX codes (a requantization qmac does not "
-                              "lower)",
-                              label, x);
+        return qmac_set_error(
+            QMAC_ERR_UNSUPPORTED,
+            "%s quantizes '%s', which already holds QONNX codes (a requantization qmac does not "
+            "lower)",
+            label, x);
     quantizer q;
     if ((st = parse_quantizer(c, i, 0, 0, 1, &q)))
         goto out;
@@ -598,15 +605,17 @@ static qmac_status chan_const(ctx_t *c, int32_t i, const out_geom *og, const qma
     char label[256];
     node_label(c, i, label, sizeof label);
     /* a MatMul's channels are its last axis whatever the rank: align on a rank-2 [rows, N] view */
-    const int32_t rank = og->matmul ? (t->rank > 2 ? t->rank : 2) : og->rank, cax = og->matmul ? rank - 1 : og->cax;
+    const int32_t rank = og->matmul ? (t->rank > 2 ? t->rank : 2) : og->rank,
+                  cax = og->matmul ? rank - 1 : og->cax;
     *n = bcast_along(t, rank, cax, og->nch);
     if (og->matmul) /* leading dims of t beyond the [rows, N] view must be 1 */
         for (int32_t j = 0; j + 1 < t->rank && *n; ++j)
             *n = t->shape[j] == 1 ? *n : 0;
     if (*n == 0)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s: the %s must be one value or one per output channel (%d channels on axis %d)",
-                              label, what, (int)og->nch, (int)og->cax);
+        return qmac_set_error(
+            QMAC_ERR_UNSUPPORTED,
+            "%s: the %s must be one value or one per output channel (%d channels on axis %d)", label, what,
+            (int)og->nch, (int)og->cax);
     *v = malloc(sizeof **v * (size_t)*n);
     if (!*v)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
@@ -637,10 +646,11 @@ static qmac_status bn_steps(ctx_t *c, int32_t m, const out_geom *og, qmac_qonnx_
     if (attr_int(pb, "training_mode", 0) || pb->n_output != 1)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: only inference-mode BatchNormalization", label);
     if (og->matmul && og->rank != 2 && og->rank != 0)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s: BatchNormalization normalizes axis 1, which is a MatMul's channel axis only "
-                              "for a 2-D output",
-                              label);
+        return qmac_set_error(
+            QMAC_ERR_UNSUPPORTED,
+            "%s: BatchNormalization normalizes axis 1, which is a MatMul's channel axis only "
+            "for a 2-D output",
+            label);
     if (og->matmul)
         s->need_rank = 2;
     const qmac_tensor *t[4];
@@ -722,8 +732,12 @@ static int float_step(ctx_t *c, int32_t m, const char *cur, const out_geom *og, 
     const qmac_tensor *t = const_of(c, first ? a1 : a0);
     if (!t || !(t->dtype == QMAC_DT_FLOAT32 || t->dtype == QMAC_DT_FLOAT16 || t->dtype == QMAC_DT_FLOAT64))
         return 0;
-    *st = const_step(c, m, og, s, add ? QMAC_EPI_ADD : mul ? QMAC_EPI_MUL : sub ? QMAC_EPI_SUB : QMAC_EPI_DIV, t,
-                     "constant operand");
+    *st = const_step(c, m, og, s,
+                     add   ? QMAC_EPI_ADD
+                     : mul ? QMAC_EPI_MUL
+                     : sub ? QMAC_EPI_SUB
+                           : QMAC_EPI_DIV,
+                     t, "constant operand");
     return 1;
 }
 
@@ -738,7 +752,8 @@ qmac_status qonnx_lower_layer(ctx_t *c, int32_t i)
     const qmac_qinfo *qx = qonnx_q(c, xid), *qw = qonnx_q(c, wid);
     if (!qw || !c->g->values[wid].is_const)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s: the weights must be a constant quantized by a QONNX Quant or BipolarQuant", label);
+                              "%s: the weights must be a constant quantized by a QONNX Quant or BipolarQuant",
+                              label);
     if (qx->n != 1)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: activations must be quantized per tensor", label);
     const qmac_tensor *w = &c->g->values[wid].konst;
@@ -755,8 +770,8 @@ qmac_status qonnx_lower_layer(ctx_t *c, int32_t i)
     const int32_t wax = is_conv || trans_b ? 0 : 1;
     out_geom og = {is_conv ? w->rank : 2, 1, (int32_t)w->shape[wax], !is_conv};
     if (qw->n > 1 && qw->axis != wax)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: weight scales must be per output channel (axis %d)", label,
-                              (int)wax);
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: weight scales must be per output channel (axis %d)",
+                              label, (int)wax);
     /* matmul: the rank of A is known when declared; else the output stage checks it at run time */
     const qmac_value *xv = &c->g->values[xid];
     if (!is_conv) { /* cax -1: the last axis */
@@ -866,15 +881,17 @@ qmac_status qonnx_passthrough(ctx_t *c, int32_t i, const qmac_node *n)
     /* order- and value-preserving moves commute with (code - zp) * scale for scale > 0 */
     if (n->op != QMAC_NODE_RESHAPE && n->op != QMAC_NODE_TRANSPOSE && n->op != QMAC_NODE_MAXPOOL &&
         n->op != QMAC_NODE_CONCAT)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                              "%s on the QONNX-quantized '%s' is not supported (place it before the quantizer)",
-                              label, c->g->values[n->in[0]].name);
+        return qmac_set_error(
+            QMAC_ERR_UNSUPPORTED,
+            "%s on the QONNX-quantized '%s' is not supported (place it before the quantizer)", label,
+            c->g->values[n->in[0]].name);
     for (int32_t k = 1; k < n->n_in; ++k) {
         const qmac_qinfo *o = qonnx_q(c, n->in[k]);
         if (!o || o->dtype != q->dtype || o->n != 1 || q->n != 1 || o->scale[0] != q->scale[0] ||
             o->zp[0] != q->zp[0])
             return qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                                  "%s: inputs with different QONNX quantization (a requantizing concat)", label);
+                                  "%s: inputs with different QONNX quantization (a requantizing concat)",
+                                  label);
     }
     return reg_add(c, n->out[0], q);
 }
@@ -899,7 +916,8 @@ qmac_status qonnx_finish(ctx_t *c)
         qmac_node *n;
         qmac_status st;
         if ((st = new_node(c, QMAC_NODE_DEQUANTIZE, src >= 0 ? src : 0, "QONNX output", &n)) ||
-            (st = node_add_in(n, id)) || (st = qcopy(&n->qx, qonnx_q(c, id))) || (st = node_add_out(c, n, name)))
+            (st = node_add_in(n, id)) || (st = qcopy(&n->qx, qonnx_q(c, id))) ||
+            (st = node_add_out(c, n, name)))
             return st;
     }
     return QMAC_OK;

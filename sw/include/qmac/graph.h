@@ -82,7 +82,14 @@ void qmac_qinfo_free(qmac_qinfo *q);
  * stage normalizes axis 1, as BatchNormalization does, so its output must be 2-D). A QUANTIZE node of a
  * QONNX Quant uses the INT rule on its float input (v = x, no steps). */
 /* v = v op k; MAX / MIN: Relu and Clip (v < k ? k : v, v > k ? k : v) */
-typedef enum { QMAC_EPI_MUL = 0, QMAC_EPI_ADD, QMAC_EPI_SUB, QMAC_EPI_DIV, QMAC_EPI_MAX, QMAC_EPI_MIN } qmac_epi_op;
+typedef enum {
+    QMAC_EPI_MUL = 0,
+    QMAC_EPI_ADD,
+    QMAC_EPI_SUB,
+    QMAC_EPI_DIV,
+    QMAC_EPI_MAX,
+    QMAC_EPI_MIN
+} qmac_epi_op;
 
 typedef struct {
     qmac_epi_op op;
@@ -94,13 +101,13 @@ typedef enum { QMAC_OQ_FLOAT = 0, QMAC_OQ_INT, QMAC_OQ_THRESH } qmac_oq_kind;
 
 /* QONNX Quant rounding_mode */
 typedef enum {
-    QMAC_QR_ROUND = 0,  /* half to even (numpy.round)              */
-    QMAC_QR_CEIL,       /* ceil                                    */
-    QMAC_QR_FLOOR,      /* floor                                   */
+    QMAC_QR_ROUND = 0,     /* half to even (numpy.round)              */
+    QMAC_QR_CEIL,          /* ceil                                    */
+    QMAC_QR_FLOOR,         /* floor                                   */
     QMAC_QR_ROUND_TO_ZERO, /* trunc (numpy.fix)                    */
-    QMAC_QR_UP,         /* away from zero: sign(x) ceil(|x|)       */
-    QMAC_QR_HALF_UP,    /* sign(x) floor(|x| + 0.5), in float32    */
-    QMAC_QR_HALF_DOWN   /* sign(x) ceil(|x| - 0.5), in float32     */
+    QMAC_QR_UP,            /* away from zero: sign(x) ceil(|x|)       */
+    QMAC_QR_HALF_UP,       /* sign(x) floor(|x| + 0.5), in float32    */
+    QMAC_QR_HALF_DOWN      /* sign(x) ceil(|x| - 0.5), in float32     */
 } qmac_qround;
 
 typedef struct {
@@ -110,10 +117,10 @@ typedef struct {
     float *in_scale;   /* [nch] (NULL for QUANTIZE) */
     qmac_epi_step *epi;
     int32_t n_epi;
-    float scale, zp;   /* INT */
+    float scale, zp; /* INT */
     int32_t qmin, qmax;
     qmac_qround round;
-    float *thr;        /* THRESH: [nch or 1][n_thr] */
+    float *thr;            /* THRESH: [nch or 1][n_thr] */
     int32_t n_thr, thr_ch; /* thresholds per channel; thr_ch = 1 (shared) or nch */
     int32_t code0, code_step;
 } qmac_qonnx_stage;
