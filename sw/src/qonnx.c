@@ -658,13 +658,14 @@ static qmac_status bn_steps(ctx_t *c, int32_t m, const out_geom *og, qmac_qonnx_
     float *v[4] = {NULL, NULL, NULL, NULL};
     float *a = malloc(sizeof *a * (size_t)og->nch), *b = malloc(sizeof *b * (size_t)og->nch);
     qmac_status st = a && b ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < 4 && st == QMAC_OK; ++k) {
-        int32_t n;
+    for (int k = 0; k < 4 && st == QMAC_OK; ++k) { /* 1-D, one entry per channel (axis 1) */
         if ((st = const_in(c, m, (size_t)k + 1, what[k], &t[k])) == QMAC_OK &&
             (t[k]->rank != 1 || t[k]->shape[0] != og->nch))
             st = qmac_set_error(QMAC_ERR_SHAPE, "%s: %s must have %d entries", label, what[k], (int)og->nch);
-        if (st == QMAC_OK)
-            st = chan_const(c, m, og, t[k], what[k], &v[k], &n);
+        if (st == QMAC_OK && !(v[k] = malloc(sizeof *v[k] * (size_t)og->nch)))
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        for (int32_t e = 0; st == QMAC_OK && e < og->nch; ++e)
+            v[k][e] = (float)tensor_get_f(t[k], (size_t)e);
     }
     const float eps = attr_float(pb, "epsilon", 1e-5f);
     for (int32_t k = 0; k < og->nch && st == QMAC_OK; ++k) {

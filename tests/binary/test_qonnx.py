@@ -11,7 +11,9 @@
    array), first and last layers int8 or binary, hidden activations BatchNormalization +
    BipolarQuant or MultiThreshold, weights per tensor or per column, power-of-two input/output
    scales; inputs off and on the input quantizer's rounding ties. ref and golden on every net,
-   rtl on the first R. All must equal qonnx bit for bit.
+   rtl on the first R; and N/4 random QONNX CNNs (int8 conv with padding, a binary conv without
+   padding in the array's binary mode, a padded binary conv in int8 mode, flatten, int8 matmul).
+   All must equal qonnx bit for bit.
 3. What qmac does not lower is refused by name (exit 2): a layer without an output quantizer and
    a MultiThreshold with several thresholds (both still run on ref, equal to qonnx), a 16-bit
    Quant at import.
@@ -107,6 +109,83 @@ def random_nets(qmac, rng, count, rtl_count, work):
     return fails
 
 
+def conv_net(rng):
+    """A QONNX CNN: int8 conv (pad 1) -> binary conv (no padding: binary mode) -> binary conv
+    (pad 1: QONNX pads the +-1 activations with 0, so int8 mode) -> Flatten -> int8 MatMul."""
+    D = qx.QONNX_DOMAIN
+    nodes, inits = [], []
+
+    def const(name, v):
+        inits.append(numpy_helper.from_array(np.asarray(v, np.float32), name))
+        return name
+
+    def quant(name, x, y, s, narrow):
+        nodes.append(helper.make_node("Quant", [x, const(name + "_s", s), const(name + "_z", 0.0),
+                                                const(name + "_b", 8.0)], [y], name=name, domain=D,
+                                      signed=1, narrow=narrow, rounding_mode="ROUND"))
+
+    def bn_sign(i, x, m, spread):
+        nodes.append(helper.make_node(
+            "BatchNormalization", [x, const(f"g{i}", rng.uniform(0.5, 2, m) * rng.choice([-1, 1], m)),
+                                   const(f"b{i}", rng.normal(0, 0.5, m)), const(f"m{i}", rng.normal(0, 0.5 * spread, m)),
+                                   const(f"v{i}", rng.uniform(0.5, 2, m) * spread ** 2)], [f"bn{i}"], name=f"bn{i}"))
+        nodes.append(helper.make_node("BipolarQuant", [f"bn{i}", const(f"a{i}_s", 1.0)], [f"a{i}"], name=f"act{i}",
+                                      domain=D))
+        return f"a{i}"
+
+    quant("in_quant", "input", "x0", 1 / 16, 0)
+    c0, c1, c2 = int(rng.integers(4, 12)), int(rng.integers(9, 40)), int(rng.integers(5, 20))
+    w1 = rng.normal(0, 1, (c0, 1, 3, 3)).astype(np.float32)
+    s1 = qx.pow2_scale(np.abs(w1).reshape(c0, -1).max(1), 127).reshape(c0, 1, 1, 1)
+    quant("w1q", const("w1", w1), "w1q", s1, 1)
+    nodes.append(helper.make_node("Conv", ["x0", "w1q"], ["c1"], name="conv1", pads=[1, 1, 1, 1]))
+    x = bn_sign(1, "c1", c0, 3.0)
+    for i, (cin, cout, pad) in enumerate([(c0, c1, 0), (c1, c2, 1)], 2):
+        nodes.append(helper.make_node("BipolarQuant", [const(f"w{i}", rng.normal(0, 1, (cout, cin, 3, 3))),
+                                                       const(f"w{i}q_s", 1.0)], [f"w{i}q"], name=f"w{i}q", domain=D))
+        nodes.append(helper.make_node("Conv", [x, f"w{i}q"], [f"c{i}"], name=f"conv{i}", pads=[pad] * 4))
+        x = bn_sign(i, f"c{i}", cout, np.sqrt(9 * cin))
+    nodes.append(helper.make_node("Flatten", [x], ["flat"], name="flatten", axis=1))
+    k, m = c2 * 6 * 6, 10
+    w4 = rng.normal(0, 1 / np.sqrt(k), (k, m)).astype(np.float32)
+    s4 = qx.pow2_scale(np.abs(w4).max(0), 127).reshape(1, m)
+    quant("w4q", const("w4", w4), "w4q", s4, 1)
+    nodes.append(helper.make_node("MatMul", ["flat", "w4q"], ["mm"], name="fc"))
+    nodes.append(helper.make_node("Add", ["mm", const("bias", qx.snap(rng.normal(0, 1, m), s4.ravel()))], ["pre"],
+                                  name="fc_bias"))
+    quant("out_quant", "pre", "logits", 1 / 8, 0)
+    g = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT,
+                                                                        ["N", 1, 8, 8])],
+                          [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", m])], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", qx.OPSET), helper.make_opsetid(D, 1)],
+                              ir_version=qx.IR_VERSION)
+    x = rng.uniform(-0.2, 1.2, size=(24, 1, 8, 8)).astype(np.float32)
+    return model, x, f"channels {c0}/{c1}/{c2}"
+
+
+def conv_nets(qmac, rng, count, work):
+    fails = 0
+    for k in range(count):
+        model, x, desc = conv_net(rng)
+        path = os.path.join(work, f"conv{k}.onnx")
+        onnx.save(model, path)
+        want = qx.qonnx_run(model, x)
+        backends = ("ref", "golden", "rtl") if k == 0 else ("ref", "golden")
+        try:
+            for backend in backends:
+                rc, got, err = qmac_run(qmac, path, x, backend, work)
+                assert rc == 0, f"{backend}: exit {rc}: {err}"
+                compare(backend, want, got)
+            r = subprocess.run([qmac, "compile", path, "-o", os.path.join(work, "cc")], capture_output=True,
+                               text=True)
+            assert r.returncode == 0 and " bconv " in r.stdout, f"conv2 is not a binary-mode layer:\n{r.stdout}"
+            print(f"PASS conv{k} ({'/'.join(backends)}) {desc}: {want.size} logits equal qonnx, conv2 in binary mode")
+        except AssertionError as e:
+            fails += 1
+            print(f"FAIL conv{k} {desc}: {e}")
+    return fails
+
+
 def edit(model, fn):
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -184,6 +263,7 @@ def main():
             fails += 1
             print(f"FAIL digits: {e}")
         fails += random_nets(qmac, rng, args.nets, args.rtl_nets, work)
+        fails += conv_nets(qmac, rng, max(1, args.nets // 4), work)
         try:
             n = refusals(qmac, rng, work)
             print(f"PASS refusals: {n} cases named with exit 2 (ref still equal to qonnx)")
