@@ -27,7 +27,7 @@ static void print_help(FILE *f)
             "commands:\n"
             "  run MODEL.onnx --input X.npy [--input ...] --output OUTDIR\n"
             "        [--backend ref|golden|rtl] [--requant onnxrt|tflite|single] [--config C] [--report]\n"
-            "      Run a quantized ONNX model (QOperator or QDQ). Inputs bind to the graph inputs in\n"
+            "      Run a quantized ONNX model (QOperator, QDQ or QONNX). Inputs bind to the graph inputs in\n"
             "      order; each graph output is written to OUTDIR/<output name>.npy (characters outside\n"
             "      [A-Za-z0-9._-] become '_'). --requant picks the requantization rule of conv/matmul/\n"
             "      add/pool (default onnxrt, bit-exact with ONNX Runtime). --backend ref: the C reference\n"
