@@ -157,7 +157,7 @@ static cJSON *host_json(const qmac_graph *g, const int32_t *nodes, int32_t n)
 
 double cli_layer_util(const qmac_model *m, const qmac_model_layer *l)
 {
-    const double peak = (double)m->hw.dim * m->hw.dim;
+    const double peak = (double)m->hw.dim * m->hw.dim * (l->binary ? 8.0 : 1.0);
     return l->cycles ? (double)l->macs / ((double)l->cycles * peak) : 0.0;
 }
 

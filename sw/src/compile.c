@@ -1452,6 +1452,7 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
         d->bin = 1;
         d->act_zp = 0;
         j.acc_off = (int64_t)taps * (8 * (int64_t)cb - (int64_t)cin_g);
+        ml->binary = 1;
     }
     j.w = wt;
     st = emit_conv(c, n, &j, ml);
@@ -1515,6 +1516,7 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
         d->bin = 1;
         d->act_zp = 0;
         j.acc_off = 8 * (int64_t)Kb - K; /* +1 per padding bit: both bits 0 */
+        ml->binary = 1;
     }
     j.w = wt;
     qmac_status st = emit_conv(c, n, &j, ml);

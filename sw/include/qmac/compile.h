@@ -79,7 +79,8 @@ typedef struct {
     char *onnx_ops;   /* the ONNX op(s) it came from */
     int32_t node;     /* node index in the graph */
     size_t insn_first, insn_end;
-    uint64_t macs;                /* useful multiply-accumulates */
+    uint64_t macs;                /* useful multiply-accumulates (binary layers: of 1-bit values) */
+    int binary;                   /* runs in the array's binary mode: 8 N^2 MACs per vector */
     uint64_t vectors;             /* vectors through the array (the array is busy one cycle each) */
     uint64_t bytes_in, bytes_out; /* bytes LOADed / STOREd (weights and parameters included) */
     uint64_t cycles;              /* cycle-model cycles (qmac_model_estimate; 0 before) */
