@@ -1380,6 +1380,31 @@ static qmac_status emit_conv(cc *c, const qmac_node *n, conv_job *j, qmac_model_
     return QMAC_OK;
 }
 
+/* A layer in binary mode: rows x k weight codes (-1/+1 bytes, row stride k) become rows x kb
+ * bytes of packed bits (input channel i at bit i % 8 of byte i / 8, 1 = -1; the rest 0), and
+ * CONFIG bin with activations counted in bytes. Each padding bit (0 in both operands) adds +1 to
+ * the dot product: the caller sets acc_off. Frees *wt on success and on failure. */
+static qmac_status binary_mode(uint8_t **wt, size_t rows, size_t k, uint32_t kb, conv_job *j,
+                               qmac_model_layer *ml)
+{
+    uint8_t *wb = calloc(rows * kb + 1, 1);
+    if (!wb) {
+        free(*wt);
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t i = 0; i < k; ++i)
+            if ((int8_t)(*wt)[r * k + i] < 0)
+                wb[r * kb + i / 8] |= (uint8_t)(1u << (i % 8));
+    free(*wt);
+    *wt = wb;
+    j->d.cin = kb;
+    j->d.bin = 1;
+    j->d.act_zp = 0;
+    ml->binary = 1;
+    return QMAC_OK;
+}
+
 static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
 {
     const vinfo *x = &c->v[n->in[0]], *y = &c->v[n->out[0]];
@@ -1437,22 +1462,9 @@ static qmac_status lower_conv(cc *c, const qmac_node *n, qmac_model_layer *ml)
     }
     if (x->packed) { /* binary mode: Cin bits per tap, 8 per byte of Gb rows of N bytes */
         const uint32_t cb = cdiv(cin_g, 8u * c->n) * c->n;
-        uint8_t *wb = calloc((size_t)d->cout * taps * cb + 1, 1);
-        if (!wb) {
-            free(wt);
-            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-        }
-        for (size_t ot = 0; ot < (size_t)d->cout * taps; ++ot)
-            for (size_t ic = 0; ic < cin_g; ++ic)
-                if ((int8_t)wt[ot * cin_g + ic] < 0)
-                    wb[ot * cb + ic / 8] |= (uint8_t)(1u << (ic % 8));
-        free(wt);
-        wt = wb;
-        d->cin = cb;
-        d->bin = 1;
-        d->act_zp = 0;
+        if ((st = binary_mode(&wt, (size_t)d->cout * taps, cin_g, cb, &j, ml)))
+            return st;
         j.acc_off = (int64_t)taps * (8 * (int64_t)cb - (int64_t)cin_g);
-        ml->binary = 1;
     }
     j.w = wt;
     st = emit_conv(c, n, &j, ml);
@@ -1501,22 +1513,10 @@ static qmac_status lower_matmul(cc *c, const qmac_node *n, qmac_model_layer *ml)
         }
     if (a->packed) { /* binary mode: K channels are K bits, 8 per byte of a row of Kb bytes */
         const uint32_t Kb = cdiv(K, 8u * c->n) * c->n;
-        uint8_t *wb = calloc((size_t)Kb * N + 1, 1);
-        if (!wb) {
-            free(wt);
-            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-        }
-        for (size_t o = 0; o < N; ++o)
-            for (size_t k = 0; k < K; ++k)
-                if ((int8_t)wt[o * Kp + k] < 0)
-                    wb[o * Kb + k / 8] |= (uint8_t)(1u << (k % 8));
-        free(wt);
-        wt = wb;
-        d->cin = Kb;
-        d->bin = 1;
-        d->act_zp = 0;
-        j.acc_off = 8 * (int64_t)Kb - K; /* +1 per padding bit: both bits 0 */
-        ml->binary = 1;
+        qmac_status st = binary_mode(&wt, N, K, Kb, &j, ml);
+        if (st != QMAC_OK)
+            return st;
+        j.acc_off = 8 * (int64_t)Kb - K;
     }
     j.w = wt;
     qmac_status st = emit_conv(c, n, &j, ml);

@@ -89,11 +89,13 @@ def random_net(rng):
     return model, np.concatenate([x, ties.astype(np.float32)]), desc
 
 
-def random_nets(qmac, rng, count, rtl_count, work):
+def check_nets(qmac, make, count, rtl_count, work, tag, check=None):
+    """count nets from make(): ref and golden (and rtl for the first rtl_count) equal to qonnx;
+    check(path) adds a test and returns what it showed."""
     fails = 0
     for k in range(count):
-        model, x, desc = random_net(rng)
-        path = os.path.join(work, f"net{k}.onnx")
+        model, x, desc = make()
+        path = os.path.join(work, f"{tag}{k}.onnx")
         onnx.save(model, path)
         want = qx.qonnx_run(model, x)
         backends = ("ref", "golden", "rtl") if k < rtl_count else ("ref", "golden")
@@ -102,10 +104,11 @@ def random_nets(qmac, rng, count, rtl_count, work):
                 rc, got, err = qmac_run(qmac, path, x, backend, work)
                 assert rc == 0, f"{backend}: exit {rc}: {err}"
                 compare(backend, want, got)
-            print(f"PASS net{k} ({'/'.join(backends)}) {desc}: {want.size} logits equal qonnx")
+            extra = check(path) if check else ""
+            print(f"PASS {tag}{k} ({'/'.join(backends)}) {desc}: {want.size} logits equal qonnx{extra}")
         except AssertionError as e:
             fails += 1
-            print(f"FAIL net{k} {desc}: {e}")
+            print(f"FAIL {tag}{k} {desc}: {e}")
     return fails
 
 
@@ -163,27 +166,12 @@ def conv_net(rng):
     return model, x, f"channels {c0}/{c1}/{c2}"
 
 
-def conv_nets(qmac, rng, count, work):
-    fails = 0
-    for k in range(count):
-        model, x, desc = conv_net(rng)
-        path = os.path.join(work, f"conv{k}.onnx")
-        onnx.save(model, path)
-        want = qx.qonnx_run(model, x)
-        backends = ("ref", "golden", "rtl") if k == 0 else ("ref", "golden")
-        try:
-            for backend in backends:
-                rc, got, err = qmac_run(qmac, path, x, backend, work)
-                assert rc == 0, f"{backend}: exit {rc}: {err}"
-                compare(backend, want, got)
-            r = subprocess.run([qmac, "compile", path, "-o", os.path.join(work, "cc")], capture_output=True,
-                               text=True)
-            assert r.returncode == 0 and " bconv " in r.stdout, f"conv2 is not a binary-mode layer:\n{r.stdout}"
-            print(f"PASS conv{k} ({'/'.join(backends)}) {desc}: {want.size} logits equal qonnx, conv2 in binary mode")
-        except AssertionError as e:
-            fails += 1
-            print(f"FAIL conv{k} {desc}: {e}")
-    return fails
+def binary_conv_compiled(qmac, work):
+    def check(path):
+        r = subprocess.run([qmac, "compile", path, "-o", os.path.join(work, "cc")], capture_output=True, text=True)
+        assert r.returncode == 0 and " bconv " in r.stdout, f"conv2 is not a binary-mode layer:\n{r.stdout}"
+        return ", conv2 in binary mode"
+    return check
 
 
 def edit(model, fn):
@@ -262,8 +250,9 @@ def main():
         except AssertionError as e:
             fails += 1
             print(f"FAIL digits: {e}")
-        fails += random_nets(qmac, rng, args.nets, args.rtl_nets, work)
-        fails += conv_nets(qmac, rng, max(1, args.nets // 4), work)
+        fails += check_nets(qmac, lambda: random_net(rng), args.nets, args.rtl_nets, work, "net")
+        fails += check_nets(qmac, lambda: conv_net(rng), max(1, args.nets // 4), 1, work, "conv",
+                            binary_conv_compiled(qmac, work))
         try:
             n = refusals(qmac, rng, work)
             print(f"PASS refusals: {n} cases named with exit 2 (ref still equal to qonnx)")
