@@ -118,17 +118,22 @@ static qmac_status qcopy(qmac_qinfo *dst, const qmac_qinfo *src)
     return QMAC_OK;
 }
 
+/* q may point into the registry itself: copied before the registry moves */
 static qmac_status reg_add(ctx_t *c, int32_t id, const qmac_qinfo *q)
 {
+    qmac_qinfo copy;
+    qmac_status st = qcopy(&copy, q);
+    if (st != QMAC_OK)
+        return st;
     qonnx_reg *r = realloc(c->qreg, sizeof *r * (size_t)(c->n_qreg + 1));
-    if (!r)
+    if (!r) {
+        qinfo_free(&copy);
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
     c->qreg = r;
     r[c->n_qreg].value = id;
-    qmac_status st = qcopy(&r[c->n_qreg].q, q);
-    if (st == QMAC_OK)
-        c->n_qreg++;
-    return st;
+    r[c->n_qreg++].q = copy;
+    return QMAC_OK;
 }
 
 void qonnx_free(ctx_t *c)
