@@ -2272,12 +2272,9 @@ static int same_shape(const qmac_tensor *x, const qmac_model_tensor *t)
 qmac_status qmac_model_run(const qmac_graph *g, const qmac_model *m, const qmac_tensor *inputs,
                            int32_t n_inputs, qmac_model_backend backend, void *ctx, qmac_tensor *outputs)
 {
-    qmac_clear_error();
-    for (int32_t k = 0; k < g->n_outputs; ++k)
-        memset(&outputs[k], 0, sizeof outputs[k]);
-    if (n_inputs != g->n_inputs)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the model has %d input(s), %d given", (int)g->n_inputs,
-                              (int)n_inputs);
+    qmac_status begin = qmac_graph_run_begin(g, n_inputs, outputs);
+    if (begin != QMAC_OK)
+        return begin;
     qmac_tensor *vals = calloc((size_t)g->n_values + 1, sizeof *vals);
     uint8_t *ready = calloc((size_t)g->n_values + 1, 1), *im = NULL;
     qmac_status st = vals && ready ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");

@@ -1270,12 +1270,9 @@ qmac_status qmac_exec_ref(const qmac_graph *g, qmac_requant_rule rule, const qma
 qmac_status qmac_exec_ref_observe(const qmac_graph *g, qmac_requant_rule rule, const qmac_tensor *inputs,
                                   int32_t n_inputs, qmac_tensor *outputs, qmac_value_observer fn, void *ctx)
 {
-    qmac_clear_error();
-    for (int32_t k = 0; k < g->n_outputs; ++k)
-        memset(&outputs[k], 0, sizeof outputs[k]);
-    if (n_inputs != g->n_inputs)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the model has %d input(s), %d given", (int)g->n_inputs,
-                              (int)n_inputs);
+    qmac_status begin = qmac_graph_run_begin(g, n_inputs, outputs);
+    if (begin != QMAC_OK)
+        return begin;
     exec_t e;
     memset(&e, 0, sizeof e);
     e.g = g;

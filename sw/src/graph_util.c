@@ -19,6 +19,17 @@ qmac_status qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, 
     return qmac_set_error(st, "node '%s' (%s): %s", n->name, n->onnx_ops, msg);
 }
 
+qmac_status qmac_graph_run_begin(const qmac_graph *g, int32_t n_inputs, qmac_tensor *outputs)
+{
+    qmac_clear_error();
+    for (int32_t k = 0; k < g->n_outputs; ++k)
+        memset(&outputs[k], 0, sizeof outputs[k]);
+    if (n_inputs != g->n_inputs)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the model has %d input(s), %d given", (int)g->n_inputs,
+                              (int)n_inputs);
+    return QMAC_OK;
+}
+
 void qmac_node_out_range(const qmac_node *n, qmac_dtype dt, int32_t *lo, int32_t *hi)
 {
     qmac_dtype_range(dt, lo, hi);

@@ -15,6 +15,9 @@ __attribute__((format(printf, 3, 4)))
 qmac_status
 qmac_node_fail(qmac_status st, const qmac_node *n, const char *fmt, ...);
 
+/* The start of a whole-graph run: outputs[] cleared, the input count checked against g's. */
+qmac_status qmac_graph_run_begin(const qmac_graph *g, int32_t n_inputs, qmac_tensor *outputs);
+
 /* The output range of node n with output type dt: the type's range, or the fused activation's
  * clamp (has_act). */
 void qmac_node_out_range(const qmac_node *n, qmac_dtype dt, int32_t *lo, int32_t *hi);

@@ -228,8 +228,6 @@ static qmac_status axis_values(const qmac_tensor *t, int32_t rank, const int64_t
         if (m > 1) {
             *axis = a;
             *n = m;
-        } else if (m == 0) {
-            continue;
         }
     }
     if (*axis < 0 && qmac_tensor_count(t) != 1)
@@ -842,8 +840,7 @@ qmac_status qonnx_lower_layer(ctx_t *c, int32_t i)
     n->trans_b = trans_b;
     if (!is_conv)
         n->qw.axis = -1;
-    /* a MatMul output whose rank is unknown here: per-channel BN/threshold need it 2-D at run time */
-    s->oq = QMAC_OQ_FLOAT;
+    s->oq = QMAC_OQ_FLOAT; /* no quantizer after the layer: its float value is the output */
     if (term >= 0) {
         s->oq = q.s.oq;
         s->scale = q.s.scale;
