@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "compile_cmd.h"
+#include "qmac/compile.h"
 #include "qmac/fileio.h"
 #include "qmac/npy.h"
 #include "qmac/quantize.h"
@@ -108,6 +109,129 @@ static qmac_status write_ranges(qmac_quantizer *q, const char *path)
     return st;
 }
 
+typedef qmac_status (*batch_fn)(qmac_quantizer *q, const qmac_tensor *inputs);
+
+/* Stream the rows of `path` through fn, one model batch at a time. */
+static qmac_status stream(qmac_quantizer *q, const char *model, const char *path, batch_fn fn)
+{
+    const qmac_graph *g = qmac_quantizer_graph(q);
+    if (g->n_inputs != 1)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s has %d inputs: --calib feeds models with one input",
+                              model, (int)g->n_inputs);
+    qmac_npy_stream s;
+    qmac_tensor batch;
+    memset(&batch, 0, sizeof batch);
+    int64_t rows = 1;
+    qmac_status st = qmac_npy_open(path, &s);
+    if (st == QMAC_OK)
+        st = batch_rows(g, &s, &rows);
+    while (st == QMAC_OK && s.next < s.rows) { /* one batch in memory at a time */
+        if ((st = qmac_npy_next(&s, rows, &batch)) == QMAC_OK && (st = fn(q, &batch)))
+            st = qmac_set_error(st, "%s: %s", path, qmac_last_error());
+        qmac_tensor_free(&batch);
+    }
+    qmac_npy_close(&s);
+    return st;
+}
+
+static void print_sqnr(double db, int width)
+{
+    if (isinf(db))
+        printf("%*s", width, "exact");
+    else
+        printf("%*.1f dB", width - 3, db);
+}
+
+/* The sensitivity table (a second pass over the calibration data). */
+static qmac_status sensitivity(qmac_quantizer *q, const char *model, const char *calib)
+{
+    qmac_status st = stream(q, model, calib, qmac_quantizer_sensitivity_observe);
+    if (st != QMAC_OK)
+        return st;
+    printf("sensitivity: SQNR of the outputs with one layer quantized (%lld rows of %s)\n",
+           (long long)qmac_quantizer_sensitivity_rows(q), calib);
+    for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i) {
+        printf("  %-24s %-18s ", qmac_quantizer_layer_name(q, i), qmac_quantizer_layer_op(q, i));
+        if (qmac_quantizer_is_float(q, i))
+            printf("%9s\n", "float");
+        else {
+            print_sqnr(qmac_quantizer_sqnr(q, i), 9);
+            printf("\n");
+        }
+    }
+    printf("  %-43s ", "the quantized model");
+    print_sqnr(qmac_quantizer_sqnr(q, -1), 9);
+    printf("\n");
+    return QMAC_OK;
+}
+
+/* --mixed: the `mixed` layers of lowest SQNR not yet float join the keep-float list. */
+static qmac_status pick_mixed(const qmac_quantizer *q, int mixed, char ***names, int32_t *n)
+{
+    const int32_t nl = qmac_quantizer_n_layers(q);
+    uint8_t *taken = calloc((size_t)nl + 1, 1);
+    if (!taken)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    qmac_status st = QMAC_OK;
+    for (int k = 0; k < mixed && st == QMAC_OK; ++k) {
+        int32_t worst = -1;
+        for (int32_t i = 0; i < nl; ++i)
+            if (!qmac_quantizer_is_float(q, i) && !taken[i] &&
+                (worst < 0 || qmac_quantizer_sqnr(q, i) < qmac_quantizer_sqnr(q, worst)))
+                worst = i;
+        if (worst < 0)
+            break;
+        taken[worst] = 1;
+        printf("mixed: %s stays float (", qmac_quantizer_layer_name(q, worst));
+        print_sqnr(qmac_quantizer_sqnr(q, worst), 0);
+        printf(" when quantized alone)\n");
+        char **l = realloc(*names, sizeof *l * (size_t)(*n + 1));
+        if (!l || !(l[*n] = strdup(qmac_quantizer_layer_name(q, worst)))) {
+            if (l)
+                *names = l;
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        } else {
+            *names = l;
+            ++*n;
+        }
+    }
+    free(taken);
+    return st;
+}
+
+/* Where the layers kept float run when the written model is compiled for the default build. */
+static void report_float_layers(const qmac_quantizer *q, const uint8_t *buf, size_t len)
+{
+    int any = 0;
+    for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i)
+        any |= qmac_quantizer_is_float(q, i);
+    if (!any)
+        return;
+    qmac_graph *g = NULL;
+    qmac_model *m = NULL;
+    qmac_compile_opts co;
+    qmac_compile_opts_default(&co);
+    if (qmac_onnx_load_mem(buf, len, &g) != QMAC_OK || qmac_compile(g, &co, &m) != QMAC_OK) {
+        printf("accelerator: qmac compile refuses the model: %s\n", qmac_last_error());
+        qmac_graph_free(g);
+        return;
+    }
+    for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i) {
+        if (!qmac_quantizer_is_float(q, i))
+            continue;
+        const char *name = qmac_quantizer_layer_name(q, i), *where = "on the host";
+        for (int32_t k = 0; k < m->n_host_pre; ++k)
+            if (!strcmp(g->nodes[m->host_pre[k]].name, name))
+                where = "on the host before the accelerator program";
+        for (int32_t k = 0; k < m->n_host_post; ++k)
+            if (!strcmp(g->nodes[m->host_post[k]].name, name))
+                where = "on the host after the accelerator program";
+        printf("accelerator: %s runs in float %s\n", name, where);
+    }
+    qmac_model_free(m);
+    qmac_graph_free(g);
+}
+
 static int parse_type(const char *s, qmac_dtype *dt)
 {
     if (!strcmp(s, "int8"))
@@ -122,6 +246,8 @@ static int parse_type(const char *s, qmac_dtype *dt)
 int qmac_cmd_quantize(int argc, char **argv)
 {
     const char *model = NULL, *calib = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
+    const char *keep = NULL;
+    int sens = 0, mixed = 0;
     qmac_quantize_opts o;
     qmac_quantize_opts_default(&o);
     for (int i = 0; i < argc; ++i) {
@@ -129,7 +255,7 @@ int qmac_cmd_quantize(int argc, char **argv)
         const int takes = !strcmp(a, "--calib") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
                           !strcmp(a, "--method") || !strcmp(a, "--percentile") || !strcmp(a, "--bins") ||
                           !strcmp(a, "--act-type") || !strcmp(a, "--weight-type") || !strcmp(a, "--ranges") ||
-                          !strcmp(a, "--ranges-out");
+                          !strcmp(a, "--ranges-out") || !strcmp(a, "--keep-float") || !strcmp(a, "--mixed");
         if (takes && !v)
             return cli_usage_error("quantize: %s needs a value", a);
         if (!strcmp(a, "--calib"))
@@ -140,7 +266,18 @@ int qmac_cmd_quantize(int argc, char **argv)
             ranges_in = argv[++i];
         else if (!strcmp(a, "--ranges-out"))
             ranges_out = argv[++i];
-        else if (!strcmp(a, "--method")) {
+        else if (!strcmp(a, "--keep-float"))
+            keep = argv[++i];
+        else if (!strcmp(a, "--sensitivity"))
+            sens = 1;
+        else if (!strcmp(a, "--mixed")) {
+            char *end;
+            const long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 1 || k > 100000)
+                return cli_usage_error("quantize: --mixed '%s' is not a number of layers (1 or more)",
+                                       argv[i]);
+            mixed = (int)k;
+        } else if (!strcmp(a, "--method")) {
             const int m = qmac_calib_method_parse(argv[++i]);
             if (m < 0)
                 return cli_usage_error("quantize: unknown method '%s' (minmax, moving-average, percentile, "
@@ -178,33 +315,44 @@ int qmac_cmd_quantize(int argc, char **argv)
         return cli_usage_error("%s",
                                "quantize: usage: qmac quantize FLOAT.onnx --calib DATA.npy -o QUANT.onnx "
                                "[options] (qmac help)");
-    char *bytes = NULL;
+    if ((sens || mixed) && !calib)
+        return cli_usage_error("%s", "quantize: --sensitivity and --mixed need --calib (the data the SQNR is "
+                                     "measured on)");
+    char *bytes = NULL, **names = NULL;
+    int32_t n_names = 0;
     size_t len = 0;
     qmac_quantizer *q = NULL;
-    qmac_npy_stream s;
-    memset(&s, 0, sizeof s);
-    qmac_tensor batch;
-    memset(&batch, 0, sizeof batch);
-    qmac_status st = qmac_read_file(model, (size_t)2 << 30, &bytes, &len);
-    if (st == QMAC_OK && (st = qmac_quantizer_new((const uint8_t *)bytes, len, &o, &q)))
-        st = qmac_set_error(st, "%s: %s", model, qmac_last_error());
-    if (st == QMAC_OK && ranges_in)
-        st = read_ranges(q, ranges_in);
-    if (st == QMAC_OK && calib) {
-        const qmac_graph *g = qmac_quantizer_graph(q);
-        int64_t rows = 1;
-        if (g->n_inputs != 1)
-            st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s has %d inputs: --calib feeds models with one input",
-                                model, (int)g->n_inputs);
-        if (st == QMAC_OK && (st = qmac_npy_open(calib, &s)) == QMAC_OK)
-            st = batch_rows(g, &s, &rows);
-        while (st == QMAC_OK && s.next < s.rows) { /* streamed: one batch in memory at a time */
-            if ((st = qmac_npy_next(&s, rows, &batch)) == QMAC_OK && (st = qmac_quantizer_observe(q, &batch)))
-                st = qmac_set_error(st, "%s: %s", calib, qmac_last_error());
-            qmac_tensor_free(&batch);
-        }
+    qmac_status st = QMAC_OK;
+    for (const char *k = keep; st == QMAC_OK && k && *k;) { /* comma-separated layer names */
+        const size_t n = strcspn(k, ",");
+        char **l = realloc(names, sizeof *l * (size_t)(n_names + 1));
+        if (!l || !(l[n_names] = strndup(k, n)))
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        if (l)
+            names = l;
+        n_names += st == QMAC_OK;
+        k += n + (k[n] == ',');
     }
-    qmac_npy_close(&s);
+    if (st == QMAC_OK)
+        st = qmac_read_file(model, (size_t)2 << 30, &bytes, &len);
+    for (int pass = 0; st == QMAC_OK && pass < 2; ++pass) {
+        /* pass 0: plan, calibrate (and measure); pass 1 (--mixed): again with the layers it keeps float */
+        qmac_quantizer_free(q);
+        q = NULL;
+        o.keep_float = (const char *const *)names;
+        o.n_keep_float = n_names;
+        if ((st = qmac_quantizer_new((const uint8_t *)bytes, len, &o, &q)))
+            st = qmac_set_error(st, "%s: %s", model, qmac_last_error());
+        if (st == QMAC_OK && ranges_in)
+            st = read_ranges(q, ranges_in);
+        if (st == QMAC_OK && calib)
+            st = stream(q, model, calib, qmac_quantizer_observe);
+        if (st == QMAC_OK && (sens || mixed))
+            st = sensitivity(q, model, calib);
+        if (st != QMAC_OK || pass || !mixed)
+            break;
+        st = pick_mixed(q, mixed, &names, &n_names);
+    }
     if (st == QMAC_OK && ranges_out)
         st = write_ranges(q, ranges_out);
     uint8_t *qbuf = NULL;
@@ -213,14 +361,19 @@ int qmac_cmd_quantize(int argc, char **argv)
         st = qmac_quantizer_write(q, &qbuf, &qlen);
     if (st == QMAC_OK)
         st = qmac_write_file(out, qbuf, qlen);
-    if (st == QMAC_OK)
+    if (st == QMAC_OK) {
         printf(
             "quantize: %s -> %s (%s, %lld calibration batches, %d ranges; activations %s%s, weights %s %s)\n",
             model, out, qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
             (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type), o.act_symmetric ? " symmetric" : "",
             qmac_dtype_name(o.weight_type), o.per_channel ? "per channel" : "per tensor");
+        report_float_layers(q, qbuf, qlen);
+    }
     free(qbuf);
     free(bytes);
+    for (int32_t k = 0; k < n_names; ++k)
+        free(names[k]);
+    free(names);
     qmac_quantizer_free(q);
     return st == QMAC_OK ? EXIT_OK : cli_report(st);
 }

@@ -35,6 +35,7 @@ typedef struct {
     int32_t dq_node;   /* ... by this DEQUANTIZE node */
     int packed;        /* ACCEL: bipolar codes packed 8 per byte (compile.h) */
     int needed;        /* HOST after: a graph output depends on it */
+    int32_t fp_src;    /* HOST: 1 + the float layer it depends on, 0: none */
     int32_t root;      /* ACCEL: the value whose bytes these are */
     int32_t def, last; /* ACCEL root: first layer writing it (-1: host), last layer reading it */
     uint32_t off;      /* ACCEL root: arena offset */
@@ -73,7 +74,9 @@ typedef struct {
     int32_t *pre, *post;
     int32_t n_pre, n_post;
     qmac_model *m;
-    uint8_t *data; /* growing data image */
+    struct fshape *fs;   /* [n_values]: every value's shape in a reference run (host float steps) */
+    int32_t first_float; /* 1 + the first node run in float on the host, 0: none */
+    uint8_t *data;       /* growing data image */
     size_t data_len, data_cap;
 } cc;
 
@@ -142,10 +145,15 @@ static qmac_status use_accel(cc *c, const qmac_node *n, int32_t id, int32_t cax,
 {
     vinfo *v = &c->v[id];
     if (v->kind == V_HOST) {
+        if (v->after && v->fp_src)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "reads '%s', which depends on the float layer '%s': not lowered (the host runs "
+                        "float layers only before or after the accelerator program, not between its layers)",
+                        vname(c, id), c->g->nodes[v->fp_src - 1].name);
         if (v->after)
             return FAIL(QMAC_ERR_UNSUPPORTED, n,
                         "reads '%s', which is only computed on the host after the accelerator program (a "
-                        "layout change or float step the accelerator cannot do)",
+                        "layout change or float step the accelerator cannot do): not lowered",
                         vname(c, id));
         if (!is_q8(v->dtype))
             return FAIL(QMAC_ERR_UNSUPPORTED, n, "input '%s' is %s; the accelerator reads int8 or uint8",
@@ -484,6 +492,7 @@ static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
     /* inputs: host values, or accelerator values the host reads back after the program (which
      * ones is decided at the end: only those a graph output needs) */
     int after = 0;
+    int32_t fp_src = 0;
     for (int32_t k = 0; k < n->n_in; ++k) {
         if (!is_act(c, n, k))
             continue;
@@ -494,6 +503,8 @@ static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
             after |= v->after;
         else
             return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' has no value", vname(c, n->in[k]));
+        if (v->fp_src > fp_src)
+            fp_src = v->fp_src;
     }
     const vinfo *x = &c->v[n->in[0]];
     vinfo *y = &c->v[n->out[0]];
@@ -501,6 +512,7 @@ static qmac_status classify_host(cc *c, int32_t i, const qmac_node *n)
     memcpy(y->shape, x->shape, sizeof y->shape);
     y->dtype = x->dtype;
     y->dq_of = -1;
+    y->fp_src = fp_src;
     qmac_status st = host_node(c, i, n, after);
     if (st != QMAC_OK)
         return st;
@@ -582,12 +594,11 @@ static qmac_status classify_quantize(cc *c, int32_t i, const qmac_node *n)
             make_view(c, x->dq_of, n->out[0], x->rank, x->shape))
             return QMAC_OK;
     }
-    if (x->kind != V_HOST || x->after)
-        return FAIL(
-            QMAC_ERR_UNSUPPORTED, n,
-            "quantizes a tensor computed in float inside the network (only graph inputs are quantized, "
-            "by the host, and a DequantizeLinear -> reshape -> QuantizeLinear with equal parameters is "
-            "folded)");
+    if (x->kind != V_HOST)
+        return FAIL(QMAC_ERR_UNSUPPORTED, n, "quantizes '%s' (%s): the host quantizes float32 tensors",
+                    vname(c, n->in[0]), qmac_dtype_name(x->dtype));
+    /* after the program: only host steps and graph outputs may read the result (use_accel says
+     * so otherwise, naming the float layer) */
     return classify_host(c, i, n);
 }
 
@@ -879,6 +890,85 @@ static qmac_status classify_add(cc *c, int32_t i, const qmac_node *n)
     return QMAC_OK;
 }
 
+struct fshape {
+    int set;
+    qmac_dtype dtype;
+    int32_t rank;
+    int64_t shape[QMAC_MAX_RANK];
+};
+
+static qmac_status record_shape(void *ctx, int32_t value, const qmac_tensor *t)
+{
+    struct fshape *f = &((cc *)ctx)->fs[value];
+    f->set = 1;
+    f->dtype = t->dtype;
+    f->rank = t->rank;
+    memcpy(f->shape, t->shape, sizeof(int64_t) * (size_t)t->rank);
+    return QMAC_OK;
+}
+
+/* The shapes of all values, from one reference run on zero inputs of the compiled shapes (a float
+ * op's output shape is whatever the reference computes). */
+static qmac_status infer_shapes(cc *c)
+{
+    const qmac_graph *g = c->g;
+    qmac_tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in),
+                *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    c->fs = calloc((size_t)g->n_values + 1, sizeof *c->fs);
+    qmac_status st = in && out && c->fs ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < g->n_inputs && st == QMAC_OK; ++k) {
+        const vinfo *v = &c->v[g->inputs[k]];
+        st = qmac_tensor_alloc(&in[k], v->dtype, v->rank, v->shape);
+    }
+    if (st == QMAC_OK)
+        st = qmac_exec_ref_observe(g, c->o->rule, in, g->n_inputs, out, record_shape, c);
+    for (int32_t k = 0; in && k < g->n_inputs; ++k)
+        qmac_tensor_free(&in[k]);
+    for (int32_t k = 0; out && k < g->n_outputs; ++k)
+        qmac_tensor_free(&out[k]);
+    free(in);
+    free(out);
+    return st;
+}
+
+/* A float layer (a layer left float, or an op on dequantized values): a host step before the
+ * program when its inputs are, else after it. */
+static qmac_status classify_float(cc *c, int32_t i, const qmac_node *n)
+{
+    qmac_status st = c->fs ? QMAC_OK : infer_shapes(c);
+    if (!c->first_float)
+        c->first_float = i + 1;
+    if (st == QMAC_OK)
+        st = classify_host(c, i, n);
+    for (int32_t k = 0; k < n->n_out && st == QMAC_OK; ++k) {
+        vinfo *y = &c->v[n->out[k]];
+        const struct fshape *f = &c->fs[n->out[k]];
+        if (!f->set)
+            return FAIL(QMAC_ERR_INTERNAL, n, "output '%s' has no shape", vname(c, n->out[k]));
+        y->kind = V_HOST;
+        y->dtype = f->dtype;
+        y->rank = f->rank;
+        memcpy(y->shape, f->shape, sizeof(int64_t) * (size_t)f->rank);
+        if (n->fp)
+            y->fp_src = i + 1;
+    }
+    return st;
+}
+
+/* Node n runs on the host in float: a float op, or an op whose input is float (dequantized). */
+static int float_step(const cc *c, const qmac_node *n)
+{
+    if (n->fp)
+        return 1;
+    if (n->op == QMAC_NODE_QUANTIZE || n->op == QMAC_NODE_RESHAPE || n->op == QMAC_NODE_TRANSPOSE ||
+        n->op == QMAC_NODE_DEQUANTIZE)
+        return 0;
+    for (int32_t k = 0; k < n->n_in; ++k)
+        if (is_act(c, n, k) && c->v[n->in[k]].dtype == QMAC_DT_FLOAT32)
+            return 1;
+    return 0;
+}
+
 static qmac_status classify(cc *c)
 {
     const qmac_graph *g = c->g;
@@ -905,9 +995,11 @@ static qmac_status classify(cc *c)
         for (int32_t k = 0; k < n->n_in; ++k)
             if (is_act(c, n, k) && c->v[n->in[k]].kind == V_NONE)
                 return FAIL(QMAC_ERR_INTERNAL, n, "input '%s' is not computed before", vname(c, n->in[k]));
-        if (n->fp)
-            return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                        "a float op is not lowered (quantize the model first: qmac quantize)");
+        if (float_step(c, n)) {
+            if ((st = classify_float(c, i, n)))
+                return st;
+            continue;
+        }
         switch (n->op) {
         case QMAC_NODE_CONV: st = classify_conv(c, i, n); break;
         case QMAC_NODE_MATMUL: st = classify_matmul(c, i, n); break;
@@ -931,6 +1023,10 @@ static qmac_status classify(cc *c)
     for (int32_t k = 0; k < g->n_outputs; ++k)
         if (c->v[g->outputs[k]].kind == V_NONE)
             return qmac_set_error(QMAC_ERR_INTERNAL, "output '%s' is not computed", vname(c, g->outputs[k]));
+    if (c->first_float && !c->n_lay) /* float steps and no accelerator layer: a float model */
+        return FAIL(QMAC_ERR_UNSUPPORTED, &g->nodes[c->first_float - 1],
+                    "a float op is not lowered, and no layer of the model is quantized for the "
+                    "accelerator (quantize the model first: qmac quantize)");
     settle_host_after(c);
     return QMAC_OK;
 }
@@ -2082,6 +2178,7 @@ out:
     }
     *out = c.m;
     free(c.v);
+    free(c.fs);
     for (int32_t i = 0; i < c.n_lay; ++i) {
         free(c.lay[i].add);
         free(c.lay[i].cat);

@@ -1091,11 +1091,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
         st = qonnx_is_layer(c, i) ? qonnx_lower_layer(c, i) : lower_float_op(c, i);
         goto out;
     }
-    if (!fusable) {
-        st = qmac_set_error(QMAC_ERR_UNSUPPORTED,
-                            "%s computes on float tensors: qmac runs it only as a quantized op (QLinear*, or "
-                            "DequantizeLinear -> %s -> QuantizeLinear with constant scales)",
-                            label, pb->op_type);
+    if (!fusable) { /* a layer left float (ORT's nodes_to_exclude): float32 on dequantized operands */
+        st = lower_float_op(c, i);
         goto out;
     }
     const QmacOnnx__Node *qn = c->nodes[q].pb;

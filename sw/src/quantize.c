@@ -58,6 +58,15 @@ typedef struct {
     char *name, *x, *w; /* bias, the activation and the weight it scales with */
 } bias_t;
 
+/* Sensitivity: one model per layer with only that layer quantized, and the whole model
+ * (graph[n_layer]); output signal and error energies against the float model. */
+typedef struct {
+    qmac_graph **graph;
+    double *noise; /* [n_layer + 1] */
+    double signal;
+    int64_t rows;
+} sens_t;
+
 struct qmac_quantizer {
     qmac_quantize_opts o;
     QmacOnnx__Model *pm;
@@ -68,9 +77,18 @@ struct qmac_quantizer {
     int32_t n_wt;
     bias_t *bias;
     int32_t n_bias;
-    uint8_t *removed; /* [n_node]: a Relu/Clip folded into its producer */
-    int32_t *act_of;  /* [n_values]: activation observed through this value, -1 */
+    uint8_t *removed;    /* [n_node]: a Relu/Clip folded into its producer */
+    uint8_t *keep_float; /* [n_node]: a layer left in float (opts keep_float): not planned */
+    int32_t cur;         /* planning: the node being planned */
+    int32_t (*own)[2];   /* (kind << 30 | index, node): node i's plan includes activation/weight */
+    int32_t n_own;
+    int32_t *act_of; /* [n_values]: activation observed through this value, -1 */
+    int32_t *layer;  /* node indices of the layers (qmac_quantizer_n_layers) */
+    int32_t n_layer;
+    uint8_t *planned; /* the model after planning (renamed outputs): each write starts from it */
+    size_t planned_len;
     int64_t batches;
+    sens_t sens;
 };
 
 static char *xfmt(const char *fmt, ...)
@@ -207,9 +225,25 @@ static const char *in_name(const QmacOnnx__Node *n, size_t k)
 
 /* ------------------------------------------------------------------ planning */
 
+enum { OWN_ACT = 0, OWN_WT = 1 };
+
+/* The node being planned quantizes activation or weight `index` (sensitivity models). */
+static qmac_status own(qmac_quantizer *q, int kind, int32_t index)
+{
+    int32_t(*o)[2] = realloc(q->own, sizeof *o * (size_t)(q->n_own + 1));
+    if (!o)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    q->own = o;
+    o[q->n_own][0] = kind << 30 | index;
+    o[q->n_own++][1] = q->cur;
+    return QMAC_OK;
+}
+
 static qmac_status plan_act(qmac_quantizer *q, const char *name, int32_t same_as)
 {
-    if (!name || find_act(q, name) >= 0 || find_weight(q, name) >= 0 || find_bias(q, name) >= 0)
+    if (name && find_act(q, name) >= 0)
+        return own(q, OWN_ACT, find_act(q, name));
+    if (!name || find_weight(q, name) >= 0 || find_bias(q, name) >= 0)
         return QMAC_OK;
     const QmacOnnx__Tensor *init = initializer(q, name);
     if (init && init->data_type != ONNX_FLOAT)
@@ -227,7 +261,7 @@ static qmac_status plan_act(qmac_quantizer *q, const char *name, int32_t same_as
     if (!(a->name = xfmt("%s", name)))
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     q->n_act++;
-    return QMAC_OK;
+    return own(q, OWN_ACT, q->n_act - 1);
 }
 
 static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const char *name, int32_t axis)
@@ -238,7 +272,7 @@ static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const
                               "node '%s' (%s): weight '%s' is not a float32 initializer",
                               n->name ? n->name : "", n->op_type, name ? name : "");
     if (find_weight(q, name) >= 0)
-        return QMAC_OK;
+        return own(q, OWN_WT, find_weight(q, name));
     weight_t *t = realloc(q->wt, sizeof *t * (size_t)(q->n_wt + 1));
     if (!t)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
@@ -247,7 +281,7 @@ static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const
     if (!(t[q->n_wt].name = xfmt("%s", name)))
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     q->n_wt++;
-    return QMAC_OK;
+    return own(q, OWN_WT, q->n_wt - 1);
 }
 
 static qmac_status plan_bias(qmac_quantizer *q, const QmacOnnx__Node *n, const char *b, const char *x,
@@ -297,6 +331,9 @@ static qmac_status plan(qmac_quantizer *q)
     for (size_t i = 0; i < G(q)->n_node && st == QMAC_OK; ++i) {
         const QmacOnnx__Node *n = G(q)->node[i];
         const char *x = in_name(n, 0), *y = n->n_output ? n->output[0] : NULL;
+        q->cur = (int32_t)i;
+        if (q->keep_float[i])
+            continue; /* ORT's nodes_to_exclude */
         if (op_is(n, "Conv") || op_is(n, "Gemm")) {
             int32_t axis = op_is(n, "Gemm") ? 1 : 0; /* Conv: output channels; Gemm: B's N axis */
             for (size_t a = 0; op_is(n, "Gemm") && a < n->n_attribute; ++a)
@@ -360,6 +397,30 @@ static qmac_status plan(qmac_quantizer *q)
 
 /* ------------------------------------------------------------------ life cycle */
 
+static void sens_free(qmac_quantizer *q)
+{
+    for (int32_t k = 0; q->sens.graph && k <= q->n_layer; ++k)
+        qmac_graph_free(q->sens.graph[k]);
+    free(q->sens.graph);
+    free(q->sens.noise);
+    memset(&q->sens, 0, sizeof q->sens);
+}
+
+/* The layers: the nodes the plan quantizes as ops of their own (not moves, not folded clamps). */
+static qmac_status find_layers(qmac_quantizer *q)
+{
+    q->layer = malloc(sizeof *q->layer * (G(q)->n_node + 1));
+    if (!q->layer)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < G(q)->n_node; ++i) {
+        const QmacOnnx__Node *n = G(q)->node[i];
+        if (op_is(n, "Conv") || op_is(n, "Gemm") || op_is(n, "MatMul") || op_is(n, "Add") ||
+            op_is(n, "Concat") || op_is(n, "GlobalAveragePool"))
+            q->layer[q->n_layer++] = (int32_t)i;
+    }
+    return QMAC_OK;
+}
+
 void qmac_quantizer_free(qmac_quantizer *q)
 {
     if (!q)
@@ -380,11 +441,49 @@ void qmac_quantizer_free(qmac_quantizer *q)
     free(q->wt);
     free(q->bias);
     free(q->removed);
+    free(q->keep_float);
     free(q->act_of);
+    free(q->layer);
+    free(q->own);
+    free(q->planned);
+    sens_free(q);
     if (q->pm)
         qmac_onnx__model__free_unpacked(q->pm, NULL);
     qmac_graph_free(q->g);
     free(q);
+}
+
+int32_t qmac_quantizer_n_layers(const qmac_quantizer *q)
+{
+    return q->n_layer;
+}
+
+const char *qmac_quantizer_layer_name(const qmac_quantizer *q, int32_t i)
+{
+    const QmacOnnx__Node *n = G(q)->node[q->layer[i]];
+    return n->name && n->name[0] ? n->name : n->n_output ? n->output[0] : "";
+}
+
+const char *qmac_quantizer_layer_op(const qmac_quantizer *q, int32_t i)
+{
+    return G(q)->node[q->layer[i]]->op_type;
+}
+
+static qmac_status keep_float(qmac_quantizer *q, const char *name)
+{
+    for (int32_t i = 0; i < q->n_layer; ++i)
+        if (!strcmp(qmac_quantizer_layer_name(q, i), name)) {
+            q->keep_float[q->layer[i]] = 1;
+            return QMAC_OK;
+        }
+    char list[512];
+    size_t at = 0;
+    list[0] = 0;
+    for (int32_t i = 0; i < q->n_layer && at < sizeof list; ++i)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "",
+                               qmac_quantizer_layer_name(q, i));
+    return qmac_set_error(QMAC_ERR_INVALID_ARG, "no layer named '%s' in the model (its layers: %s)", name,
+                          q->n_layer ? list : "none");
 }
 
 qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quantize_opts *o,
@@ -425,8 +524,19 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
     }
     for (int32_t v = 0; st == QMAC_OK && v < q->g->n_values; ++v)
         q->act_of[v] = -1;
+    if (st == QMAC_OK && !(q->keep_float = calloc(G(q)->n_node + 1, 1)))
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     if (st == QMAC_OK)
-        st = plan(q);
+        st = find_layers(q);
+    for (int32_t k = 0; st == QMAC_OK && k < o->n_keep_float; ++k)
+        st = keep_float(q, o->keep_float[k]);
+    if (st == QMAC_OK && (st = plan(q)) == QMAC_OK) {
+        q->planned_len = qmac_onnx__model__get_packed_size(q->pm);
+        if (!(q->planned = malloc(q->planned_len + 1)))
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        else
+            qmac_onnx__model__pack(q->pm, q->planned);
+    }
     for (int32_t i = 0; st == QMAC_OK && i < q->n_act; ++i) {
         act_t *a = &q->act[i];
         if (a->value < 0)
@@ -450,6 +560,11 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
 const qmac_graph *qmac_quantizer_graph(const qmac_quantizer *q)
 {
     return q->g;
+}
+
+int qmac_quantizer_is_float(const qmac_quantizer *q, int32_t i)
+{
+    return q->keep_float[q->layer[i]];
 }
 
 /* ------------------------------------------------------------------ calibration */
@@ -585,6 +700,98 @@ qmac_status qmac_quantizer_set_range(qmac_quantizer *q, const char *name, float 
     q->act[i].rmax = rmax;
     q->act[i].has_range = 1;
     return QMAC_OK;
+}
+
+/* ------------------------------------------------------------------ sensitivity */
+
+static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t **buf, size_t *len);
+
+/* The models of the report: graph[k] has only layer k quantized, graph[n_layer] is the model
+ * qmac_quantizer_write writes. */
+static qmac_status sens_begin(qmac_quantizer *q)
+{
+    sens_t *s = &q->sens;
+    s->graph = calloc((size_t)q->n_layer + 1, sizeof *s->graph);
+    s->noise = calloc((size_t)q->n_layer + 1, sizeof *s->noise);
+    uint8_t *sel = calloc(G(q)->n_node + 1, 1);
+    qmac_status st = s->graph && s->noise && sel ? QMAC_OK : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k <= q->n_layer && st == QMAC_OK; ++k) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        for (size_t i = 0; i < G(q)->n_node; ++i)
+            sel[i] = k == q->n_layer || (int32_t)i == q->layer[k];
+        if ((st = write_selected(q, sel, &buf, &len)) == QMAC_OK &&
+            (st = qmac_onnx_load_mem(buf, len, &s->graph[k])) != QMAC_OK)
+            st = qmac_set_error(st, "the model with %s quantized: %s",
+                                k == q->n_layer ? "every layer" : qmac_quantizer_layer_name(q, k),
+                                qmac_last_error());
+        free(buf);
+    }
+    free(sel);
+    if (st != QMAC_OK)
+        sens_free(q);
+    return st;
+}
+
+static void free_outs(qmac_tensor *outs, int32_t n)
+{
+    for (int32_t k = 0; outs && k < n; ++k)
+        qmac_tensor_free(&outs[k]);
+    free(outs);
+}
+
+static double elem(const qmac_tensor *t, size_t i)
+{
+    return t->dtype == QMAC_DT_FLOAT32 ? (double)((const float *)t->data)[i]
+                                       : (double)qmac_load_int(t->dtype, t->data, i);
+}
+
+qmac_status qmac_quantizer_sensitivity_observe(qmac_quantizer *q, const qmac_tensor *inputs)
+{
+    qmac_status st = q->sens.graph ? QMAC_OK : sens_begin(q);
+    const int32_t no = q->g->n_outputs;
+    qmac_tensor *ref = calloc((size_t)no + 1, sizeof *ref), *out = calloc((size_t)no + 1, sizeof *out);
+    if (st == QMAC_OK && (!ref || !out))
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK)
+        st = qmac_exec_ref(q->g, QMAC_REQUANT_ONNXRT, inputs, q->g->n_inputs, ref);
+    for (int32_t j = 0; j < no && st == QMAC_OK; ++j)
+        for (size_t i = 0, n = qmac_tensor_count(&ref[j]); i < n; ++i)
+            q->sens.signal += elem(&ref[j], i) * elem(&ref[j], i);
+    for (int32_t k = 0; k <= q->n_layer && st == QMAC_OK; ++k) {
+        const qmac_graph *g = q->sens.graph[k];
+        if ((st = qmac_exec_ref(g, QMAC_REQUANT_ONNXRT, inputs, g->n_inputs, out)))
+            break;
+        for (int32_t j = 0; j < no && st == QMAC_OK; ++j) {
+            const size_t n = qmac_tensor_count(&ref[j]);
+            if (qmac_tensor_count(&out[j]) != n)
+                st = qmac_set_error(QMAC_ERR_INTERNAL, "quantized output %d has %zu values, not %zu", (int)j,
+                                    qmac_tensor_count(&out[j]), n);
+            for (size_t i = 0; i < n && st == QMAC_OK; ++i) {
+                const double d = elem(&out[j], i) - elem(&ref[j], i);
+                q->sens.noise[k] += d * d;
+            }
+            qmac_tensor_free(&out[j]);
+        }
+    }
+    if (st == QMAC_OK)
+        q->sens.rows += inputs[0].rank ? inputs[0].shape[0] : 1;
+    free_outs(ref, no);
+    free_outs(out, no);
+    return st;
+}
+
+int64_t qmac_quantizer_sensitivity_rows(const qmac_quantizer *q)
+{
+    return q->sens.rows;
+}
+
+double qmac_quantizer_sqnr(const qmac_quantizer *q, int32_t i)
+{
+    const double noise = q->sens.noise ? q->sens.noise[i < 0 ? q->n_layer : i] : 0.0;
+    if (noise == 0.0)
+        return INFINITY;
+    return 10.0 * log10(q->sens.signal / noise);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -939,19 +1146,82 @@ static int replace_str(char **s, const char *v)
     return 1;
 }
 
-qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
+/* The planned tensors a model quantizes: those the selected nodes read or write. */
+typedef struct {
+    uint8_t *act, *wt, *root; /* [n_act], [n_wt], [n_act]: a root whose parameters are needed */
+} emit_t;
+
+static int32_t emitted_act(const qmac_quantizer *q, const emit_t *e, const char *name)
+{
+    const int32_t a = find_act(q, name);
+    return a >= 0 && e->act[a] ? a : -1;
+}
+
+static int32_t emitted_weight(const qmac_quantizer *q, const emit_t *e, const char *name)
+{
+    const int32_t w = find_weight(q, name);
+    return w >= 0 && e->wt[w] ? w : -1;
+}
+
+static qmac_status emit_of(const qmac_quantizer *q, const uint8_t *sel, emit_t *e)
+{
+    e->act = calloc((size_t)q->n_act + 1, 1);
+    e->root = calloc((size_t)q->n_act + 1, 1);
+    e->wt = calloc((size_t)q->n_wt + 1, 1);
+    if (!e->act || !e->root || !e->wt)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < q->n_own; ++k) {
+        const int32_t idx = q->own[k][0] & ((1 << 30) - 1);
+        if (!sel[q->own[k][1]])
+            continue;
+        if (q->own[k][0] >> 30 == OWN_WT)
+            e->wt[idx] = 1;
+        else {
+            e->act[idx] = 1;
+            e->root[root_of(q, idx)] = 1;
+        }
+    }
+    return QMAC_OK;
+}
+
+static void emit_free(emit_t *e)
+{
+    free(e->act);
+    free(e->wt);
+    free(e->root);
+}
+
+/* A QDQ model of the planned graph in which the nodes sel[] selects are quantized. A folded
+ * Relu/Clip whose output is not quantized comes back (its producer writes its input again). */
+static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    if (!q->pm)
-        return qmac_set_error(QMAC_ERR_INVALID_ARG, "the quantized model was already written");
-    QmacOnnx__Graph *g = q->pm->graph;
+    emit_t e;
+    memset(&e, 0, sizeof e);
+    QmacOnnx__Model *pm = qmac_onnx__model__unpack(NULL, q->planned_len, q->planned);
+    qmac_status st = pm ? emit_of(q, sel, &e) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st != QMAC_OK) {
+        emit_free(&e);
+        if (pm)
+            qmac_onnx__model__free_unpacked(pm, NULL);
+        return st;
+    }
+    QmacOnnx__Graph *g = pm->graph;
     build_t b;
     memset(&b, 0, sizeof b);
-    qmac_status st = QMAC_OK;
+    for (size_t i = 0; i < g->n_node; ++i) { /* folded clamps that stay */
+        const QmacOnnx__Node *n = g->node[i];
+        if (!q->removed[i] || emitted_act(q, &e, n->output[0]) >= 0)
+            continue;
+        for (size_t j = 0; j < i; ++j)
+            for (size_t k = 0; k < g->node[j]->n_output; ++k)
+                if (g->node[j]->output[k] && !strcmp(g->node[j]->output[k], n->output[0]))
+                    b.oom |= !replace_str(&g->node[j]->output[k], n->input[0]);
+    }
     /* parameters: activations (roots first: a shared one reads its root's initializers) */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
-        if (q->act[i].same_as < 0) {
+        if (e.root[i]) {
             st = act_params(q, &q->act[i], &b);
             if (st == QMAC_OK)
                 push_qparams(&b, q->act[i].name, &q->act[i].scale, &q->act[i].zp, 0, q->o.act_type);
@@ -959,6 +1229,8 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
     /* weights and their DQs, then the biases that scale with them */
     for (int32_t i = 0; i < q->n_wt && st == QMAC_OK; ++i) {
         const weight_t *w = &q->wt[i];
+        if (!e.wt[i])
+            continue;
         float *ws = NULL;
         int32_t nws = 0;
         if ((st = weight_params(q, w, &b, &ws, &nws)))
@@ -982,7 +1254,7 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
     }
     /* constants quantized as activations: DQ of the quantized initializer */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
-        if (q->act[i].konst) {
+        if (q->act[i].konst && e.act[i]) {
             char qn[1024], o[1024], nm[1024];
             snprintf(qn, sizeof qn, "%s_quantized", q->act[i].name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", q->act[i].name);
@@ -990,12 +1262,12 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
         }
     /* graph inputs */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
-        if (!q->act[i].konst && is_graph_input(q, q->act[i].name))
+        if (e.act[i] && !q->act[i].konst && is_graph_input(q, q->act[i].name))
             push_qdq(q, &b, &q->act[i]);
     /* the model's nodes, readers re-pointed at the DQ outputs, each followed by its outputs' Q/DQ */
     for (size_t i = 0; i < g->n_node && st == QMAC_OK && !b.oom; ++i) {
         QmacOnnx__Node *n = g->node[i];
-        if (q->removed[i]) {
+        if (q->removed[i] && emitted_act(q, &e, n->output[0]) >= 0) {
             qmac_onnx__node__free_unpacked(n, NULL);
             g->node[i] = NULL;
             continue;
@@ -1005,10 +1277,7 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
             char o[1024];
             if (!t || !t[0])
                 continue;
-            if (find_weight(q, t) >= 0) {
-                snprintf(o, sizeof o, "%s_DequantizeLinear_Output", t);
-                b.oom |= !replace_str(&n->input[k], o);
-            } else if (find_act(q, t) >= 0 && !is_graph_output(q, t)) {
+            if (emitted_weight(q, &e, t) >= 0 || (emitted_act(q, &e, t) >= 0 && !is_graph_output(q, t))) {
                 snprintf(o, sizeof o, "%s_DequantizeLinear_Output", t);
                 b.oom |= !replace_str(&n->input[k], o);
             }
@@ -1016,7 +1285,7 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
         int32_t outs[QMAC_MAX_NODE_IO]; /* the activation each output is, before a rename */
         const size_t n_out = n->n_output < QMAC_MAX_NODE_IO ? n->n_output : QMAC_MAX_NODE_IO;
         for (size_t k = 0; k < n_out; ++k) {
-            outs[k] = n->output[k] ? find_act(q, n->output[k]) : -1;
+            outs[k] = n->output[k] ? emitted_act(q, &e, n->output[k]) : -1;
             if (outs[k] >= 0 && is_graph_output(q, n->output[k])) {
                 char o[1024];
                 snprintf(o, sizeof o, "%s_QuantizeLinear_Input", n->output[k]);
@@ -1044,8 +1313,9 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
         for (size_t i = 0; i < g->n_initializer; ++i) {
             QmacOnnx__Tensor *t = g->initializer[i];
             const char *nm = t->name ? t->name : "";
-            const int32_t a = find_act(q, nm);
-            if (find_weight(q, nm) >= 0 || find_bias(q, nm) >= 0 || (a >= 0 && q->act[a].konst))
+            const int32_t bi = find_bias(q, nm);
+            if (emitted_weight(q, &e, nm) >= 0 || (bi >= 0 && emitted_weight(q, &e, q->bias[bi].w) >= 0) ||
+                emitted_act(q, &e, nm) >= 0)
                 qmac_onnx__tensor__free_unpacked(t, NULL);
             else
                 g->initializer[keep++] = t;
@@ -1065,21 +1335,31 @@ qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
         qmac_onnx__tensor__free_unpacked(b.init[i], NULL);
     free(b.init);
     /* per-axis DequantizeLinear needs opset 13 */
-    for (size_t i = 0; st == QMAC_OK && i < q->pm->n_opset_import; ++i) {
-        QmacOnnx__OperatorSetId *o = q->pm->opset_import[i];
+    for (size_t i = 0; st == QMAC_OK && i < pm->n_opset_import; ++i) {
+        QmacOnnx__OperatorSetId *o = pm->opset_import[i];
         if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version < 13)
             o->version = 13;
     }
     if (st == QMAC_OK) {
-        *len = qmac_onnx__model__get_packed_size(q->pm);
+        *len = qmac_onnx__model__get_packed_size(pm);
         *buf = malloc(*len ? *len : 1);
         if (!*buf)
             st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
         else
-            qmac_onnx__model__pack(q->pm, *buf);
+            qmac_onnx__model__pack(pm, *buf);
     }
-    /* the model is rewritten: a second write would quantize twice */
-    qmac_onnx__model__free_unpacked(q->pm, NULL);
-    q->pm = NULL;
+    qmac_onnx__model__free_unpacked(pm, NULL);
+    emit_free(&e);
+    return st;
+}
+
+qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len)
+{
+    uint8_t *sel = malloc(G(q)->n_node + 1);
+    if (!sel)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    memset(sel, 1, G(q)->n_node + 1); /* the layers kept float quantize nothing */
+    const qmac_status st = write_selected(q, sel, buf, len);
+    free(sel);
     return st;
 }

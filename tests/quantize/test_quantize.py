@@ -12,8 +12,15 @@
    weight and bias, and ONNX Runtime's outputs of both models must be identical.
 2. qmac's own calibration (every method) on the digits example: the model runs, `qmac eval` prints
    its accuracy, and min-max stays within 1 point of the float model.
-3. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
-   does not exist; each is exit 2, a message naming the culprit, and no output file.
+3. Layers left float: `--keep-float` equals quantize_static's nodes_to_exclude (the same checks as
+   1), for each digits layer and random layers of the random nets.
+4. Sensitivity: each layer's SQNR in `--sensitivity`'s table equals the SQNR ONNX Runtime measures
+   on a model built here from the float model with only that layer's tensors quantized (with the
+   parameters of qmac's QDQ model); the whole model's likewise. `--mixed 1` keeps the layer of
+   lowest SQNR float, which then runs on the host, and golden equals ref.
+5. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
+   does not exist, a layer name that does not exist; each is exit 2, a message naming the
+   culprit, and no output file.
 The seed is printed; --seed S reproduces the random nets.
 """
 import argparse
@@ -48,10 +55,14 @@ class Reader(CalibrationDataReader):
         return next(self.it, None)
 
 
-def sess(path):
+def sess(path, float_layers=False):
+    """float_layers: compute float layers in float. By default ONNX Runtime (1.23's
+    WeightBiasQuantization transformer) quantizes the float weights of a Conv/Gemm/MatMul whose input
+    is dequantized and whose output is quantized, as if the QDQ model had done it."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=["WeightBiasQuantization"] if float_layers else None)
 
 
 def ort_ranges(fpath, name, xs, work):
@@ -103,7 +114,8 @@ def same_outputs(qmac_path, ort_path, name, xs, what):
             raise AssertionError(f"{what}: ONNX Runtime's outputs of the two models differ on input {i}")
 
 
-def parity_case(qmac, fpath, name, calib, tests, opts, work, what):
+def parity_case(qmac, fpath, name, calib, tests, opts, work, what, keep=()):
+    """keep: layers left float, ORT's nodes_to_exclude and qmac's --keep-float."""
     ranges = os.path.join(work, "ranges.json")
     with open(ranges, "w") as f:
         json.dump(ort_ranges(fpath, name, calib, work), f)
@@ -111,9 +123,10 @@ def parity_case(qmac, fpath, name, calib, tests, opts, work, what):
     quantize_static(fpath, ort_q, Reader(name, calib), quant_format=QuantFormat.QDQ,
                     per_channel=opts["per_channel"], reduce_range=opts["reduce_range"],
                     activation_type=getattr(QuantType, opts["act"]), weight_type=getattr(QuantType, opts["wt"]),
-                    calibrate_method=CalibrationMethod.MinMax,
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(keep),
                     extra_options={"ActivationSymmetric": opts["act_sym"]})
-    cmd = [qmac, "quantize", fpath, "--ranges", ranges, "-o", qmac_q,
+    cmd = [qmac, "quantize", fpath, "--ranges", ranges, "-o", qmac_q] + ["--keep-float", ",".join(keep)] * bool(keep)
+    cmd += [
            "--act-type", "int8" if opts["act"] == "QInt8" else "uint8",
            "--weight-type", "int8" if opts["wt"] == "QInt8" else "uint8"]
     cmd += ["--per-channel"] * opts["per_channel"] + ["--reduce-range"] * opts["reduce_range"]
@@ -122,6 +135,146 @@ def parity_case(qmac, fpath, name, calib, tests, opts, work, what):
     n = same_params(qmac_q, ort_q, what)
     same_outputs(qmac_q, ort_q, name, tests, what)
     return n
+
+
+LAYER_OPS = {"Conv", "Gemm", "MatMul", "Add", "Concat", "GlobalAveragePool"}
+
+
+def name_nodes(path):
+    """Give every node a name (nodes_to_exclude and --keep-float name layers); the layer names."""
+    m = onnx.load(path)
+    for i, n in enumerate(m.graph.node):
+        n.name = n.name or f"{n.op_type.lower()}{i}"
+    onnx.save(m, path)
+    return [n.name for n in m.graph.node if n.op_type in LAYER_OPS]
+
+
+def fake_quant(m, t, s, z):
+    """Insert QuantizeLinear -> DequantizeLinear on tensor t of model m (in place), right after its
+    producer; every reader (or the graph output) then sees the dequantized values."""
+    outs = {o.name for o in m.graph.output}
+    src, dst = (t + "__fq_in", t) if t in outs else (t, t + "__fq")
+    nodes = list(m.graph.node)
+    for n in nodes:
+        if t in outs:
+            n.output[:] = [src if o == t else o for o in n.output]
+        else:
+            n.input[:] = [dst if i == t else i for i in n.input]
+    qdq = [onnx.helper.make_node("QuantizeLinear", [src, s, z], [t + "__fq_q"]),
+           onnx.helper.make_node("DequantizeLinear", [t + "__fq_q", s, z], [dst])]
+    at = next((k + 1 for k, n in enumerate(nodes) if src in n.output), 0)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes[:at] + qdq + nodes[at:])
+
+
+def one_layer_model(fpath, qpath, layer):
+    """The float model with only `layer`'s tensors quantized as the QDQ model qpath quantizes them:
+    its dequantized weights and bias, and a Q/DQ on each activation it reads or writes (after a
+    Relu/Clip the QDQ model folds into it). Built from the float model, independently of qmac."""
+    fm, qm = onnx.load(fpath), onnx.load(qpath)
+    qinit = {i.name: i for i in qm.graph.initializer}
+    prod = {o: n for n in qm.graph.node for o in n.output}
+    ql = next(n for n in qm.graph.node if n.name == layer)
+    fl = next(n for n in fm.graph.node if n.name == layer)
+    acts, pre, used = [], [], set()
+    for k, t in enumerate(ql.input):
+        d = prod.get(t)
+        if d is None or d.op_type != "DequantizeLinear":
+            continue
+        if d.input[0] in qinit:  # a weight, bias or constant: its DequantizeLinear
+            dq = onnx.NodeProto()
+            dq.CopyFrom(d)
+            dq.output[0] = f"{layer}__in{k}"
+            fl.input[k] = dq.output[0]
+            pre.append(dq)
+            used.update(dq.input)
+        else:
+            q = prod[d.input[0]]
+            acts.append((q.input[0].replace("_QuantizeLinear_Input", ""), q.input[1], q.input[2]))
+    for o in ql.output:
+        for q in (n for n in qm.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == o):
+            acts.append((o.replace("_QuantizeLinear_Input", ""), q.input[1], q.input[2]))
+    for a, sc, zp in acts:
+        used.update([sc, zp])
+        clamp = next((n for n in fm.graph.node if a in n.output and n.input[0] in fl.output and n is not fl), None)
+        if clamp is not None:  # folded as the QDQ model folds it (so ORT fuses the same QLinear op)
+            fl.output[list(fl.output).index(clamp.input[0])] = a
+            fm.graph.node.remove(clamp)
+    fm.graph.initializer.extend(qinit[u] for u in sorted(used))
+    nodes = pre + list(fm.graph.node)
+    del fm.graph.node[:]
+    fm.graph.node.extend(nodes)
+    for a in dict.fromkeys(acts):
+        fake_quant(fm, *a)
+    return fm
+
+
+def sqnr(ref_sess, q_sess, name, xs):
+    sig = err = 0.0
+    for x in xs:
+        for a, b in zip(ref_sess.run(None, {name: x}), q_sess.run(None, {name: x})):
+            sig += float(np.sum(a.astype(np.float64) ** 2))
+            err += float(np.sum((a.astype(np.float64) - b) ** 2))
+    return float("inf") if err == 0 else 10 * np.log10(sig / err)
+
+
+def sensitivity_case(qmac, fpath, name, xs, work, what, extra=()):
+    """qmac's sensitivity table against SQNRs ORT measures on models built from the float model."""
+    npy, out = os.path.join(work, "sens_x.npy"), os.path.join(work, "sens.onnx")
+    np.save(npy, np.concatenate(xs))
+    r = run([qmac, "quantize", fpath, "--calib", npy, "-o", out, "--sensitivity", *extra])
+    table = dict(re.findall(r"^  (\S+) +\S+ +(-?[0-9.]+|exact)(?: dB)?$", r.stdout, re.M))
+    whole = re.search(r"^  the quantized model +(-?[0-9.]+|exact)", r.stdout, re.M)
+    layers = [n.name for n in onnx.load(fpath).graph.node if n.op_type in LAYER_OPS]
+    if set(table) != set(layers) or not whole:
+        raise AssertionError(f"{what}: table lists {sorted(table)}, the model's layers are {sorted(layers)}\n{r.stdout}")
+    ref = sess(fpath)
+    checked = []  # qmac's reference computes float layers in float
+    for layer in layers + [None]:
+        if layer is None:
+            got, want = whole.group(1), sqnr(ref, sess(out, True), name, xs)
+        else:
+            p = os.path.join(work, f"one_{layer}.onnx")
+            onnx.save(one_layer_model(fpath, out, layer), p)
+            got, want = table[layer], sqnr(ref, sess(p, True), name, xs)
+        ok = (got == "exact" and np.isinf(want)) or (got != "exact" and abs(float(got) - want) <= 0.06)
+        if not ok:
+            raise AssertionError(f"{what}: {layer or 'the quantized model'}: qmac {got} dB, ORT {want:.3f} dB")
+        checked.append(f"{layer or 'all'} {want:.1f}")
+    return checked, r.stdout
+
+
+def mixed_case(qmac, work):
+    """--mixed 1 keeps the layer of lowest SQNR float, writes what --keep-float writes, says where
+    the float layer runs, and the model runs on golden as on ref."""
+    fpath, calib = os.path.join(EX, "float.onnx"), os.path.join(EX, "data", "calib.npy")
+    mixed, keep = os.path.join(work, "mixed.onnx"), os.path.join(work, "keep.onnx")
+    r = run([qmac, "quantize", fpath, "--calib", calib, "-o", mixed, "--mixed", "1"])
+    rows = re.findall(r"^  (\S+) +\S+ +(-?[0-9.]+) dB$", r.stdout.split("mixed:")[0], re.M)
+    worst = min(rows, key=lambda t: float(t[1]))[0]
+    if f"mixed: {worst} stays float" not in r.stdout or f"accelerator: {worst} runs in float on the host" not in r.stdout:
+        raise AssertionError(f"--mixed 1 did not keep {worst} float:\n{r.stdout}")
+    run([qmac, "quantize", fpath, "--calib", calib, "-o", keep, "--keep-float", worst])
+    if open(mixed, "rb").read() != open(keep, "rb").read():
+        raise AssertionError(f"--mixed 1 and --keep-float {worst} wrote different models")
+    x = os.path.join(work, "mx.npy")
+    np.save(x, np.load(os.path.join(EX, "data", "test_x.npy"))[7:8])
+    for layer, where in [("conv1", "before"), ("fc", "after"), ("conv1,fc", None), ("conv2", None)]:
+        r = run([qmac, "quantize", fpath, "--calib", calib, "-o", keep, "--keep-float", layer])
+        if layer == "conv2":  # between accelerator layers: the compiler refuses, naming it
+            if "refuses the model" not in r.stdout or "float layer 'conv2'" not in r.stdout:
+                raise AssertionError(f"--keep-float conv2: no refusal naming conv2:\n{r.stdout}")
+            continue
+        if where and f"{layer} runs in float on the host {where} the accelerator program" not in r.stdout:
+            raise AssertionError(f"--keep-float {layer}: placement not reported:\n{r.stdout}")
+        outs = {}
+        for b in ("ref", "golden"):
+            d = os.path.join(work, f"keep_{b}")
+            run([qmac, "run", keep, "--input", x, "--output", d, "--backend", b])
+            outs[b] = [np.load(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.endswith(".npy")]
+        if not outs["ref"] or any(not np.array_equal(a, b) for a, b in zip(outs["ref"], outs["golden"])):
+            raise AssertionError(f"--keep-float {layer}: golden outputs differ from the reference's")
+    return worst
 
 
 def random_opts(rng):
@@ -160,7 +313,11 @@ def bad_inputs(qmac, work):
              "-o", out], expect=2)
     if "already quantized" not in r.stderr or os.path.exists(out):
         raise AssertionError(f"quantized model as input: {r.stderr.strip()!r}")
-    return len(cases) + 2
+    r = run([qmac, "quantize", fpath, "--calib", os.path.join(EX, "data", "calib.npy"), "-o", out,
+             "--keep-float", "conv1,no_such_layer"], expect=2)
+    if "no layer named 'no_such_layer'" not in r.stderr or "conv2" not in r.stderr or os.path.exists(out):
+        raise AssertionError(f"unknown --keep-float layer: {r.stderr.strip()!r}")
+    return len(cases) + 3
 
 
 def accuracy(qmac, model, backend="ref"):
@@ -179,6 +336,7 @@ def main():
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
     print(f"test_quantize: seed {seed}")
     logging.getLogger().setLevel(logging.ERROR)
+    ort.set_default_logger_severity(3)
     fails = 0
     with tempfile.TemporaryDirectory(prefix="qmac-quant-") as work:
         calib = list(np.load(os.path.join(EX, "data", "calib.npy"))[:, None])
@@ -195,14 +353,35 @@ def main():
             onnx.save(model, path)
             xs = [rng.normal(0, 1.5, size=shape).astype(np.float32) for _ in range(12)]
             cases.append((f"net{k} {desc}", path, "x", xs[:8], xs[8:], random_opts(rng)))
-        for what, path, name, cal, tst, opts in cases:
-            label = f"{what} {opts}"
+        # layers left float: every digits layer, and one random layer of each random net
+        keeps = [(c, (layer,)) for c, layer in zip(cases[:3], ["conv1", "conv2", "fc"])]
+        for c in cases[3:]:
+            layers = name_nodes(c[1])
+            keeps.append((c, tuple(rng.choice(layers, size=min(len(layers), int(rng.integers(1, 3))), replace=False))))
+        for (what, path, name, cal, tst, opts), keep in [(c, ()) for c in cases] + keeps:
+            label = f"{what} {opts}" + (f" keep-float {','.join(keep)}" if keep else "")
             try:
-                n = parity_case(qmac, path, name, cal, tst, opts, work, label)
+                n = parity_case(qmac, path, name, cal, tst, opts, work, label, keep)
                 print(f"PASS parity {label}: {n} quantized tensors identical, ORT outputs identical")
             except AssertionError as e:
                 fails += 1
                 print(f"FAIL parity {e}")
+        sens_cases = [("digits", os.path.join(EX, "float.onnx"), "input", calib[:64], ())]
+        sens_cases += [(c[0], c[1], c[2], c[3], ("--per-channel",)) for c in cases[3:5]]
+        for what, path, name, xs, extra in sens_cases:
+            try:
+                checked, _ = sensitivity_case(qmac, path, name, xs, work, what, extra)
+                print(f"PASS sensitivity {what}: SQNR per layer equals ORT's ({', '.join(checked)} dB)")
+            except AssertionError as e:
+                fails += 1
+                print(f"FAIL sensitivity {e}")
+        try:
+            worst = mixed_case(qmac, work)
+            print(f"PASS mixed: --mixed 1 keeps {worst} float (the lowest SQNR); float conv1 / fc / both on the "
+                  "host, golden == ref; float conv2 refused by name")
+        except AssertionError as e:
+            fails += 1
+            print(f"FAIL mixed: {e}")
         try:
             n = bad_inputs(qmac, work)
             print(f"PASS bad input: {n} cases exit 2 with the culprit named, no output file")

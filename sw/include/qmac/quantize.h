@@ -9,7 +9,14 @@
  * and biases are ORT quantize_static's (onnxruntime/quantization 1.23: compute_scale_zp,
  * quantize_nparray, quantize_bias_static_impl; per-channel weights always symmetric; Relu/Clip
  * folded into the producer's output range when activations are asymmetric), so ONNX Runtime gives
- * both models the same outputs. docs/quantization.md, "qmac quantize". */
+ * both models the same outputs. docs/quantization.md, "qmac quantize".
+ *
+ * Layers (Conv, Gemm, MatMul, Add, Concat, GlobalAveragePool nodes) can stay float (opts
+ * keep_float, planned as ORT's nodes_to_exclude: the layer quantizes nothing, and a tensor another
+ * layer quantizes is dequantized for it). The sensitivity report runs data through the float model,
+ * through one model per layer with only that layer's tensors quantized (its weights, bias, inputs
+ * and outputs, with the whole model's parameters), and through the written model, and gives the
+ * SQNR of the model's outputs for each. */
 #ifndef QMAC_QUANTIZE_H
 #define QMAC_QUANTIZE_H
 
@@ -34,13 +41,15 @@ typedef enum {
 
 typedef struct {
     qmac_calib_method method;
-    double percentile;      /* PERCENTILE: in (0, 100], default 99.999 (ORT)        */
-    int32_t num_bins;       /* histogram methods: default 2048                      */
-    qmac_dtype act_type;    /* INT8 (default, as quantize_static) or UINT8          */
-    qmac_dtype weight_type; /* INT8 (default; symmetric) or UINT8 (asymmetric)      */
-    int act_symmetric;      /* ORT ActivationSymmetric (Relu/Clip then stay)        */
-    int per_channel;        /* Conv / Gemm / MatMul weights per output channel      */
-    int reduce_range;       /* weights on 7 bits (ORT reduce_range)                 */
+    double percentile;             /* PERCENTILE: in (0, 100], default 99.999 (ORT)        */
+    int32_t num_bins;              /* histogram methods: default 2048                      */
+    qmac_dtype act_type;           /* INT8 (default, as quantize_static) or UINT8          */
+    qmac_dtype weight_type;        /* INT8 (default; symmetric) or UINT8 (asymmetric)      */
+    int act_symmetric;             /* ORT ActivationSymmetric (Relu/Clip then stay)        */
+    int per_channel;               /* Conv / Gemm / MatMul weights per output channel      */
+    int reduce_range;              /* weights on 7 bits (ORT reduce_range)                 */
+    const char *const *keep_float; /* layers left float (ORT nodes_to_exclude), by name    */
+    int32_t n_keep_float;
 } qmac_quantize_opts;
 
 void qmac_quantize_opts_default(qmac_quantize_opts *o);
@@ -51,7 +60,8 @@ int qmac_calib_method_parse(const char *s);
 typedef struct qmac_quantizer qmac_quantizer;
 
 /* Parse a float model (model[0..len)) and plan its quantization. Errors name the culprit: not a
- * model, an op the reference executor cannot run, an already quantized model, a bad option. */
+ * model, an op the reference executor cannot run, an already quantized model, a bad option, a
+ * keep_float name that is not a layer (QMAC_ERR_INVALID_ARG, listing the layers). */
 qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quantize_opts *o,
                                qmac_quantizer **q);
 void qmac_quantizer_free(qmac_quantizer *q);
@@ -73,8 +83,23 @@ qmac_status qmac_quantizer_range(qmac_quantizer *q, int32_t i, float *rmin, floa
 /* Set a range by tensor name (instead of calibrating it). Errors name an unknown tensor. */
 qmac_status qmac_quantizer_set_range(qmac_quantizer *q, const char *name, float rmin, float rmax);
 
-/* The QDQ model: *buf malloc'ed (the caller frees it), *len bytes. Once per quantizer (the plan
- * is applied to the parsed model; a second call is QMAC_ERR_INVALID_ARG). */
+/* The layers, in the model's order: name (the node's, else its first output's) and ONNX op. */
+int32_t qmac_quantizer_n_layers(const qmac_quantizer *q);
+const char *qmac_quantizer_layer_name(const qmac_quantizer *q, int32_t i);
+const char *qmac_quantizer_layer_op(const qmac_quantizer *q, int32_t i);
+int qmac_quantizer_is_float(const qmac_quantizer *q, int32_t i);
+
+/* Sensitivity, after the ranges are final: run one batch (as qmac_quantizer_observe) through the
+ * float model and the quantized ones and add up the output energy and each one's error. The
+ * models are made on the first call. */
+qmac_status qmac_quantizer_sensitivity_observe(qmac_quantizer *q, const qmac_tensor *inputs);
+int64_t qmac_quantizer_sensitivity_rows(const qmac_quantizer *q);
+/* 10 log10(sum y^2 / sum (y - y_q)^2) over all outputs and observed rows for the model with only
+ * layer i quantized, or (i = -1) the written model; INFINITY when the outputs are equal. */
+double qmac_quantizer_sqnr(const qmac_quantizer *q, int32_t i);
+
+/* The QDQ model: *buf malloc'ed (the caller frees it), *len bytes; the layers kept float stay
+ * float. */
 qmac_status qmac_quantizer_write(qmac_quantizer *q, uint8_t **buf, size_t *len);
 
 #ifdef __cplusplus
