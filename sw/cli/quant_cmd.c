@@ -255,7 +255,8 @@ int qmac_cmd_quantize(int argc, char **argv)
         const int takes = !strcmp(a, "--calib") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
                           !strcmp(a, "--method") || !strcmp(a, "--percentile") || !strcmp(a, "--bins") ||
                           !strcmp(a, "--act-type") || !strcmp(a, "--weight-type") || !strcmp(a, "--ranges") ||
-                          !strcmp(a, "--ranges-out") || !strcmp(a, "--keep-float") || !strcmp(a, "--mixed");
+                          !strcmp(a, "--ranges-out") || !strcmp(a, "--keep-float") || !strcmp(a, "--mixed") ||
+                          !strcmp(a, "--block-size");
         if (takes && !v)
             return cli_usage_error("quantize: %s needs a value", a);
         if (!strcmp(a, "--calib"))
@@ -270,7 +271,15 @@ int qmac_cmd_quantize(int argc, char **argv)
             keep = argv[++i];
         else if (!strcmp(a, "--sensitivity"))
             sens = 1;
-        else if (!strcmp(a, "--mixed")) {
+        else if (!strcmp(a, "--log2-weights"))
+            o.log2_weights = 1;
+        else if (!strcmp(a, "--block-size")) {
+            char *end;
+            const long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 1 || k > 65536)
+                return cli_usage_error("quantize: --block-size '%s' is not in [1, 65536]", argv[i]);
+            o.block_size = (int32_t)k;
+        } else if (!strcmp(a, "--mixed")) {
             char *end;
             const long k = strtol(argv[++i], &end, 10);
             if (*end || k < 1 || k > 100000)
@@ -362,11 +371,15 @@ int qmac_cmd_quantize(int argc, char **argv)
     if (st == QMAC_OK)
         st = qmac_write_file(out, qbuf, qlen);
     if (st == QMAC_OK) {
-        printf(
-            "quantize: %s -> %s (%s, %lld calibration batches, %d ranges; activations %s%s, weights %s %s)\n",
-            model, out, qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
-            (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type), o.act_symmetric ? " symmetric" : "",
-            qmac_dtype_name(o.weight_type), o.per_channel ? "per channel" : "per tensor");
+        printf("quantize: %s -> %s (%s, %lld calibration batches, %d ranges; activations %s%s, weights %s%s "
+               "%s)\n",
+               model, out, qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
+               (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type),
+               o.act_symmetric ? " symmetric" : "", qmac_dtype_name(o.weight_type),
+               o.log2_weights ? " log2" : "",
+               o.block_size    ? "in blocks"
+               : o.per_channel ? "per channel"
+                               : "per tensor");
         report_float_layers(q, qbuf, qlen);
     }
     free(qbuf);

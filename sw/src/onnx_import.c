@@ -1079,8 +1079,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     int fusable = q >= 0;
     for (int k = 0; k < n_ops && st == QMAC_OK; ++k) {
         st = dq_of(c, in_name(pb, (size_t)k), &d[k]);
-        if (st == QMAC_OK && in_name(pb, (size_t)k) && d[k].node < 0)
-            fusable = 0;
+        if (st == QMAC_OK && in_name(pb, (size_t)k) && (d[k].node < 0 || d[k].q.block))
+            fusable = 0; /* a float operand, or blocked weights (ORT too computes those in float) */
     }
     if (st != QMAC_OK)
         goto out;

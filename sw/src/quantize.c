@@ -31,6 +31,7 @@
 
 #include "onnx_subset.pb-c.h"
 #include "qmac/calib.h"
+#include "qmac/log2q.h"
 #include "qmac/quant.h"
 
 enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6 };
@@ -51,7 +52,8 @@ typedef struct {
 
 typedef struct {
     char *name;
-    int32_t axis; /* per channel along this axis, -1 per tensor */
+    int32_t axis;  /* per channel along this axis, -1 per tensor */
+    int32_t kaxis; /* the reduction (input channel) axis: blocks run along it */
 } weight_t;
 
 typedef struct {
@@ -264,7 +266,8 @@ static qmac_status plan_act(qmac_quantizer *q, const char *name, int32_t same_as
     return own(q, OWN_ACT, q->n_act - 1);
 }
 
-static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const char *name, int32_t axis)
+static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const char *name, int32_t axis,
+                               int32_t kaxis)
 {
     const qmac_tensor *w = konst(q, name);
     if (!w || w->dtype != QMAC_DT_FLOAT32)
@@ -278,6 +281,11 @@ static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     q->wt = t;
     t[q->n_wt].axis = q->o.per_channel && w->rank >= 2 ? axis : -1;
+    t[q->n_wt].kaxis = kaxis;
+    if (q->o.block_size && w->rank < 2)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED,
+                              "node '%s' (%s): weight '%s' has rank %d: blocks need a matrix",
+                              n->name ? n->name : "", n->op_type, name, (int)w->rank);
     if (!(t[q->n_wt].name = xfmt("%s", name)))
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     q->n_wt++;
@@ -340,13 +348,13 @@ static qmac_status plan(qmac_quantizer *q)
                 if (n->attribute[a]->name && !strcmp(n->attribute[a]->name, "transB"))
                     axis = n->attribute[a]->i ? 0 : 1;
             if ((st = plan_act(q, x, -1)) || (st = plan_act(q, y, -1)) ||
-                (st = plan_weight(q, n, in_name(n, 1), axis)))
+                (st = plan_weight(q, n, in_name(n, 1), axis, op_is(n, "Conv") ? 1 : 1 - axis)))
                 break;
             if (in_name(n, 2))
                 st = plan_bias(q, n, in_name(n, 2), x, in_name(n, 1));
         } else if (op_is(n, "MatMul")) {
             for (size_t k = 0; k < 2 && st == QMAC_OK; ++k)
-                st = initializer(q, in_name(n, k)) ? plan_weight(q, n, in_name(n, k), 1)
+                st = initializer(q, in_name(n, k)) ? plan_weight(q, n, in_name(n, k), 1, k ? 0 : 1)
                                                    : plan_act(q, in_name(n, k), -1);
             if (st == QMAC_OK)
                 st = plan_act(q, y, -1);
@@ -493,6 +501,12 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
     if ((o->act_type != QMAC_DT_INT8 && o->act_type != QMAC_DT_UINT8) ||
         (o->weight_type != QMAC_DT_INT8 && o->weight_type != QMAC_DT_UINT8))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "activation and weight types must be int8 or uint8");
+    if (o->block_size < 0 || (o->block_size && o->log2_weights) ||
+        (o->log2_weights && (o->weight_type != QMAC_DT_INT8 || o->reduce_range)))
+        return qmac_set_error(
+            QMAC_ERR_INVALID_ARG,
+            "weights: log2 codes are int8 without reduce_range, and not in blocks (block size %d)",
+            (int)o->block_size);
     if ((unsigned)o->method > QMAC_CALIB_MSE || !(o->percentile > 0 && o->percentile <= 100) ||
         o->num_bins < 16 || o->num_bins > (1 << 24))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "bad calibration options (percentile %g, %d bins)",
@@ -821,8 +835,31 @@ static QmacOnnx__Tensor *new_tensor(const char *name, int32_t type, int32_t rank
     return t;
 }
 
+/* Append the INT attribute name = v to node n; 0 when out of memory. */
+static int add_int_attr(QmacOnnx__Node *n, const char *name, int64_t v)
+{
+    QmacOnnx__Attribute **l = realloc(n->attribute, sizeof *l * (n->n_attribute + 1));
+    if (!l)
+        return 0;
+    n->attribute = l;
+    QmacOnnx__Attribute *a = malloc(sizeof *a);
+    if (!a)
+        return 0;
+    qmac_onnx__attribute__init(a);
+    if (!(a->name = xfmt("%s", name))) {
+        free(a);
+        return 0;
+    }
+    a->has_i = a->has_type = 1;
+    a->i = v;
+    a->type = 2; /* INT */
+    l[n->n_attribute++] = a;
+    return 1;
+}
+
+/* A node with one output; axis >= 0 and block > 0 become its axis / block_size attributes. */
 static QmacOnnx__Node *new_node(const char *op, const char *name, const char *const *ins, size_t n_in,
-                                const char *out, int32_t axis)
+                                const char *out, int32_t axis, int32_t block)
 {
     QmacOnnx__Node *n = malloc(sizeof *n);
     if (!n)
@@ -839,23 +876,10 @@ static QmacOnnx__Node *new_node(const char *op, const char *name, const char *co
         n->n_output = 1;
     else
         ok = 0;
-    if (ok && axis >= 0) {
-        QmacOnnx__Attribute *a = malloc(sizeof *a);
-        n->attribute = malloc(sizeof *n->attribute);
-        if (a)
-            qmac_onnx__attribute__init(a);
-        if (!a || !n->attribute || !(a->name = xfmt("axis"))) {
-            free(a ? a->name : NULL);
-            free(a);
-            ok = 0;
-        } else {
-            a->has_i = a->has_type = 1;
-            a->i = axis;
-            a->type = 2; /* INT */
-            n->attribute[0] = a;
-            n->n_attribute = 1;
-        }
-    }
+    if (ok && axis >= 0)
+        ok = add_int_attr(n, "axis", axis);
+    if (ok && block > 0)
+        ok = add_int_attr(n, "block_size", block);
     if (!ok) {
         qmac_onnx__node__free_unpacked(n, NULL);
         return NULL;
@@ -916,33 +940,37 @@ static int32_t onnx_type(qmac_dtype dt)
     return dt == QMAC_DT_INT8 ? ONNX_INT8 : ONNX_UINT8;
 }
 
+/* scale and zero-point initializers of cnt values with the given shape */
+static void push_qparams_shaped(build_t *b, const char *base, const float *scale, const int32_t *zp,
+                                int32_t cnt, int32_t rank, const int64_t *dims, qmac_dtype dt)
+{
+    const size_t zb = dt == QMAC_DT_INT32 ? 4 : 1;
+    uint8_t *z = malloc(zb * (size_t)cnt + 1);
+    char *s = xfmt("%s_scale", base), *zn = xfmt("%s_zero_point", base);
+    if (!z || !s || !zn)
+        b->oom = 1;
+    else {
+        for (int32_t i = 0; i < cnt; ++i) {
+            if (dt == QMAC_DT_INT32)
+                memcpy(z + 4 * i, &zp[i], 4);
+            else
+                z[i] = (uint8_t)(zp[i] & 0xff);
+        }
+        push_init(b, new_tensor(s, ONNX_FLOAT, rank, dims, scale, 4 * (size_t)cnt));
+        push_init(b, new_tensor(zn, dt == QMAC_DT_INT32 ? ONNX_INT32 : onnx_type(dt), rank, dims, z,
+                                zb * (size_t)cnt));
+    }
+    free(z);
+    free(s);
+    free(zn);
+}
+
 /* scale and zero-point initializers: scalars (n == 0) or [n] */
 static void push_qparams(build_t *b, const char *base, const float *scale, const int32_t *zp, int32_t n,
                          qmac_dtype dt)
 {
     const int64_t dims[1] = {n};
-    uint8_t z[65536];
-    const int32_t cnt = n ? n : 1;
-    if (cnt > 65536 / 4) {
-        b->oom = 1;
-        return;
-    }
-    for (int32_t i = 0; i < cnt; ++i) {
-        if (dt == QMAC_DT_INT32)
-            memcpy(z + 4 * i, &zp[i], 4);
-        else
-            z[i] = (uint8_t)(zp[i] & 0xff);
-    }
-    char *s = xfmt("%s_scale", base), *zn = xfmt("%s_zero_point", base);
-    if (!s || !zn)
-        b->oom = 1;
-    else {
-        push_init(b, new_tensor(s, ONNX_FLOAT, n ? 1 : 0, dims, scale, 4 * (size_t)cnt));
-        push_init(b, new_tensor(zn, dt == QMAC_DT_INT32 ? ONNX_INT32 : onnx_type(dt), n ? 1 : 0, dims, z,
-                                (dt == QMAC_DT_INT32 ? 4 : 1) * (size_t)cnt));
-    }
-    free(s);
-    free(zn);
+    push_qparams_shaped(b, base, scale, zp, n ? n : 1, n ? 1 : 0, dims, dt);
 }
 
 static int32_t root_of(const qmac_quantizer *q, int32_t a)
@@ -1000,68 +1028,105 @@ static qmac_status act_params(qmac_quantizer *q, act_t *a, build_t *b)
     return QMAC_OK;
 }
 
-/* A weight: per tensor or per channel, ORT's symmetric rule for int8 (always per channel). */
+/* A weight's scale groups: one (per tensor), one per index along axis (per channel), or one per
+ * block of block_size along kaxis and every index of the other axes (ONNX opset 21 blocked). */
+typedef struct {
+    size_t outer, len, inner, nb, block;
+    int blocked;
+} wgroups;
+
+static size_t group_of(const wgroups *g, size_t e)
+{
+    if (g->blocked) {
+        const size_t i = e % g->inner, k = e / g->inner % g->len, o = e / g->inner / g->len;
+        return (o * g->nb + k / g->block) * g->inner + i;
+    }
+    return e / g->inner % g->len;
+}
+
+/* A weight: per tensor, per channel or per block; ORT's rule (int8 symmetric; per channel and per
+ * block always symmetric), or log2 codes 0, +-2^k (k = 0..6) with scale max|w| / 64. Writes the
+ * quantized initializer and its parameters; *scale_out / *n_out: the scales a bias uses (per
+ * tensor or channel; NULL for blocks, whose bias stays float). */
 static qmac_status weight_params(qmac_quantizer *q, const weight_t *w, build_t *b, float **scale_out,
                                  int32_t *n_out)
 {
     const qmac_tensor *t = konst(q, w->name);
-    size_t outer = 1, len = 1, inner = qmac_tensor_count(t);
+    const size_t n = qmac_tensor_count(t);
+    wgroups g = {1, 1, n ? n : 1, 1, 1, q->o.block_size > 0};
     qmac_status st = QMAC_OK;
-    if (w->axis >= 0 && (st = qmac_axis_split(t->shape, t->rank, w->axis, &outer, &len, &inner)))
+    const int32_t axis = g.blocked ? w->kaxis : w->axis;
+    if (axis >= 0 && (st = qmac_axis_split(t->shape, t->rank, axis, &g.outer, &g.len, &g.inner)))
         return st;
-    const int sym = w->axis >= 0 || q->o.weight_type == QMAC_DT_INT8;
+    if (g.blocked) {
+        g.block = (size_t)q->o.block_size;
+        g.nb = (g.len + g.block - 1) / g.block;
+    }
+    const size_t ng = g.blocked ? g.outer * g.nb * g.inner : g.len;
+    const int sym = w->axis >= 0 || g.blocked || q->o.weight_type == QMAC_DT_INT8;
     int32_t qmin, qmax, tmin, tmax;
     if ((st = qmac_qrange_onnxrt(q->o.weight_type, sym, q->o.reduce_range, &qmin, &qmax)))
         return st;
     qmac_dtype_range(q->o.weight_type, &tmin, &tmax);
-    float *scale = malloc(sizeof *scale * len);
-    int32_t *zp = malloc(sizeof *zp * len);
-    const size_t n = qmac_tensor_count(t);
+    float *scale = malloc(sizeof *scale * ng), *lo = malloc(sizeof *lo * ng), *hi = malloc(sizeof *hi * ng);
+    int32_t *zp = malloc(sizeof *zp * ng);
     uint8_t *qd = malloc(n ? n : 1);
-    if (!scale || !zp || !qd) {
-        free(scale);
-        free(zp);
-        free(qd);
-        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    char *nm = xfmt("%s_quantized", w->name);
+    if (!scale || !zp || !qd || !lo || !hi || !nm)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; st == QMAC_OK && k < ng; ++k) {
+        lo[k] = INFINITY;
+        hi[k] = -INFINITY;
     }
     const float *v = t->data;
-    for (size_t c = 0; c < len && st == QMAC_OK; ++c) {
-        float lo = INFINITY, hi = -INFINITY;
-        for (size_t o = 0; o < outer; ++o)
-            for (size_t i = 0; i < inner; ++i) {
-                const float x = v[(o * len + c) * inner + i];
-                if (!isfinite(x))
-                    st = qmac_set_error(QMAC_ERR_INVALID_ARG, "weight '%s' has a %s value", w->name,
-                                        isnan(x) ? "NaN" : "infinite");
-                lo = x < lo ? x : lo;
-                hi = x > hi ? x : hi;
-            }
-        if (st == QMAC_OK &&
-            (st = qmac_choose_qparams(lo, hi, qmin, qmax, sym, QMAC_QPARAMS_ONNXRT, &scale[c], &zp[c])))
-            st = qmac_set_error(st, "weight '%s': %s", w->name, qmac_last_error());
-        for (size_t o = 0; o < outer && st == QMAC_OK; ++o)
-            for (size_t i = 0; i < inner; ++i) {
-                const size_t e = (o * len + c) * inner + i;
-                qd[e] = (uint8_t)(qmac_quantize_f32(v[e], scale[c], zp[c], tmin, tmax, QMAC_ROUND_HALF_EVEN) &
-                                  0xff);
-            }
+    for (size_t e = 0; st == QMAC_OK && e < n; ++e) {
+        const size_t k = group_of(&g, e);
+        if (!isfinite(v[e]))
+            st = qmac_set_error(QMAC_ERR_INVALID_ARG, "weight '%s' has a %s value", w->name,
+                                isnan(v[e]) ? "NaN" : "infinite");
+        lo[k] = v[e] < lo[k] ? v[e] : lo[k];
+        hi[k] = v[e] > hi[k] ? v[e] : hi[k];
     }
-    char *nm = xfmt("%s_quantized", w->name);
-    if (st == QMAC_OK && !nm)
-        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    const qmac_log2_params lp = {0, 6, QMAC_LOG2_ROUND_LOG, 1, 4};
+    for (size_t k = 0; st == QMAC_OK && k < ng; ++k) {
+        if (q->o.log2_weights) {
+            const float m = fmaxf(fabsf(lo[k]), fabsf(hi[k]));
+            scale[k] = m > 0.0f ? m / 64.0f : 1.0f;
+            zp[k] = 0;
+        } else if ((st = qmac_choose_qparams(lo[k], hi[k], qmin, qmax, sym, QMAC_QPARAMS_ONNXRT, &scale[k],
+                                             &zp[k])))
+            st = qmac_set_error(st, "weight '%s': %s", w->name, qmac_last_error());
+    }
+    for (size_t e = 0; st == QMAC_OK && e < n; ++e) {
+        const size_t k = group_of(&g, e);
+        const int32_t c = q->o.log2_weights
+                              ? (int32_t)qmac_log2q_f32(v[e] / scale[k], &lp)
+                              : qmac_quantize_f32(v[e], scale[k], zp[k], tmin, tmax, QMAC_ROUND_HALF_EVEN);
+        qd[e] = (uint8_t)(c & 0xff);
+    }
     if (st == QMAC_OK) {
         push_init(b, new_tensor(nm, onnx_type(q->o.weight_type), t->rank, t->shape, qd, n));
-        push_qparams(b, w->name, scale, zp, w->axis >= 0 ? (int32_t)len : 0, q->o.weight_type);
+        int64_t dims[QMAC_MAX_RANK];
+        memcpy(dims, t->shape, sizeof(int64_t) * (size_t)t->rank);
+        if (g.blocked) {
+            dims[axis] = (int64_t)g.nb;
+            push_qparams_shaped(b, w->name, scale, zp, (int32_t)ng, t->rank, dims, q->o.weight_type);
+        } else
+            push_qparams(b, w->name, scale, zp, w->axis >= 0 ? (int32_t)g.len : 0, q->o.weight_type);
     }
     free(nm);
     free(zp);
     free(qd);
-    if (st != QMAC_OK) {
+    free(lo);
+    free(hi);
+    if (st != QMAC_OK || g.blocked) {
         free(scale);
+        *scale_out = NULL;
+        *n_out = 0;
         return st;
     }
     *scale_out = scale;
-    *n_out = w->axis >= 0 ? (int32_t)len : 0;
+    *n_out = w->axis >= 0 ? (int32_t)g.len : 0;
     return QMAC_OK;
 }
 
@@ -1103,13 +1168,13 @@ static qmac_status bias_params(qmac_quantizer *q, const bias_t *bi, const float 
 
 /* DequantizeLinear of initializer `data` with `params`_scale / `params`_zero_point into out. */
 static void push_dq(build_t *b, const char *data, const char *params, const char *out, const char *node,
-                    int32_t axis)
+                    int32_t axis, int32_t block)
 {
     char sc[1024], zp[1024];
     snprintf(sc, sizeof sc, "%s_scale", params);
     snprintf(zp, sizeof zp, "%s_zero_point", params);
     const char *ins[3] = {data, sc, zp};
-    push_node(b, new_node("DequantizeLinear", node, ins, 3, out, axis));
+    push_node(b, new_node("DequantizeLinear", node, ins, 3, out, axis, block));
 }
 
 static const char *dq_out(const qmac_quantizer *q, const char *t, char *buf, size_t cap)
@@ -1132,8 +1197,8 @@ static void push_qdq(const qmac_quantizer *q, build_t *b, const act_t *a)
     snprintf(sc, sizeof sc, "%s_scale", r->name);
     snprintf(zp, sizeof zp, "%s_zero_point", r->name);
     const char *qins[3] = {qin, sc, zp}, *dqins[3] = {qo, sc, zp};
-    push_node(b, new_node("QuantizeLinear", qn, qins, 3, qo, -1));
-    push_node(b, new_node("DequantizeLinear", dqn, dqins, 3, dq_out(q, a->name, dqo, sizeof dqo), -1));
+    push_node(b, new_node("QuantizeLinear", qn, qins, 3, qo, -1, 0));
+    push_node(b, new_node("DequantizeLinear", dqn, dqins, 3, dq_out(q, a->name, dqo, sizeof dqo), -1, 0));
 }
 
 static int replace_str(char **s, const char *v)
@@ -1239,16 +1304,19 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
         snprintf(qn, sizeof qn, "%s_quantized", w->name);
         snprintf(o, sizeof o, "%s_DequantizeLinear_Output", w->name);
         snprintf(nm, sizeof nm, "%s_DequantizeLinear", w->name);
-        push_dq(&b, qn, w->name, o, nm, w->axis);
+        if (q->o.block_size)
+            push_dq(&b, qn, w->name, o, nm, w->kaxis, q->o.block_size);
+        else
+            push_dq(&b, qn, w->name, o, nm, w->axis, 0);
         for (int32_t k = 0; k < q->n_bias && st == QMAC_OK; ++k) {
             const bias_t *bi = &q->bias[k];
-            if (strcmp(bi->w, w->name))
+            if (strcmp(bi->w, w->name) || q->o.block_size) /* blocks: no one scale per channel */
                 continue;
             if ((st = bias_params(q, bi, ws, nws, &b)))
                 break;
             snprintf(qn, sizeof qn, "%s_quantized", bi->name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", bi->name);
-            push_dq(&b, qn, qn, bi->name, nm, nws ? 0 : -1);
+            push_dq(&b, qn, qn, bi->name, nm, nws ? 0 : -1, 0);
         }
         free(ws);
     }
@@ -1258,7 +1326,7 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             char qn[1024], o[1024], nm[1024];
             snprintf(qn, sizeof qn, "%s_quantized", q->act[i].name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", q->act[i].name);
-            push_dq(&b, qn, q->act[i].name, dq_out(q, q->act[i].name, o, sizeof o), nm, -1);
+            push_dq(&b, qn, q->act[i].name, dq_out(q, q->act[i].name, o, sizeof o), nm, -1, 0);
         }
     /* graph inputs */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
@@ -1314,7 +1382,8 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             QmacOnnx__Tensor *t = g->initializer[i];
             const char *nm = t->name ? t->name : "";
             const int32_t bi = find_bias(q, nm);
-            if (emitted_weight(q, &e, nm) >= 0 || (bi >= 0 && emitted_weight(q, &e, q->bias[bi].w) >= 0) ||
+            if (emitted_weight(q, &e, nm) >= 0 ||
+                (bi >= 0 && !q->o.block_size && emitted_weight(q, &e, q->bias[bi].w) >= 0) ||
                 emitted_act(q, &e, nm) >= 0)
                 qmac_onnx__tensor__free_unpacked(t, NULL);
             else
@@ -1334,11 +1403,12 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
     for (size_t i = 0; i < b.n_init; ++i)
         qmac_onnx__tensor__free_unpacked(b.init[i], NULL);
     free(b.init);
-    /* per-axis DequantizeLinear needs opset 13 */
+    /* per-axis DequantizeLinear needs opset 13, blocked 21 */
+    const int64_t opset = q->o.block_size ? 21 : 13;
     for (size_t i = 0; st == QMAC_OK && i < pm->n_opset_import; ++i) {
         QmacOnnx__OperatorSetId *o = pm->opset_import[i];
-        if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version < 13)
-            o->version = 13;
+        if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version < opset)
+            o->version = opset;
     }
     if (st == QMAC_OK) {
         *len = qmac_onnx__model__get_packed_size(pm);

@@ -18,9 +18,13 @@
    on a model built here from the float model with only that layer's tensors quantized (with the
    parameters of qmac's QDQ model); the whole model's likewise. `--mixed 1` keeps the layer of
    lowest SQNR float, which then runs on the host, and golden equals ref.
-5. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
-   does not exist, a layer name that does not exist; each is exit 2, a message naming the
-   culprit, and no output file.
+5. Weights in log2 codes (`--log2-weights`) and in blocks (`--block-size`, opset 21): every
+   quantized weight equals a numpy model of the rule, ONNX Runtime runs the model and qmac's
+   reference gives its outputs; log2 models run on golden as on ref, blocked ones are refused by
+   the compiler with the reason.
+6. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
+   does not exist, a layer name that does not exist, log2 codes asked as uint8; each is exit 2, a
+   message naming the culprit, and no output file.
 The seed is printed; --seed S reproduces the random nets.
 """
 import argparse
@@ -61,6 +65,9 @@ def sess(path, float_layers=False):
     is dequantized and whose output is quantized, as if the QDQ model had done it."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
+    # int8 QDQ groups fused into ORT's QLinear kernels (as qmac's reference computes them; by
+    # default ORT on x86 computes e.g. an int8 DQ -> AveragePool -> Q in float)
+    so.add_session_config_entry("session.qdqisint8allowed", "1")
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"],
                                 disabled_optimizers=["WeightBiasQuantization"] if float_layers else None)
 
@@ -277,6 +284,91 @@ def mixed_case(qmac, work):
     return worst
 
 
+def weight_codes_case(qmac, fpath, name, xs, work, what, extra):
+    """--log2-weights / --block-size: every quantized weight checked element by element against a
+    numpy model of the documented rule; ONNX Runtime runs the model; qmac's reference gives ORT's
+    outputs (log2: identical, an int8 model; blocks: float layers, to float rounding); a blocked
+    model is refused by the compiler with the reason."""
+    out = os.path.join(work, "w.onnx")
+    npy = os.path.join(work, "w_calib.npy")
+    np.save(npy, np.concatenate(xs))
+    run([qmac, "quantize", fpath, "--calib", npy, "-o", out, *extra])
+    fm, qm = onnx.load(fpath), onnx.load(out)
+    F = {i.name: numpy_helper.to_array(i) for i in fm.graph.initializer}
+    Q = {i.name: numpy_helper.to_array(i) for i in qm.graph.initializer}
+    n_w = 0
+    layer_in = {t for n in qm.graph.node if n.op_type in ("Conv", "Gemm", "MatMul") for t in n.input}
+    for n in qm.graph.node:
+        base = n.input[0][:-len("_quantized")]
+        if (n.op_type != "DequantizeLinear" or base not in F or n.output[0] not in layer_in
+                or Q[n.input[0]].dtype != np.int8):
+            continue  # weights only (not an Add's constant, nor a bias)
+        w, c, sc = F[base].astype(np.float32), Q[n.input[0]], Q[n.input[1]]
+        attrs = {a.name: a.i for a in n.attribute}
+        if "block_size" in attrs:  # scale shape: w's with ceil(dim / B) on the axis
+            ax, bs = attrs["axis"], attrs["block_size"]
+            want_shape = list(w.shape)
+            want_shape[ax] = -(-w.shape[ax] // bs)
+            if list(sc.shape) != want_shape:
+                raise AssertionError(f"{what}: {base}: scale shape {sc.shape}, want {want_shape}")
+            sb = np.repeat(sc, bs, axis=ax).take(range(w.shape[ax]), axis=ax)
+            blocks = np.moveaxis(w, ax, 0)
+            am = np.stack([np.abs(blocks[k:k + bs]).max(axis=0) for k in range(0, w.shape[ax], bs)])
+            want_s = (np.float64(np.float32(2) * am.astype(np.float32)) / 254).astype(np.float32)
+            want_s = np.where(am == 0, np.float32(1), want_s)
+            if not np.array_equal(np.moveaxis(want_s, 0, ax), sc):
+                raise AssertionError(f"{what}: {base}: block scales differ from max|w| / 127")
+            want_c = np.clip(np.round(w / sb), -127, 127)
+        else:  # log2: codes 0, +-2^k, scale max|w| / 64 per tensor or channel
+            if "axis" in attrs:
+                ax = attrs["axis"]
+                shp = [1] * w.ndim
+                shp[ax] = -1
+                am = np.abs(w).max(axis=tuple(i for i in range(w.ndim) if i != ax))
+                sb = np.broadcast_to(sc.reshape(shp), w.shape)
+            else:
+                am, sb = np.abs(w).max(), np.broadcast_to(sc, w.shape)
+            if not np.array_equal(np.float32(am) / np.float32(64), sc):
+                raise AssertionError(f"{what}: {base}: log2 scales differ from max|w| / 64")
+            x = (w / sb).astype(np.float32).astype(np.float64)
+            k = np.round(np.log2(np.maximum(np.abs(x), 1e-300)))
+            want_c = np.where(k < 0, 0, np.sign(x) * 2.0 ** np.clip(k, 0, 6))
+        if not np.array_equal(want_c, c):
+            raise AssertionError(f"{what}: {base}: {int(np.sum(want_c != c))} codes differ from the rule")
+        n_w += 1
+    if not n_w:
+        raise AssertionError(f"{what}: no weight was quantized")
+    ref_dir = os.path.join(work, "w_ref")
+    x = os.path.join(work, "w_x.npy")
+    np.save(x, xs[0])
+    run([qmac, "run", out, "--input", x, "--output", ref_dir])
+    got = np.load(os.path.join(ref_dir, os.listdir(ref_dir)[0]))
+    blocked = "--block-size" in extra
+    if blocked:  # ORT 1.23's optimizer fuses DQ(blocked) -> MatMul -> Q into a QLinearMatMul that
+        so = ort.SessionOptions()  # then rejects the blocked zero point: run the nodes as written,
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # all in float
+        want = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"]).run(None, {name: xs[0]})[0]
+        y_dq = next(n for n in qm.graph.node if n.output[0] == qm.graph.output[0].name)
+        step = float(Q[y_dq.input[1]])  # qmac's fused integer groups may round one step apart
+        if np.abs(got - want).max() > step * 1.001:
+            raise AssertionError(f"{what}: qmac's reference differs from ORT by more than one output step")
+    else:
+        want = sess(out, True).run(None, {name: xs[0]})[0]
+        if not np.array_equal(got, want):
+            raise AssertionError(f"{what}: qmac's reference differs from ONNX Runtime: {np.abs(got - want).max()}")
+    p = subprocess.run([qmac, "compile", out, "-o", os.path.join(work, "w_c")], capture_output=True, text=True)
+    if blocked and (p.returncode != 2 or "quantized in blocks" not in p.stderr):
+        raise AssertionError(f"{what}: blocked weights: no compile refusal with the reason: {p.stderr.strip()}")
+    if not blocked and p.returncode == 0:  # log2 codes are int8 weights, computed exactly
+        gd = os.path.join(work, "w_golden")
+        run([qmac, "run", out, "--input", x, "--output", gd, "--backend", "golden"])
+        if not np.array_equal(np.load(os.path.join(gd, os.listdir(gd)[0])), got):
+            raise AssertionError(f"{what}: golden differs from the reference on log2 weights")
+    elif not blocked and "not lowered" not in p.stderr:  # another op of the net may be refused
+        raise AssertionError(f"{what}: compile failed: {p.stderr.strip()}")
+    return n_w
+
+
 def random_opts(rng):
     act, wt = [("QInt8", "QInt8"), ("QUInt8", "QUInt8"), ("QUInt8", "QInt8")][int(rng.integers(3))]
     return {"act": act, "wt": wt, "per_channel": bool(rng.random() < 0.5),
@@ -317,7 +409,11 @@ def bad_inputs(qmac, work):
              "--keep-float", "conv1,no_such_layer"], expect=2)
     if "no layer named 'no_such_layer'" not in r.stderr or "conv2" not in r.stderr or os.path.exists(out):
         raise AssertionError(f"unknown --keep-float layer: {r.stderr.strip()!r}")
-    return len(cases) + 3
+    r = run([qmac, "quantize", fpath, "--calib", os.path.join(EX, "data", "calib.npy"), "-o", out,
+             "--log2-weights", "--weight-type", "uint8"], expect=2)
+    if "log2" not in r.stderr or os.path.exists(out):
+        raise AssertionError(f"log2 weights as uint8: {r.stderr.strip()!r}")
+    return len(cases) + 4
 
 
 def accuracy(qmac, model, backend="ref"):
@@ -375,6 +471,18 @@ def main():
             except AssertionError as e:
                 fails += 1
                 print(f"FAIL sensitivity {e}")
+        w_cases = [("digits", os.path.join(EX, "float.onnx"), "input", calib[:32], o)
+                   for o in (["--log2-weights"], ["--log2-weights", "--per-channel"], ["--block-size", "4"])]
+        w_cases += [(c[0], c[1], c[2], c[3], o) for c in cases[3:5] for o in (["--log2-weights", "--per-channel"],
+                                                                             ["--block-size", "2"])]
+        for what, path, name, xs, extra in w_cases:
+            try:
+                n = weight_codes_case(qmac, path, name, xs, work, what, extra)
+                print(f"PASS weights {' '.join(extra)} {what}: {n} weights follow the rule, ORT runs it, ref == ORT"
+                      + (", compile refuses" if "--block-size" in extra else ""))
+            except AssertionError as e:
+                fails += 1
+                print(f"FAIL weights {' '.join(extra)} {e}")
         try:
             worst = mixed_case(qmac, work)
             print(f"PASS mixed: --mixed 1 keeps {worst} float (the lowest SQNR); float conv1 / fc / both on the "

@@ -48,6 +48,11 @@ typedef struct {
     int act_symmetric;             /* ORT ActivationSymmetric (Relu/Clip then stay)        */
     int per_channel;               /* Conv / Gemm / MatMul weights per output channel      */
     int reduce_range;              /* weights on 7 bits (ORT reduce_range)                 */
+    int32_t block_size;            /* > 0: Conv/Gemm/MatMul weights in blocks of this many along the input-
+                                      channel axis, one symmetric scale each (ONNX opset 21 blocked
+                                      DequantizeLinear; the bias stays float)                               */
+    int log2_weights;              /* weight codes 0, +-2^k (k = 0..6), scale max|w| / 64 per tensor or
+                                      channel: 4-bit log2 codes stored as int8 (log2q.h, log-domain rounding) */
     const char *const *keep_float; /* layers left float (ORT nodes_to_exclude), by name    */
     int32_t n_keep_float;
 } qmac_quantize_opts;
