@@ -1394,7 +1394,8 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
             g->n_initializer = keep;
         } else {
-            memcpy(all + keep, b.init, sizeof *all * b.n_init);
+            if (b.n_init) /* none when the selected nodes quantize nothing (a layer kept float) */
+                memcpy(all + keep, b.init, sizeof *all * b.n_init);
             g->initializer = all;
             g->n_initializer = keep + b.n_init;
             b.n_init = 0;
