@@ -232,6 +232,17 @@ static void report_float_layers(const qmac_quantizer *q, const uint8_t *buf, siz
     qmac_graph_free(g);
 }
 
+/* A decimal integer in [lo, hi] into *v; -1 when it is not one. */
+static int parse_int(const char *s, int32_t lo, int32_t hi, int32_t *v)
+{
+    char *end;
+    const long k = strtol(s, &end, 10);
+    if (!*s || *end || k < lo || k > hi)
+        return -1;
+    *v = (int32_t)k;
+    return 0;
+}
+
 static int parse_type(const char *s, qmac_dtype *dt)
 {
     if (!strcmp(s, "int8"))
@@ -247,7 +258,8 @@ int qmac_cmd_quantize(int argc, char **argv)
 {
     const char *model = NULL, *calib = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
     const char *keep = NULL;
-    int sens = 0, mixed = 0;
+    int sens = 0;
+    int32_t mixed = 0;
     qmac_quantize_opts o;
     qmac_quantize_opts_default(&o);
     for (int i = 0; i < argc; ++i) {
@@ -274,18 +286,12 @@ int qmac_cmd_quantize(int argc, char **argv)
         else if (!strcmp(a, "--log2-weights"))
             o.log2_weights = 1;
         else if (!strcmp(a, "--block-size")) {
-            char *end;
-            const long k = strtol(argv[++i], &end, 10);
-            if (*end || k < 1 || k > 65536)
+            if (parse_int(argv[++i], 1, 65536, &o.block_size))
                 return cli_usage_error("quantize: --block-size '%s' is not in [1, 65536]", argv[i]);
-            o.block_size = (int32_t)k;
         } else if (!strcmp(a, "--mixed")) {
-            char *end;
-            const long k = strtol(argv[++i], &end, 10);
-            if (*end || k < 1 || k > 100000)
+            if (parse_int(argv[++i], 1, 100000, &mixed))
                 return cli_usage_error("quantize: --mixed '%s' is not a number of layers (1 or more)",
                                        argv[i]);
-            mixed = (int)k;
         } else if (!strcmp(a, "--method")) {
             const int m = qmac_calib_method_parse(argv[++i]);
             if (m < 0)
@@ -299,11 +305,8 @@ int qmac_cmd_quantize(int argc, char **argv)
             if (*end || !(o.percentile > 0 && o.percentile <= 100))
                 return cli_usage_error("quantize: --percentile '%s' is not in (0, 100]", argv[i]);
         } else if (!strcmp(a, "--bins")) {
-            char *end;
-            const long b = strtol(argv[++i], &end, 10);
-            if (*end || b < 16 || b > (1 << 24))
+            if (parse_int(argv[++i], 16, 1 << 24, &o.num_bins))
                 return cli_usage_error("quantize: --bins '%s' is not in [16, 16777216]", argv[i]);
-            o.num_bins = (int32_t)b;
         } else if (!strcmp(a, "--act-type") || !strcmp(a, "--weight-type")) {
             if (parse_type(argv[++i], a[2] == 'a' ? &o.act_type : &o.weight_type))
                 return cli_usage_error("quantize: %s '%s' (int8 or uint8)", a, argv[i]);

@@ -935,18 +935,17 @@ static qmac_status infer_shapes(cc *c)
  * program when its inputs are, else after it. */
 static qmac_status classify_float(cc *c, int32_t i, const qmac_node *n)
 {
-    for (int32_t k = 0; k < n->n_in; ++k) /* a layer over blocked weights: no accelerator layer */
-        for (int32_t j = 0; n->fp && j < i; ++j) {
-            const qmac_node *d = &c->g->nodes[j];
-            if (d->op == QMAC_NODE_DEQUANTIZE && d->out[0] == n->in[k] && d->qx.block > 0)
-                return FAIL(QMAC_ERR_UNSUPPORTED, n,
-                            "its weights '%s' are quantized in blocks of %d along axis %d (ONNX opset 21 "
-                            "blocked quantization): not lowered. The array sums a layer's products into one "
-                            "int32 accumulator per output and requantizes it with one scale per output "
-                            "channel; products with several weight scales per output cannot share that sum "
-                            "bit-exactly (docs/quantization.md)",
-                            vname(c, d->in[0]), (int)d->qx.block, (int)d->qx.axis);
-        }
+    for (int32_t k = 0; n->fp && k < n->n_in; ++k) { /* a layer over blocked weights: refused */
+        const qmac_node *d = n->in[k] >= 0 ? node_writing(c, n->in[k]) : NULL;
+        if (d && d->op == QMAC_NODE_DEQUANTIZE && d->qx.block > 0)
+            return FAIL(QMAC_ERR_UNSUPPORTED, n,
+                        "its weights '%s' are quantized in blocks of %d along axis %d (ONNX opset 21 "
+                        "blocked quantization): not lowered. The array sums a layer's products into one "
+                        "int32 accumulator per output and requantizes it with one scale per output "
+                        "channel; products with several weight scales per output cannot share that sum "
+                        "bit-exactly (docs/quantization.md)",
+                        vname(c, d->in[0]), (int)d->qx.block, (int)d->qx.axis);
+    }
     qmac_status st = c->fs ? QMAC_OK : infer_shapes(c);
     if (!c->first_float)
         c->first_float = i + 1;
