@@ -145,6 +145,11 @@ if [ "$what" = all ]; then
     [ -f tests/quantize/test_quantize.py ] &&
         suite quantize "$PYTHON" tests/quantize/test_quantize.py --qmac "$QMAC" --nets $((8 * SCALE)) \
             ${SEED:+--seed "$SEED"}
+    # qmac quantize --qonnx / --binary: QONNX models (power-of-two scales, binary layers) from
+    # float ones, bit-exact against qonnx on ref and golden (rtl on a few images), the rule checked
+    [ -f tests/quantize/test_quantize_qonnx.py ] &&
+        suite quantize-qonnx "$PYTHON" tests/quantize/test_quantize_qonnx.py --qmac "$QMAC" --nets $((4 * SCALE)) \
+            ${SEED:+--seed "$SEED"}
     # binary networks from QONNX: the digits binary MLP and random QONNX MLPs on ref, golden and
     # rtl bit-exact vs qonnx's own execution; refusals named
     [ -f tests/binary/test_qonnx.py ] &&

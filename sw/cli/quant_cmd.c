@@ -199,12 +199,14 @@ static qmac_status pick_mixed(const qmac_quantizer *q, int mixed, char ***names,
     return st;
 }
 
-/* Where the layers kept float run when the written model is compiled for the default build. */
-static void report_float_layers(const qmac_quantizer *q, const uint8_t *buf, size_t len)
+/* Where the layers kept float and the binary layers run when the written model is compiled for
+ * the default build. */
+static void report_layers(const qmac_quantizer *q, const uint8_t *buf, size_t len)
 {
     int any = 0;
+    float t, s;
     for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i)
-        any |= qmac_quantizer_is_float(q, i);
+        any |= qmac_quantizer_is_float(q, i) || qmac_quantizer_binary_input(q, i, &t, &s);
     if (!any)
         return;
     qmac_graph *g = NULL;
@@ -217,9 +219,16 @@ static void report_float_layers(const qmac_quantizer *q, const uint8_t *buf, siz
         return;
     }
     for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i) {
+        const char *name = qmac_quantizer_layer_name(q, i), *in = qmac_quantizer_binary_input(q, i, &t, &s);
+        for (int32_t k = 0; in && k < m->n_layers; ++k)
+            if (!strcmp(m->layers[k].name, name))
+                printf("accelerator: %s is binary (input '%s' binarized at %g +- %g): %s\n", name, in,
+                       (double)t, (double)s,
+                       m->layers[k].binary ? "XNOR-popcount in the array's binary mode"
+                                           : "int8 mode on the -1/+1 codes (docs/compiler.md)");
         if (!qmac_quantizer_is_float(q, i))
             continue;
-        const char *name = qmac_quantizer_layer_name(q, i), *where = "on the host";
+        const char *where = "on the host";
         for (int32_t k = 0; k < m->n_host_pre; ++k)
             if (!strcmp(g->nodes[m->host_pre[k]].name, name))
                 where = "on the host before the accelerator program";
@@ -254,10 +263,33 @@ static int parse_type(const char *s, qmac_dtype *dt)
     return 0;
 }
 
+/* Comma-separated names (list may be NULL) appended to *names. */
+static qmac_status split_names(const char *list, char ***names, int32_t *n)
+{
+    for (const char *k = list; k && *k;) {
+        const size_t len = strcspn(k, ",");
+        char **l = realloc(*names, sizeof *l * (size_t)(*n + 1));
+        if (l)
+            *names = l;
+        if (!l || !(l[*n] = strndup(k, len)))
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        ++*n;
+        k += len + (k[len] == ',');
+    }
+    return QMAC_OK;
+}
+
+static void free_names(char **names, int32_t n)
+{
+    for (int32_t k = 0; k < n; ++k)
+        free(names[k]);
+    free(names);
+}
+
 int qmac_cmd_quantize(int argc, char **argv)
 {
     const char *model = NULL, *calib = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
-    const char *keep = NULL;
+    const char *keep = NULL, *binary = NULL;
     int sens = 0;
     int32_t mixed = 0;
     qmac_quantize_opts o;
@@ -268,7 +300,7 @@ int qmac_cmd_quantize(int argc, char **argv)
                           !strcmp(a, "--method") || !strcmp(a, "--percentile") || !strcmp(a, "--bins") ||
                           !strcmp(a, "--act-type") || !strcmp(a, "--weight-type") || !strcmp(a, "--ranges") ||
                           !strcmp(a, "--ranges-out") || !strcmp(a, "--keep-float") || !strcmp(a, "--mixed") ||
-                          !strcmp(a, "--block-size");
+                          !strcmp(a, "--block-size") || !strcmp(a, "--binary");
         if (takes && !v)
             return cli_usage_error("quantize: %s needs a value", a);
         if (!strcmp(a, "--calib"))
@@ -281,6 +313,10 @@ int qmac_cmd_quantize(int argc, char **argv)
             ranges_out = argv[++i];
         else if (!strcmp(a, "--keep-float"))
             keep = argv[++i];
+        else if (!strcmp(a, "--binary"))
+            binary = argv[++i];
+        else if (!strcmp(a, "--qonnx"))
+            o.qonnx = 1;
         else if (!strcmp(a, "--sensitivity"))
             sens = 1;
         else if (!strcmp(a, "--log2-weights"))
@@ -330,20 +366,21 @@ int qmac_cmd_quantize(int argc, char **argv)
     if ((sens || mixed) && !calib)
         return cli_usage_error("%s", "quantize: --sensitivity and --mixed need --calib (the data the SQNR is "
                                      "measured on)");
-    char *bytes = NULL, **names = NULL;
-    int32_t n_names = 0;
+    if ((sens || mixed) && (o.qonnx || binary))
+        return cli_usage_error("%s",
+                               "quantize: --sensitivity and --mixed with --qonnx or --binary: not built "
+                               "(the one-layer models are QDQ)");
+    if (binary && !calib)
+        return cli_usage_error("%s", "quantize: --binary needs --calib (the binarization thresholds are "
+                                     "calibrated)");
+    char *bytes = NULL, **names = NULL, **bins = NULL;
+    int32_t n_names = 0, n_bins = 0;
     size_t len = 0;
     qmac_quantizer *q = NULL;
-    qmac_status st = QMAC_OK;
-    for (const char *k = keep; st == QMAC_OK && k && *k;) { /* comma-separated layer names */
-        const size_t n = strcspn(k, ",");
-        char **l = realloc(names, sizeof *l * (size_t)(n_names + 1));
-        if (!l || !(l[n_names] = strndup(k, n)))
-            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
-        if (l)
-            names = l;
-        n_names += st == QMAC_OK;
-        k += n + (k[n] == ',');
+    qmac_status st = split_names(keep, &names, &n_names);
+    if (st == QMAC_OK && (st = split_names(binary, &bins, &n_bins)) == QMAC_OK) {
+        o.binary = (const char *const *)bins;
+        o.n_binary = n_bins;
     }
     if (st == QMAC_OK)
         st = qmac_read_file(model, (size_t)2 << 30, &bytes, &len);
@@ -359,6 +396,8 @@ int qmac_cmd_quantize(int argc, char **argv)
             st = read_ranges(q, ranges_in);
         if (st == QMAC_OK && calib)
             st = stream(q, model, calib, qmac_quantizer_observe);
+        if (st == QMAC_OK && qmac_quantizer_binary_pending(q))
+            st = stream(q, model, calib, qmac_quantizer_observe_binary);
         if (st == QMAC_OK && (sens || mixed))
             st = sensitivity(q, model, calib);
         if (st != QMAC_OK || pass || !mixed)
@@ -374,22 +413,22 @@ int qmac_cmd_quantize(int argc, char **argv)
     if (st == QMAC_OK)
         st = qmac_write_file(out, qbuf, qlen);
     if (st == QMAC_OK) {
-        printf("quantize: %s -> %s (%s, %lld calibration batches, %d ranges; activations %s%s, weights %s%s "
-               "%s)\n",
-               model, out, qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
-               (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type),
-               o.act_symmetric ? " symmetric" : "", qmac_dtype_name(o.weight_type),
-               o.log2_weights ? " log2" : "",
-               o.block_size    ? "in blocks"
-               : o.per_channel ? "per channel"
-                               : "per tensor");
-        report_float_layers(q, qbuf, qlen);
+        printf(
+            "quantize: %s -> %s (%s%s, %lld calibration batches, %d ranges; activations %s%s, weights %s%s "
+            "%s)\n",
+            model, out, o.qonnx || binary ? "QONNX, power-of-two scales, " : "",
+            qmac_calib_method_name(o.method), (long long)qmac_quantizer_batches(q),
+            (int)qmac_quantizer_n_ranges(q), qmac_dtype_name(o.act_type), o.act_symmetric ? " symmetric" : "",
+            qmac_dtype_name(o.weight_type), o.log2_weights ? " log2" : "",
+            o.block_size    ? "in blocks"
+            : o.per_channel ? "per channel"
+                            : "per tensor");
+        report_layers(q, qbuf, qlen);
     }
     free(qbuf);
     free(bytes);
-    for (int32_t k = 0; k < n_names; ++k)
-        free(names[k]);
-    free(names);
+    free_names(names, n_names);
+    free_names(bins, n_bins);
     qmac_quantizer_free(q);
     return st == QMAC_OK ? EXIT_OK : cli_report(st);
 }

@@ -798,7 +798,13 @@ qmac_status qonnx_lower_layer(ctx_t *c, int32_t i)
     if (st == QMAC_OK && (is_conv || is_gemm) && in_name(pb, 2)) { /* the bias: the first step */
         if (!(bias = const_of(c, in_name(pb, 2))))
             st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: the bias must be a constant", label);
-        else
+        else if (is_conv && bias->rank == 1 && bias->shape[0] == og.nch) { /* Conv's B: per channel */
+            float *v = malloc(sizeof *v * (size_t)og.nch);
+            for (int32_t k = 0; v && k < og.nch; ++k)
+                v[k] = (float)tensor_get_f(bias, (size_t)k);
+            st = v ? add_step(s, QMAC_EPI_ADD, v, og.nch) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+            free(v);
+        } else
             st = const_step(c, i, &og, s, QMAC_EPI_ADD, bias, "bias");
     }
     /* the float chain up to the next quantizer */

@@ -20,7 +20,13 @@
  * DequantizeLinear and its producer writes T_QuantizeLinear_Input), initializers T_scale and
  * T_zero_point; a weight W becomes W_quantized, W_scale, W_zero_point and a DequantizeLinear to
  * W_DequantizeLinear_Output; a bias B becomes B_quantized (+ _scale, _zero_point) dequantized
- * into B itself. */
+ * into B itself.
+ *
+ * QONNX output (opts qonnx, binary): one Quant per Q/DQ pair (T_Quant_Output), W_quantized as the
+ * dequantized floats with a Quant, B as floats; no second Quant after a reshape, transpose or max
+ * pool. A binary layer's weight W becomes W_sign, W_alpha and a BipolarQuant; its input T (moved
+ * back through reshapes to where its producer writes it) T - T_t and a BipolarQuant of scale T_s;
+ * its bias (B, or a new LAYER_bias) absorbs t. */
 #include "qmac/quantize.h"
 
 #include <math.h>
@@ -48,12 +54,19 @@ typedef struct {
     float rmin, rmax;
     float scale;
     int32_t zp;
+    /* binary layers' inputs: a binarized activation is t + s sign(x - t) (bip); a reshape of it on
+     * the way to a binary layer is not quantized again (member) */
+    int bip, member;
+    double sum, absdev, count; /* calibration: sum x and count (pass 1), sum |x - t| (pass 2) */
+    float t, s;
 } act_t;
 
 typedef struct {
     char *name;
     int32_t axis;  /* per channel along this axis, -1 per tensor */
     int32_t kaxis; /* the reduction (input channel) axis: blocks run along it */
+    int32_t oaxis; /* the output channel axis */
+    int bin;       /* a binary layer's: alpha sign(w), alpha per output channel */
 } weight_t;
 
 typedef struct {
@@ -81,6 +94,8 @@ struct qmac_quantizer {
     int32_t n_bias;
     uint8_t *removed;    /* [n_node]: a Relu/Clip folded into its producer */
     uint8_t *keep_float; /* [n_node]: a layer left in float (opts keep_float): not planned */
+    int32_t *bin_act;    /* [n_node]: a binary layer's binarized input activation, else -1 */
+    int binary_done;     /* the binary inputs' second calibration pass ran */
     int32_t cur;         /* planning: the node being planned */
     int32_t (*own)[2];   /* (kind << 30 | index, node): node i's plan includes activation/weight */
     int32_t n_own;
@@ -225,6 +240,13 @@ static const char *in_name(const QmacOnnx__Node *n, size_t k)
     return k < n->n_input && n->input[k] && n->input[k][0] ? n->input[k] : NULL;
 }
 
+static int32_t root_of(const qmac_quantizer *q, int32_t a)
+{
+    while (q->act[a].same_as >= 0)
+        a = q->act[a].same_as;
+    return a;
+}
+
 /* ------------------------------------------------------------------ planning */
 
 enum { OWN_ACT = 0, OWN_WT = 1 };
@@ -282,6 +304,8 @@ static qmac_status plan_weight(qmac_quantizer *q, const QmacOnnx__Node *n, const
     q->wt = t;
     t[q->n_wt].axis = q->o.per_channel && w->rank >= 2 ? axis : -1;
     t[q->n_wt].kaxis = kaxis;
+    t[q->n_wt].oaxis = axis;
+    t[q->n_wt].bin = 0;
     if (q->o.block_size && w->rank < 2)
         return qmac_set_error(QMAC_ERR_UNSUPPORTED,
                               "node '%s' (%s): weight '%s' has rank %d: blocks need a matrix",
@@ -329,6 +353,109 @@ static qmac_status rename_output(qmac_quantizer *q, const char *from, const char
                 n->output[k] = s;
                 return QMAC_OK;
             }
+    }
+    return QMAC_OK;
+}
+
+static const char *node_name(const QmacOnnx__Node *n)
+{
+    return n->name && n->name[0] ? n->name : n->n_output && n->output[0] ? n->output[0] : "";
+}
+
+/* Ops that only reshape: a binarized tensor stays binarized through them, codes stay codes. */
+static int shape_op(const QmacOnnx__Node *n)
+{
+    return op_is(n, "Flatten") || op_is(n, "Reshape") || op_is(n, "Squeeze") || op_is(n, "Unsqueeze");
+}
+
+static int32_t producer(const qmac_quantizer *q, const char *name)
+{
+    for (size_t i = 0; i < G(q)->n_node; ++i)
+        for (size_t k = 0; k < G(q)->node[i]->n_output; ++k)
+            if (G(q)->node[i]->output[k] && !strcmp(G(q)->node[i]->output[k], name))
+                return (int32_t)i;
+    return -1;
+}
+
+/* Activation a leads to a binary layer through reshapes only. */
+static int in_binary_path(const qmac_quantizer *q, int32_t a)
+{
+    for (size_t i = 0; i < G(q)->n_node; ++i) {
+        const QmacOnnx__Node *n = G(q)->node[i];
+        if (!in_name(n, 0) || strcmp(in_name(n, 0), q->act[a].name))
+            continue;
+        const int32_t o = shape_op(n) && n->n_output ? find_act(q, n->output[0]) : -1;
+        if (q->bin_act[i] >= 0 || (o >= 0 && q->act[o].member && in_binary_path(q, o)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Binary layers (bin_act[i] == -2 when asked for): the weight becomes binary and the input
+ * activation is binarized where its producer writes it: back through reshapes read only on the
+ * way (the accelerator binarizes in a layer's output stage, not in the middle of the graph).
+ * Every reader of the binarized tensor must be a binary layer. */
+static qmac_status plan_binary(qmac_quantizer *q)
+{
+    const QmacOnnx__Graph *g = G(q);
+    for (size_t i = 0; i < g->n_node; ++i) {
+        const QmacOnnx__Node *n = g->node[i];
+        if (q->bin_act[i] != -2)
+            continue;
+        const int32_t w = find_weight(q, in_name(n, 1));
+        int32_t a = find_act(q, in_name(n, 0));
+        if (!op_is(n, "Conv") && !op_is(n, "Gemm") && !op_is(n, "MatMul"))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "layer '%s' (%s) cannot be binary: binary layers are Conv, Gemm and MatMul",
+                                  node_name(n), n->op_type);
+        if (w < 0 || a < 0 || q->act[a].konst)
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "layer '%s' (%s) cannot be binary: it needs an activation as input 0 and "
+                                  "a constant weight as input 1",
+                                  node_name(n), n->op_type);
+        q->wt[w].bin = 1;
+        for (;;) {
+            const int32_t p = producer(q, q->act[a].name);
+            const int32_t b = p >= 0 && shape_op(g->node[p]) ? find_act(q, in_name(g->node[p], 0)) : -1;
+            if (b < 0 || q->act[b].konst || readers(q, q->act[b].name) != 1 ||
+                is_graph_output(q, q->act[b].name))
+                break;
+            q->act[a].member = 1;
+            a = b;
+        }
+        if (is_graph_input(q, q->act[a].name))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "layer '%s' cannot be binary: its input is the graph input '%s' (the "
+                                  "accelerator binarizes in a layer's output stage; binary networks keep "
+                                  "their first layer int8)",
+                                  node_name(n), q->act[a].name);
+        q->act[a].bip = 1;
+        q->act[a].same_as = q->act[a].range_from = -1; /* its own statistics */
+        q->bin_act[i] = a;
+        q->cur = (int32_t)i; /* the layer's sensitivity model binarizes its input */
+        qmac_status st = own(q, OWN_ACT, a);
+        if (st != QMAC_OK)
+            return st;
+    }
+    for (int32_t a = 0; a < q->n_act; ++a) { /* readers: binary layers, or reshapes towards them */
+        const act_t *t = &q->act[a];
+        if (!t->bip && !(t->member && in_binary_path(q, a)))
+            continue;
+        if (is_graph_output(q, t->name))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG, "'%s' is a graph output: it cannot be binarized",
+                                  t->name);
+        for (size_t i = 0; i < g->n_node; ++i) {
+            const QmacOnnx__Node *n = g->node[i];
+            int reads = 0;
+            for (size_t k = 0; k < n->n_input; ++k)
+                reads |= n->input[k] && !strcmp(n->input[k], t->name);
+            const int32_t o = n->n_output ? find_act(q, n->output[0]) : -1;
+            if (reads && q->bin_act[i] < 0 && !(shape_op(n) && o >= 0 && q->act[o].member))
+                return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                      "the input '%s' of a binary layer is also read by '%s' (%s), which is "
+                                      "not binary (make it binary too)",
+                                      t->name, node_name(n), n->op_type);
+        }
     }
     return QMAC_OK;
 }
@@ -389,11 +516,23 @@ static qmac_status plan(qmac_quantizer *q)
                 st = plan_act(q, y, q->act[xi].same_as >= 0 ? q->act[xi].same_as : xi);
         }
     }
-    if (st != QMAC_OK)
+    for (int32_t a = 0; q->o.qonnx && a < q->n_act; ++a) {
+        /* QONNX: codes pass through reshapes, transposes and max pools (no second Quant) */
+        const int32_t p = q->act[a].konst ? -1 : producer(q, q->act[a].name);
+        const QmacOnnx__Node *n = p >= 0 ? G(q)->node[p] : NULL;
+        const int32_t b = n && (shape_op(n) || op_is(n, "Transpose") || op_is(n, "MaxPool"))
+                              ? find_act(q, in_name(n, 0))
+                              : -1;
+        if (b >= 0 && !q->act[b].konst && !is_graph_output(q, q->act[a].name)) {
+            q->act[a].member = 1;
+            q->act[a].same_as = root_of(q, b); /* a bias that scales with it reads b's scale */
+        }
+    }
+    if (st != QMAC_OK || (st = plan_binary(q)))
         return st;
     for (int32_t a = 0; a < q->n_act; ++a) {
         act_t *t = &q->act[a];
-        if (t->same_as >= 0 || t->konst)
+        if (t->same_as >= 0 || t->konst || t->member)
             continue;
         t->value = value_id(q, t->name);
         if (t->value < 0)
@@ -450,6 +589,7 @@ void qmac_quantizer_free(qmac_quantizer *q)
     free(q->bias);
     free(q->removed);
     free(q->keep_float);
+    free(q->bin_act);
     free(q->act_of);
     free(q->layer);
     free(q->own);
@@ -477,13 +617,42 @@ const char *qmac_quantizer_layer_op(const qmac_quantizer *q, int32_t i)
     return G(q)->node[q->layer[i]]->op_type;
 }
 
-static qmac_status keep_float(qmac_quantizer *q, const char *name)
+/* Mark layer `name` in flags[] (keep_float, or bin_act with -2); the rule "hidden" (binary
+ * layers, when no layer has that name): every Conv/Gemm/MatMul layer but the first and the last. */
+static qmac_status mark_layer(qmac_quantizer *q, const char *name, int bin)
 {
     for (int32_t i = 0; i < q->n_layer; ++i)
         if (!strcmp(qmac_quantizer_layer_name(q, i), name)) {
-            q->keep_float[q->layer[i]] = 1;
+            const int32_t k = q->layer[i];
+            if (bin)
+                q->bin_act[k] = -2;
+            else
+                q->keep_float[k] = 1;
             return QMAC_OK;
         }
+    if (bin && !strcmp(name, "hidden")) {
+        int32_t first = -1, last = -1;
+        for (int32_t i = 0; i < q->n_layer; ++i) {
+            const QmacOnnx__Node *n = G(q)->node[q->layer[i]];
+            if (op_is(n, "Conv") || op_is(n, "Gemm") || op_is(n, "MatMul")) {
+                first = first < 0 ? i : first;
+                last = i;
+            }
+        }
+        int marked = 0;
+        for (int32_t i = first + 1; first >= 0 && i < last; ++i) {
+            const QmacOnnx__Node *n = G(q)->node[q->layer[i]];
+            if (op_is(n, "Conv") || op_is(n, "Gemm") || op_is(n, "MatMul")) {
+                q->bin_act[q->layer[i]] = -2;
+                marked = 1;
+            }
+        }
+        if (!marked)
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "--binary hidden: the model has no Conv/Gemm/MatMul layer between its "
+                                  "first and its last");
+        return QMAC_OK;
+    }
     char list[512];
     size_t at = 0;
     list[0] = 0;
@@ -507,6 +676,10 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
             QMAC_ERR_INVALID_ARG,
             "weights: log2 codes are int8 without reduce_range, and not in blocks (block size %d)",
             (int)o->block_size);
+    if ((o->qonnx || o->n_binary) && (o->block_size || o->log2_weights || o->n_keep_float))
+        return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s",
+                              "QONNX output (and binary layers) with blocked or log2 weights or layers kept "
+                              "float: not built");
     if ((unsigned)o->method > QMAC_CALIB_MSE || !(o->percentile > 0 && o->percentile <= 100) ||
         o->num_bins < 16 || o->num_bins > (1 << 24))
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "bad calibration options (percentile %g, %d bins)",
@@ -515,6 +688,7 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
     if (!q)
         return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     q->o = *o;
+    q->o.qonnx |= o->n_binary > 0; /* QDQ has no 1-bit type */
     qmac_status st = qmac_onnx_load_mem(model, len, &q->g);
     if (st == QMAC_OK && !(q->pm = qmac_onnx__model__unpack(NULL, len, model)))
         st = qmac_set_error(QMAC_ERR_FORMAT, "not an ONNX model (protobuf decoding failed)");
@@ -538,12 +712,17 @@ qmac_status qmac_quantizer_new(const uint8_t *model, size_t len, const qmac_quan
     }
     for (int32_t v = 0; st == QMAC_OK && v < q->g->n_values; ++v)
         q->act_of[v] = -1;
-    if (st == QMAC_OK && !(q->keep_float = calloc(G(q)->n_node + 1, 1)))
+    if (st == QMAC_OK && (!(q->keep_float = calloc(G(q)->n_node + 1, 1)) ||
+                          !(q->bin_act = malloc(sizeof *q->bin_act * (G(q)->n_node + 1)))))
         st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == QMAC_OK && i < G(q)->n_node; ++i)
+        q->bin_act[i] = -1;
     if (st == QMAC_OK)
         st = find_layers(q);
     for (int32_t k = 0; st == QMAC_OK && k < o->n_keep_float; ++k)
-        st = keep_float(q, o->keep_float[k]);
+        st = mark_layer(q, o->keep_float[k], 0);
+    for (int32_t k = 0; st == QMAC_OK && k < o->n_binary; ++k)
+        st = mark_layer(q, o->binary[k], 1);
     if (st == QMAC_OK && (st = plan(q)) == QMAC_OK) {
         q->planned_len = qmac_onnx__model__get_packed_size(q->pm);
         if (!(q->planned = malloc(q->planned_len + 1)))
@@ -600,6 +779,9 @@ static qmac_status observe_value(void *ctx, int32_t value, const qmac_tensor *t)
             return qmac_set_error(QMAC_ERR_INVALID_ARG,
                                   "activation '%s' has a %s value (calibration batch %lld)", x->name,
                                   isnan(v[i]) ? "NaN" : "infinite", (long long)q->batches);
+    for (size_t i = 0; x->bip && i < n; ++i)
+        x->sum += v[i];
+    x->count += x->bip ? (double)n : 0.0;
     return q->o.method <= QMAC_CALIB_MOVING_AVERAGE ? qmac_minmax_observe(&x->mm, v, 1, n)
                                                     : qmac_hist_observe(&x->hist, v, 1, n);
 }
@@ -629,6 +811,86 @@ qmac_status qmac_quantizer_observe(qmac_quantizer *q, const qmac_tensor *inputs)
     if (st == QMAC_OK)
         q->batches++;
     return st;
+}
+
+int qmac_quantizer_binary_pending(const qmac_quantizer *q)
+{
+    for (int32_t a = 0; a < q->n_act; ++a)
+        if (q->act[a].bip)
+            return !q->binary_done;
+    return 0;
+}
+
+/* pass 2: sum |x - t| of each binarized activation (t its pass-1 mean) */
+static qmac_status observe_absdev(void *ctx, int32_t value, const qmac_tensor *t)
+{
+    qmac_quantizer *q = ctx;
+    act_t *x = q->act_of[value] >= 0 ? &q->act[q->act_of[value]] : NULL;
+    if (!x || !x->bip)
+        return QMAC_OK;
+    const float *v = t->data;
+    for (size_t i = 0, n = qmac_tensor_count(t); i < n; ++i)
+        x->absdev += fabs((double)v[i] - (double)x->t);
+    return QMAC_OK;
+}
+
+qmac_status qmac_quantizer_observe_binary(qmac_quantizer *q, const qmac_tensor *inputs)
+{
+    for (int32_t a = 0; a < q->n_act; ++a) {
+        act_t *x = &q->act[a];
+        if (!x->bip)
+            continue;
+        if (!(x->count > 0))
+            return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                                  "the binary layers' input '%s' needs calibration data (its mean is the "
+                                  "binarization threshold)",
+                                  x->name);
+        x->t = (float)(x->sum / x->count);
+    }
+    qmac_tensor *outs = calloc((size_t)q->g->n_outputs + 1, sizeof *outs);
+    if (!outs)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    const qmac_status st =
+        qmac_exec_ref_observe(q->g, QMAC_REQUANT_ONNXRT, inputs, q->g->n_inputs, outs, observe_absdev, q);
+    for (int32_t k = 0; k < q->g->n_outputs; ++k)
+        qmac_tensor_free(&outs[k]);
+    free(outs);
+    if (st == QMAC_OK)
+        q->binary_done = 1;
+    return st;
+}
+
+/* x rounded to 4 significant bits. Binary scales s and alpha are: their product has at most 8
+ * significant bits, so QONNX's float conv/matmul sums +-s alpha exactly (for up to 2^16 terms) and the
+ * accelerator's integer accumulator reproduces it bit for bit. */
+static float sig4(float x)
+{
+    int e;
+    const float m = frexpf(x, &e);
+    return ldexpf(rintf(m * 16.0f) / 16.0f, e);
+}
+
+/* t and s of a binarized activation, once both passes ran */
+static qmac_status bip_params(const qmac_quantizer *q, act_t *x)
+{
+    if (!q->binary_done)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "the binary layers' input '%s' needs calibration data (two passes: "
+                              "qmac_quantizer_observe_binary)",
+                              x->name);
+    const float s = (float)(x->absdev / x->count);
+    x->s = sig4(s > 0.0f ? s : 1.0f); /* a constant input: any scale gives the same signs */
+    return QMAC_OK;
+}
+
+const char *qmac_quantizer_binary_input(const qmac_quantizer *q, int32_t i, float *t, float *s)
+{
+    const int32_t a = q->bin_act[q->layer[i]];
+    if (a < 0)
+        return NULL;
+    *t = q->act[a].t;
+    *s = q->act[a].s; /* set when the model is written */
+    return q->act[a].name;
 }
 
 int64_t qmac_quantizer_batches(const qmac_quantizer *q)
@@ -762,6 +1024,10 @@ static double elem(const qmac_tensor *t, size_t i)
 
 qmac_status qmac_quantizer_sensitivity_observe(qmac_quantizer *q, const qmac_tensor *inputs)
 {
+    if (q->o.qonnx)
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s",
+                              "sensitivity of a QONNX model (or binary layers): not built (the one-layer "
+                              "models are QDQ)");
     qmac_status st = q->sens.graph ? QMAC_OK : sens_begin(q);
     const int32_t no = q->g->n_outputs;
     qmac_tensor *ref = calloc((size_t)no + 1, sizeof *ref), *out = calloc((size_t)no + 1, sizeof *out);
@@ -835,26 +1101,47 @@ static QmacOnnx__Tensor *new_tensor(const char *name, int32_t type, int32_t rank
     return t;
 }
 
-/* Append the INT attribute name = v to node n; 0 when out of memory. */
-static int add_int_attr(QmacOnnx__Node *n, const char *name, int64_t v)
+/* Append an attribute `name` of ONNX type `type` to node n; NULL when out of memory. */
+static QmacOnnx__Attribute *add_attr(QmacOnnx__Node *n, const char *name, int32_t type)
 {
     QmacOnnx__Attribute **l = realloc(n->attribute, sizeof *l * (n->n_attribute + 1));
     if (!l)
-        return 0;
+        return NULL;
     n->attribute = l;
     QmacOnnx__Attribute *a = malloc(sizeof *a);
     if (!a)
-        return 0;
+        return NULL;
     qmac_onnx__attribute__init(a);
     if (!(a->name = xfmt("%s", name))) {
         free(a);
-        return 0;
+        return NULL;
     }
-    a->has_i = a->has_type = 1;
-    a->i = v;
-    a->type = 2; /* INT */
+    a->has_type = 1;
+    a->type = type;
     l[n->n_attribute++] = a;
-    return 1;
+    return a;
+}
+
+static int add_int_attr(QmacOnnx__Node *n, const char *name, int64_t v)
+{
+    QmacOnnx__Attribute *a = add_attr(n, name, 2 /* INT */);
+    if (a) {
+        a->has_i = 1;
+        a->i = v;
+    }
+    return a != NULL;
+}
+
+static int add_str_attr(QmacOnnx__Node *n, const char *name, const char *v)
+{
+    QmacOnnx__Attribute *a = add_attr(n, name, 3 /* STRING */);
+    char *c = a ? xfmt("%s", v) : NULL;
+    if (c) {
+        a->has_s = 1;
+        a->s.data = (uint8_t *)c;
+        a->s.len = strlen(c);
+    }
+    return c != NULL;
 }
 
 /* A node with one output; axis >= 0 and block > 0 become its axis / block_size attributes. */
@@ -894,6 +1181,7 @@ typedef struct {
     QmacOnnx__Tensor **init;
     size_t n_init, cap_init;
     int oom;
+    int bits8; /* the QONNX bit width initializer is pushed */
 } build_t;
 
 /* arr (n of *cap elements of esz bytes used) with room for one more: arr itself, or moved; NULL
@@ -944,21 +1232,27 @@ static int32_t onnx_type(qmac_dtype dt)
 static void push_qparams_shaped(build_t *b, const char *base, const float *scale, const int32_t *zp,
                                 int32_t cnt, int32_t rank, const int64_t *dims, qmac_dtype dt)
 {
-    const size_t zb = dt == QMAC_DT_INT32 ? 4 : 1;
+    const size_t zb = dt == QMAC_DT_INT32 || dt == QMAC_DT_FLOAT32 ? 4 : 1;
     uint8_t *z = malloc(zb * (size_t)cnt + 1);
     char *s = xfmt("%s_scale", base), *zn = xfmt("%s_zero_point", base);
     if (!z || !s || !zn)
         b->oom = 1;
     else {
         for (int32_t i = 0; i < cnt; ++i) {
+            const float f = (float)zp[i];
             if (dt == QMAC_DT_INT32)
                 memcpy(z + 4 * i, &zp[i], 4);
+            else if (dt == QMAC_DT_FLOAT32)
+                memcpy(z + 4 * i, &f, 4);
             else
                 z[i] = (uint8_t)(zp[i] & 0xff);
         }
         push_init(b, new_tensor(s, ONNX_FLOAT, rank, dims, scale, 4 * (size_t)cnt));
-        push_init(b, new_tensor(zn, dt == QMAC_DT_INT32 ? ONNX_INT32 : onnx_type(dt), rank, dims, z,
-                                zb * (size_t)cnt));
+        push_init(b, new_tensor(zn,
+                                dt == QMAC_DT_INT32     ? ONNX_INT32
+                                : dt == QMAC_DT_FLOAT32 ? ONNX_FLOAT
+                                                        : onnx_type(dt),
+                                rank, dims, z, zb * (size_t)cnt));
     }
     free(z);
     free(s);
@@ -973,11 +1267,195 @@ static void push_qparams(build_t *b, const char *base, const float *scale, const
     push_qparams_shaped(b, base, scale, zp, n ? n : 1, n ? 1 : 0, dims, dt);
 }
 
-static int32_t root_of(const qmac_quantizer *q, int32_t a)
+static void push_floats(build_t *b, const char *name, int32_t rank, const int64_t *dims, const float *v,
+                        size_t n)
 {
-    while (q->act[a].same_as >= 0)
-        a = q->act[a].same_as;
-    return a;
+    push_init(b, new_tensor(name, ONNX_FLOAT, rank, dims, v, 4 * n));
+}
+
+/* ------------------------------------------------------------------ QONNX */
+
+static const char k_qonnx_domain[] = "qonnx.custom_op.general";
+static const char k_bits8[] = "qonnx_bitwidth_8";
+
+/* QONNX parameters: the scale rounded up to a power of two (the accelerator reproduces QONNX's
+ * float arithmetic exactly with such scales) and, for asymmetric ranges, the even zero point
+ * nearest to the one that puts min(rmin, 0) at qmin (ORT's rule). Even, because QONNX's Quant
+ * rounds x / s + zp half to even, which is rounding x / s and adding zp (the accelerator's order,
+ * and QuantizeLinear's) only for an even zp. */
+static void pow2_qparams(float rmin, int32_t qmin, int32_t qmax, int sym, float *scale, int32_t *zp)
+{
+    if (!(*scale > 0.0f))
+        return;
+    *scale = exp2f(ceilf(log2f(*scale)));
+    if (!sym) {
+        const double z = 2.0 * rint(((double)qmin - (double)fminf(rmin, 0.0f) / (double)*scale) / 2.0);
+        *zp = z < qmin ? qmin : z > qmax - 1 ? qmax - 1 : (int32_t)z; /* qmin even, qmax odd */
+    }
+}
+
+/* What readers of the quantized tensor `name` read: its DequantizeLinear's (QDQ), Quant's (QONNX)
+ * or BipolarQuant's (binary weights and inputs) output. */
+static const char *deq_name(const qmac_quantizer *q, const char *name, char *buf, size_t cap)
+{
+    const int32_t a = find_act(q, name), w = find_weight(q, name);
+    snprintf(buf, cap, "%s%s", name,
+             (a >= 0 && q->act[a].bip) || (w >= 0 && q->wt[w].bin) ? "_BipolarQuant_Output"
+             : q->o.qonnx                                          ? "_Quant_Output"
+                                                                   : "_DequantizeLinear_Output");
+    return buf;
+}
+
+/* A graph output that is quantized: its producer writes name + this, the Q/DQ or Quant name. */
+static const char *quant_input_sfx(const qmac_quantizer *q)
+{
+    return q->o.qonnx ? "_Quant_Input" : "_QuantizeLinear_Input";
+}
+
+static QmacOnnx__Node *qonnx_node(QmacOnnx__Node *n)
+{
+    if (n && !(n->domain = xfmt("%s", k_qonnx_domain))) {
+        qmac_onnx__node__free_unpacked(n, NULL);
+        return NULL;
+    }
+    return n;
+}
+
+/* Quant(x, `params`_scale, `params`_zero_point, 8 bits) -> out, rounding half to even as
+ * QuantizeLinear does: one Q/DQ pair (or a DequantizeLinear of codes stored as floats). */
+static void push_quant(build_t *b, const char *x, const char *params, const char *out, const char *node,
+                       int is_signed)
+{
+    char sc[1024], zp[1024];
+    snprintf(sc, sizeof sc, "%s_scale", params);
+    snprintf(zp, sizeof zp, "%s_zero_point", params);
+    if (!b->bits8) {
+        const float eight = 8.0f;
+        push_floats(b, k_bits8, 0, NULL, &eight, 1);
+        b->bits8 = 1;
+    }
+    const char *ins[4] = {x, sc, zp, k_bits8};
+    QmacOnnx__Node *n = qonnx_node(new_node("Quant", node, ins, 4, out, -1, 0));
+    if (n && !(add_int_attr(n, "signed", is_signed) && add_int_attr(n, "narrow", 0) &&
+               add_str_attr(n, "rounding_mode", "ROUND"))) {
+        qmac_onnx__node__free_unpacked(n, NULL);
+        n = NULL;
+    }
+    push_node(b, n);
+}
+
+static void push_bipolar(build_t *b, const char *x, const char *scale, const char *out, const char *node)
+{
+    const char *ins[2] = {x, scale};
+    push_node(b, qonnx_node(new_node("BipolarQuant", node, ins, 2, out, -1, 0)));
+}
+
+/* A binary weight's per-output-channel alpha = mean |w| (XNOR-Net) and sum of alpha sign(w) (the
+ * bias absorbs the input's offset t times it); *nch channels; the caller frees both. */
+static qmac_status binary_alpha(const qmac_quantizer *q, const weight_t *w, float **alpha, double **rowsum,
+                                size_t *nch)
+{
+    const qmac_tensor *t = konst(q, w->name);
+    const size_t n = qmac_tensor_count(t);
+    const float *v = t->data;
+    size_t outer, len, inner;
+    qmac_status st = qmac_axis_split(t->shape, t->rank, w->oaxis, &outer, &len, &inner);
+    if (st != QMAC_OK)
+        return st;
+    double *sum = calloc(len, sizeof *sum), *rs = calloc(len, sizeof *rs);
+    float *al = malloc(sizeof *al * len);
+    if (!sum || !rs || !al)
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; st == QMAC_OK && e < n; ++e) {
+        if (!isfinite(v[e]))
+            st = qmac_set_error(QMAC_ERR_INVALID_ARG, "weight '%s' has a %s value", w->name,
+                                isnan(v[e]) ? "NaN" : "infinite");
+        sum[e / inner % len] += fabs((double)v[e]);
+        rs[e / inner % len] += v[e] >= 0.0f ? 1.0 : -1.0;
+    }
+    for (size_t c = 0; st == QMAC_OK && c < len; ++c) {
+        al[c] = sig4((float)(sum[c] / (double)(n / len)));
+        al[c] = al[c] > 0.0f ? al[c] : 0x1p-20f; /* an all-zero channel: any small scale */
+        rs[c] *= (double)al[c];
+    }
+    free(sum);
+    if (st != QMAC_OK) {
+        free(rs);
+        free(al);
+        return st;
+    }
+    *alpha = al;
+    *rowsum = rs;
+    *nch = len;
+    return QMAC_OK;
+}
+
+/* dims of a per-channel parameter that broadcasts along `axis` of a rank-r tensor of len channels */
+static void bcast_dims(int32_t rank, int32_t axis, size_t len, int64_t *dims)
+{
+    for (int32_t d = 0; d < rank; ++d)
+        dims[d] = d == axis ? (int64_t)len : 1;
+}
+
+/* A binary layer's weight: BipolarQuant(sign(w) as +-1 floats, alpha shaped to broadcast). */
+static qmac_status binary_weight(qmac_quantizer *q, const weight_t *w, build_t *b)
+{
+    const qmac_tensor *t = konst(q, w->name);
+    const size_t n = qmac_tensor_count(t);
+    float *alpha = NULL, *sg = malloc(sizeof *sg * (n ? n : 1));
+    double *rowsum = NULL;
+    size_t nch = 0;
+    qmac_status st =
+        sg ? binary_alpha(q, w, &alpha, &rowsum, &nch) : qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    if (st == QMAC_OK) {
+        for (size_t e = 0; e < n; ++e)
+            sg[e] = ((const float *)t->data)[e] >= 0.0f ? 1.0f : -1.0f;
+        char sn[1024], an[1024], nn[1024], o[1024];
+        int64_t dims[QMAC_MAX_RANK];
+        snprintf(sn, sizeof sn, "%s_sign", w->name);
+        snprintf(an, sizeof an, "%s_alpha", w->name);
+        snprintf(nn, sizeof nn, "%s_BipolarQuant", w->name);
+        bcast_dims(t->rank, w->oaxis, nch, dims);
+        push_floats(b, sn, t->rank, t->shape, sg, n);
+        push_floats(b, an, t->rank, dims, alpha, nch);
+        push_bipolar(b, sn, an, deq_name(q, w->name, o, sizeof o), nn);
+    }
+    free(sg);
+    free(alpha);
+    free(rowsum);
+    return st;
+}
+
+/* The bias of binary layer i (its own, else zeros) plus t times each output channel's weight
+ * sum, rounded to the accumulator's grid s alpha[c] (float32 products): float initializer `name`. */
+static qmac_status binary_bias(qmac_quantizer *q, size_t i, const char *name, build_t *b)
+{
+    const QmacOnnx__Node *n = G(q)->node[i];
+    const weight_t *w = &q->wt[find_weight(q, in_name(n, 1))];
+    const act_t *x = &q->act[q->bin_act[i]];
+    const qmac_tensor *bt = in_name(n, 2) ? konst(q, in_name(n, 2)) : NULL;
+    float *alpha = NULL, *v = NULL;
+    double *rowsum = NULL;
+    size_t nch = 0;
+    qmac_status st = binary_alpha(q, w, &alpha, &rowsum, &nch);
+    if (st == QMAC_OK && bt && (bt->dtype != QMAC_DT_FLOAT32 || qmac_tensor_count(bt) != nch))
+        st = qmac_set_error(QMAC_ERR_UNSUPPORTED, "binary layer '%s': bias '%s' is not %zu float32 values",
+                            node_name(n), in_name(n, 2), nch);
+    if (st == QMAC_OK && !(v = malloc(sizeof *v * nch)))
+        st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; st == QMAC_OK && c < nch; ++c) {
+        const float grid = x->s * alpha[c];
+        const double want = (bt ? (double)((const float *)bt->data)[c] : 0.0) + (double)x->t * rowsum[c];
+        v[c] = (float)(rint(want / (double)grid) * (double)grid);
+    }
+    if (st == QMAC_OK) {
+        const int64_t dims[1] = {(int64_t)nch};
+        push_floats(b, name, 1, dims, v, nch);
+    }
+    free(alpha);
+    free(rowsum);
+    free(v);
+    return st;
 }
 
 /* Activation a's parameters (and, for a constant, its quantized initializer). */
@@ -1002,20 +1480,30 @@ static qmac_status act_params(qmac_quantizer *q, act_t *a, build_t *b)
         if ((st = qmac_choose_qparams(lo, hi, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT, &a->scale,
                                       &a->zp)))
             return qmac_set_error(st, "constant '%s': %s", a->name, qmac_last_error());
+        if (q->o.qonnx)
+            pow2_qparams(lo, qmin, qmax, q->o.act_symmetric, &a->scale, &a->zp);
         int32_t tmin, tmax;
         qmac_dtype_range(q->o.act_type, &tmin, &tmax);
         uint8_t *qd = malloc(n ? n : 1);
+        float *fd = malloc(sizeof *fd * (n ? n : 1));
         char *nm = xfmt("%s_quantized", a->name);
-        if (!qd || !nm) {
+        if (!qd || !fd || !nm) {
             free(qd);
+            free(fd);
             free(nm);
             return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
         }
-        for (size_t i = 0; i < n; ++i)
-            qd[i] =
-                (uint8_t)(qmac_quantize_f32(v[i], a->scale, a->zp, tmin, tmax, QMAC_ROUND_HALF_EVEN) & 0xff);
-        push_init(b, new_tensor(nm, onnx_type(q->o.act_type), t->rank, t->shape, qd, n));
+        for (size_t i = 0; i < n; ++i) {
+            const int32_t c = qmac_quantize_f32(v[i], a->scale, a->zp, tmin, tmax, QMAC_ROUND_HALF_EVEN);
+            qd[i] = (uint8_t)(c & 0xff);
+            fd[i] = (float)(c - a->zp) * a->scale; /* QONNX: the dequantized value, quantized by a Quant */
+        }
+        if (q->o.qonnx)
+            push_floats(b, nm, t->rank, t->shape, fd, n);
+        else
+            push_init(b, new_tensor(nm, onnx_type(q->o.act_type), t->rank, t->shape, qd, n));
         free(qd);
+        free(fd);
         free(nm);
         return QMAC_OK;
     }
@@ -1025,6 +1513,8 @@ static qmac_status act_params(qmac_quantizer *q, act_t *a, build_t *b)
     if ((st = qmac_choose_qparams(r->rmin, r->rmax, qmin, qmax, q->o.act_symmetric, QMAC_QPARAMS_ONNXRT,
                                   &a->scale, &a->zp)))
         return qmac_set_error(st, "activation '%s': %s", a->name, qmac_last_error());
+    if (q->o.qonnx)
+        pow2_qparams(r->rmin, qmin, qmax, q->o.act_symmetric, &a->scale, &a->zp);
     return QMAC_OK;
 }
 
@@ -1071,8 +1561,9 @@ static qmac_status weight_params(qmac_quantizer *q, const weight_t *w, build_t *
     float *scale = malloc(sizeof *scale * ng), *lo = malloc(sizeof *lo * ng), *hi = malloc(sizeof *hi * ng);
     int32_t *zp = malloc(sizeof *zp * ng);
     uint8_t *qd = malloc(n ? n : 1);
+    float *fd = q->o.qonnx ? malloc(sizeof *fd * (n ? n : 1)) : NULL;
     char *nm = xfmt("%s_quantized", w->name);
-    if (!scale || !zp || !qd || !lo || !hi || !nm)
+    if (!scale || !zp || !qd || !lo || !hi || !nm || (q->o.qonnx && !fd))
         st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
     for (size_t k = 0; st == QMAC_OK && k < ng; ++k) {
         lo[k] = INFINITY;
@@ -1096,6 +1587,8 @@ static qmac_status weight_params(qmac_quantizer *q, const weight_t *w, build_t *
         } else if ((st = qmac_choose_qparams(lo[k], hi[k], qmin, qmax, sym, QMAC_QPARAMS_ONNXRT, &scale[k],
                                              &zp[k])))
             st = qmac_set_error(st, "weight '%s': %s", w->name, qmac_last_error());
+        else if (q->o.qonnx)
+            pow2_qparams(lo[k], qmin, qmax, sym, &scale[k], &zp[k]);
     }
     for (size_t e = 0; st == QMAC_OK && e < n; ++e) {
         const size_t k = group_of(&g, e);
@@ -1103,18 +1596,29 @@ static qmac_status weight_params(qmac_quantizer *q, const weight_t *w, build_t *
                               ? (int32_t)qmac_log2q_f32(v[e] / scale[k], &lp)
                               : qmac_quantize_f32(v[e], scale[k], zp[k], tmin, tmax, QMAC_ROUND_HALF_EVEN);
         qd[e] = (uint8_t)(c & 0xff);
+        if (fd)
+            fd[e] = (float)(c - zp[k]) * scale[k];
     }
     if (st == QMAC_OK) {
-        push_init(b, new_tensor(nm, onnx_type(q->o.weight_type), t->rank, t->shape, qd, n));
         int64_t dims[QMAC_MAX_RANK];
         memcpy(dims, t->shape, sizeof(int64_t) * (size_t)t->rank);
-        if (g.blocked) {
-            dims[axis] = (int64_t)g.nb;
-            push_qparams_shaped(b, w->name, scale, zp, (int32_t)ng, t->rank, dims, q->o.weight_type);
-        } else
-            push_qparams(b, w->name, scale, zp, w->axis >= 0 ? (int32_t)g.len : 0, q->o.weight_type);
+        if (fd) { /* QONNX: the dequantized weights and parameters that broadcast onto them */
+            push_floats(b, nm, t->rank, t->shape, fd, n);
+            if (w->axis >= 0)
+                bcast_dims(t->rank, w->axis, g.len, dims);
+            push_qparams_shaped(b, w->name, scale, zp, (int32_t)ng, w->axis >= 0 ? t->rank : 0, dims,
+                                QMAC_DT_FLOAT32);
+        } else {
+            push_init(b, new_tensor(nm, onnx_type(q->o.weight_type), t->rank, t->shape, qd, n));
+            if (g.blocked) {
+                dims[axis] = (int64_t)g.nb;
+                push_qparams_shaped(b, w->name, scale, zp, (int32_t)ng, t->rank, dims, q->o.weight_type);
+            } else
+                push_qparams(b, w->name, scale, zp, w->axis >= 0 ? (int32_t)g.len : 0, q->o.weight_type);
+        }
     }
     free(nm);
+    free(fd);
     free(zp);
     free(qd);
     free(lo);
@@ -1155,7 +1659,16 @@ static qmac_status bias_params(qmac_quantizer *q, const bias_t *bi, const float 
         const double v = rint((double)((const float *)t->data)[i] / (double)bs[nws ? i : 0]);
         qd[i] = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
     }
-    if (st == QMAC_OK) {
+    if (st == QMAC_OK && q->o.qonnx) { /* the dequantized bias itself (exact: power-of-two scales) */
+        float *fd = malloc(sizeof *fd * (n ? n : 1));
+        for (size_t i = 0; fd && i < n; ++i)
+            fd[i] = (float)((double)qd[i] * (double)bs[nws ? i : 0]);
+        if (fd)
+            push_floats(b, bi->name, t->rank, t->shape, fd, n);
+        else
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        free(fd);
+    } else if (st == QMAC_OK) {
         push_init(b, new_tensor(nm, ONNX_INT32, t->rank, t->shape, qd, 4 * n));
         push_qparams(b, nm, bs, zp, nws, QMAC_DT_INT32);
     }
@@ -1179,18 +1692,44 @@ static void push_dq(build_t *b, const char *data, const char *params, const char
 
 static const char *dq_out(const qmac_quantizer *q, const char *t, char *buf, size_t cap)
 {
-    if (is_graph_output(q, t))
-        return t;
-    snprintf(buf, cap, "%s_DequantizeLinear_Output", t);
-    return buf;
+    return is_graph_output(q, t) ? t : deq_name(q, t, buf, cap);
 }
 
-/* Q and DQ of activation a (its parameters: those of its root). */
+/* A DequantizeLinear of codes (QDQ), or a Quant of the dequantized values (QONNX). */
+static void push_deq(const qmac_quantizer *q, build_t *b, const char *data, const char *params,
+                     const char *out, const char *node, int32_t axis, int is_signed)
+{
+    if (q->o.qonnx) {
+        char nm[1024];
+        snprintf(nm, sizeof nm, "%s_Quant", params);
+        push_quant(b, data, params, out, nm, is_signed);
+    } else
+        push_dq(b, data, params, out, node, axis, 0);
+}
+
+/* Q and DQ of activation a (its parameters: those of its root); a binarized one: x - t and a
+ * BipolarQuant of scale s. */
 static void push_qdq(const qmac_quantizer *q, build_t *b, const act_t *a)
 {
     const act_t *r = &q->act[root_of(q, (int32_t)(a - q->act))];
     char qin[1024], qo[1024], dqo[1024], qn[1024], dqn[1024], sc[1024], zp[1024];
-    snprintf(qin, sizeof qin, is_graph_output(q, a->name) ? "%s_QuantizeLinear_Input" : "%s", a->name);
+    if (a->bip) {
+        snprintf(sc, sizeof sc, "%s_t", a->name);
+        snprintf(qo, sizeof qo, "%s_centered", a->name);
+        snprintf(qn, sizeof qn, "%s_Sub", a->name);
+        const char *ins[2] = {a->name, sc};
+        push_node(b, new_node("Sub", qn, ins, 2, qo, -1, 0));
+        snprintf(sc, sizeof sc, "%s_s", a->name);
+        snprintf(dqn, sizeof dqn, "%s_BipolarQuant", a->name);
+        push_bipolar(b, qo, sc, deq_name(q, a->name, dqo, sizeof dqo), dqn);
+        return;
+    }
+    snprintf(qin, sizeof qin, "%s%s", a->name, is_graph_output(q, a->name) ? quant_input_sfx(q) : "");
+    if (q->o.qonnx) {
+        snprintf(qn, sizeof qn, "%s_Quant", a->name);
+        push_quant(b, qin, r->name, dq_out(q, a->name, dqo, sizeof dqo), qn, q->o.act_type == QMAC_DT_INT8);
+        return;
+    }
     snprintf(qo, sizeof qo, "%s_QuantizeLinear_Output", a->name);
     snprintf(qn, sizeof qn, "%s_QuantizeLinear", a->name);
     snprintf(dqn, sizeof dqn, "%s_DequantizeLinear", a->name);
@@ -1246,6 +1785,12 @@ static qmac_status emit_of(const qmac_quantizer *q, const uint8_t *sel, emit_t *
             e->root[root_of(q, idx)] = 1;
         }
     }
+    for (int32_t a = 0; a < q->n_act; ++a) /* binarized: only for a selected binary layer */
+        if (q->act[a].bip || q->act[a].member) {
+            e->act[a] = e->root[a] = 0;
+            for (size_t i = 0; q->act[a].bip && i < G(q)->n_node; ++i)
+                e->act[a] = e->root[a] |= sel[i] && q->bin_act[i] == a;
+        }
     return QMAC_OK;
 }
 
@@ -1254,6 +1799,38 @@ static void emit_free(emit_t *e)
     free(e->act);
     free(e->wt);
     free(e->root);
+}
+
+/* Activation `name` is quantized where its producer writes it, a folded clamp in its range. */
+static int folded(const qmac_quantizer *q, const emit_t *e, const char *name)
+{
+    const int32_t a = emitted_act(q, e, name);
+    return a >= 0 && !q->act[a].bip;
+}
+
+/* Binary layer i (node n of the written graph): its bias with the input's offset folded in: the
+ * bias input of a Conv or Gemm (added when it has none), the constant of an Add after a MatMul. */
+static qmac_status fold_bias(qmac_quantizer *q, size_t i, QmacOnnx__Node *n, build_t *b)
+{
+    char nm[1024];
+    const char *bias = in_name(G(q)->node[i], 2);
+    if (!bias) {
+        snprintf(nm, sizeof nm, "%s_bias", node_name(G(q)->node[i]));
+        bias = nm;
+    }
+    qmac_status st = binary_bias(q, i, bias, b);
+    if (st != QMAC_OK || op_is(n, "MatMul") || n->n_input >= 3)
+        return st;
+    char **in = realloc(n->input, sizeof *in * 3);
+    if (!in)
+        return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    n->input = in;
+    for (size_t k = n->n_input; k < 3; ++k) { /* Gemm's C, Conv's B */
+        if (!(in[k] = xfmt("%s", k == 2 ? bias : "")))
+            return qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+        n->n_input = k + 1;
+    }
+    return QMAC_OK;
 }
 
 /* A QDQ model of the planned graph in which the nodes sel[] selects are quantized. A folded
@@ -1277,7 +1854,7 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
     memset(&b, 0, sizeof b);
     for (size_t i = 0; i < g->n_node; ++i) { /* folded clamps that stay */
         const QmacOnnx__Node *n = g->node[i];
-        if (!q->removed[i] || emitted_act(q, &e, n->output[0]) >= 0)
+        if (!q->removed[i] || folded(q, &e, n->output[0]))
             continue;
         for (size_t j = 0; j < i; ++j)
             for (size_t k = 0; k < g->node[j]->n_output; ++k)
@@ -1285,12 +1862,19 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
                     b.oom |= !replace_str(&g->node[j]->output[k], n->input[0]);
     }
     /* parameters: activations (roots first: a shared one reads its root's initializers) */
-    for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
-        if (e.root[i]) {
-            st = act_params(q, &q->act[i], &b);
-            if (st == QMAC_OK)
-                push_qparams(&b, q->act[i].name, &q->act[i].scale, &q->act[i].zp, 0, q->o.act_type);
-        }
+    for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i) {
+        act_t *a = &q->act[i];
+        char nm[1024];
+        if (!e.root[i])
+            continue;
+        if (a->bip && (st = bip_params(q, a)) == QMAC_OK) { /* t and s */
+            snprintf(nm, sizeof nm, "%s_t", a->name);
+            push_floats(&b, nm, 0, NULL, &a->t, 1);
+            snprintf(nm, sizeof nm, "%s_s", a->name);
+            push_floats(&b, nm, 0, NULL, &a->s, 1);
+        } else if (!a->bip && (st = act_params(q, a, &b)) == QMAC_OK)
+            push_qparams(&b, a->name, &a->scale, &a->zp, 0, q->o.qonnx ? QMAC_DT_FLOAT32 : q->o.act_type);
+    }
     /* weights and their DQs, then the biases that scale with them */
     for (int32_t i = 0; i < q->n_wt && st == QMAC_OK; ++i) {
         const weight_t *w = &q->wt[i];
@@ -1298,22 +1882,27 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             continue;
         float *ws = NULL;
         int32_t nws = 0;
+        if (w->bin) { /* its bias: with the layer (binary_bias) */
+            if ((st = binary_weight(q, w, &b)))
+                break;
+            continue;
+        }
         if ((st = weight_params(q, w, &b, &ws, &nws)))
             break;
         char qn[1024], o[1024], nm[1024];
         snprintf(qn, sizeof qn, "%s_quantized", w->name);
-        snprintf(o, sizeof o, "%s_DequantizeLinear_Output", w->name);
         snprintf(nm, sizeof nm, "%s_DequantizeLinear", w->name);
+        deq_name(q, w->name, o, sizeof o);
         if (q->o.block_size)
             push_dq(&b, qn, w->name, o, nm, w->kaxis, q->o.block_size);
         else
-            push_dq(&b, qn, w->name, o, nm, w->axis, 0);
+            push_deq(q, &b, qn, w->name, o, nm, w->axis, q->o.weight_type == QMAC_DT_INT8);
         for (int32_t k = 0; k < q->n_bias && st == QMAC_OK; ++k) {
             const bias_t *bi = &q->bias[k];
             if (strcmp(bi->w, w->name) || q->o.block_size) /* blocks: no one scale per channel */
                 continue;
-            if ((st = bias_params(q, bi, ws, nws, &b)))
-                break;
+            if ((st = bias_params(q, bi, ws, nws, &b)) || q->o.qonnx) /* QONNX: a float initializer */
+                continue;
             snprintf(qn, sizeof qn, "%s_quantized", bi->name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", bi->name);
             push_dq(&b, qn, qn, bi->name, nm, nws ? 0 : -1, 0);
@@ -1326,7 +1915,8 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             char qn[1024], o[1024], nm[1024];
             snprintf(qn, sizeof qn, "%s_quantized", q->act[i].name);
             snprintf(nm, sizeof nm, "%s_DequantizeLinear", q->act[i].name);
-            push_dq(&b, qn, q->act[i].name, dq_out(q, q->act[i].name, o, sizeof o), nm, -1, 0);
+            push_deq(q, &b, qn, q->act[i].name, dq_out(q, q->act[i].name, o, sizeof o), nm, -1,
+                     q->o.act_type == QMAC_DT_INT8);
         }
     /* graph inputs */
     for (int32_t i = 0; i < q->n_act && st == QMAC_OK; ++i)
@@ -1335,7 +1925,7 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
     /* the model's nodes, readers re-pointed at the DQ outputs, each followed by its outputs' Q/DQ */
     for (size_t i = 0; i < g->n_node && st == QMAC_OK && !b.oom; ++i) {
         QmacOnnx__Node *n = g->node[i];
-        if (q->removed[i] && emitted_act(q, &e, n->output[0]) >= 0) {
+        if (q->removed[i] && folded(q, &e, n->output[0])) {
             qmac_onnx__node__free_unpacked(n, NULL);
             g->node[i] = NULL;
             continue;
@@ -1345,23 +1935,33 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
             char o[1024];
             if (!t || !t[0])
                 continue;
-            if (emitted_weight(q, &e, t) >= 0 || (emitted_act(q, &e, t) >= 0 && !is_graph_output(q, t))) {
-                snprintf(o, sizeof o, "%s_DequantizeLinear_Output", t);
-                b.oom |= !replace_str(&n->input[k], o);
-            }
+            if (emitted_weight(q, &e, t) >= 0 || (emitted_act(q, &e, t) >= 0 && !is_graph_output(q, t)))
+                b.oom |= !replace_str(&n->input[k], deq_name(q, t, o, sizeof o));
         }
+        if (sel[i] && q->bin_act[i] >= 0 && (st = fold_bias(q, i, n, &b)))
+            break;
         int32_t outs[QMAC_MAX_NODE_IO]; /* the activation each output is, before a rename */
         const size_t n_out = n->n_output < QMAC_MAX_NODE_IO ? n->n_output : QMAC_MAX_NODE_IO;
         for (size_t k = 0; k < n_out; ++k) {
             outs[k] = n->output[k] ? emitted_act(q, &e, n->output[k]) : -1;
             if (outs[k] >= 0 && is_graph_output(q, n->output[k])) {
                 char o[1024];
-                snprintf(o, sizeof o, "%s_QuantizeLinear_Input", n->output[k]);
+                snprintf(o, sizeof o, "%s%s", n->output[k], quant_input_sfx(q));
                 b.oom |= !replace_str(&n->output[k], o);
             }
         }
         push_node(&b, n);
         g->node[i] = NULL;
+        if (sel[i] && q->bin_act[i] >= 0 && op_is(n, "MatMul")) { /* its bias: an Add after it */
+            char o[1024], bn[1024], nm[1024];
+            snprintf(bn, sizeof bn, "%s_bias", node_name(n));
+            snprintf(o, sizeof o, "%s_MatMul_Output", n->output[0]);
+            snprintf(nm, sizeof nm, "%s_bias_Add", node_name(n));
+            const char *ins[2] = {o, bn};
+            QmacOnnx__Node *add = new_node("Add", nm, ins, 2, n->output[0], -1, 0);
+            b.oom |= !add || !replace_str(&n->output[0], o);
+            push_node(&b, add);
+        }
         for (size_t k = 0; k < n_out; ++k)
             if (outs[k] >= 0 && !q->act[outs[k]].konst)
                 push_qdq(q, &b, &q->act[outs[k]]);
@@ -1404,8 +2004,23 @@ static qmac_status write_selected(qmac_quantizer *q, const uint8_t *sel, uint8_t
     for (size_t i = 0; i < b.n_init; ++i)
         qmac_onnx__tensor__free_unpacked(b.init[i], NULL);
     free(b.init);
-    /* per-axis DequantizeLinear needs opset 13, blocked 21 */
+    /* per-axis DequantizeLinear needs opset 13, blocked 21; QONNX its domain */
     const int64_t opset = q->o.block_size ? 21 : 13;
+    if (st == QMAC_OK && q->o.qonnx) {
+        QmacOnnx__OperatorSetId **l = realloc(pm->opset_import, sizeof *l * (pm->n_opset_import + 1));
+        QmacOnnx__OperatorSetId *o = l ? malloc(sizeof *o) : NULL;
+        if (l)
+            pm->opset_import = l;
+        if (o) {
+            qmac_onnx__operator_set_id__init(o);
+            o->domain = xfmt("%s", k_qonnx_domain);
+            o->has_version = 1;
+            o->version = 1;
+            l[pm->n_opset_import++] = o;
+        }
+        if (!o || !o->domain)
+            st = qmac_set_error(QMAC_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; st == QMAC_OK && i < pm->n_opset_import; ++i) {
         QmacOnnx__OperatorSetId *o = pm->opset_import[i];
         if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version < opset)

@@ -16,7 +16,14 @@
  * layer quantizes is dequantized for it). The sensitivity report runs data through the float model,
  * through one model per layer with only that layer's tensors quantized (its weights, bias, inputs
  * and outputs, with the whole model's parameters), and through the written model, and gives the
- * SQNR of the model's outputs for each. */
+ * SQNR of the model's outputs for each.
+ *
+ * QONNX output (opts qonnx, or binary layers, which QDQ has no type for): the same plan written as
+ * QONNX Quant nodes (Q/DQ pairs become one Quant, weights a float initializer and a Quant, biases
+ * float initializers on the accumulator's grid) with every scale rounded up to a power of two, the
+ * condition under which the accelerator's integer requantization reproduces QONNX's float
+ * arithmetic (docs/compiler.md); binary layers read BipolarQuant weights and inputs. qonnx (PyPI)
+ * executes such models; ONNX Runtime does not (custom domain). */
 #ifndef QMAC_QUANTIZE_H
 #define QMAC_QUANTIZE_H
 
@@ -55,6 +62,12 @@ typedef struct {
                                       channel: 4-bit log2 codes stored as int8 (log2q.h, log-domain rounding) */
     const char *const *keep_float; /* layers left float (ORT nodes_to_exclude), by name    */
     int32_t n_keep_float;
+    int qonnx;                 /* write QONNX (Quant nodes, power-of-two scales) instead of QDQ */
+    const char *const *binary; /* binary Conv/Gemm/MatMul layers by name, or the rule "hidden" (all
+                                  but the first and last); implies qonnx. Weights alpha sign(w),
+                                  alpha = mean |w| per output channel; inputs t + s sign(x - t), t the
+                                  calibration mean, s the mean |x - t|, t folded into the bias */
+    int32_t n_binary;
 } qmac_quantize_opts;
 
 void qmac_quantize_opts_default(qmac_quantize_opts *o);
@@ -93,6 +106,14 @@ int32_t qmac_quantizer_n_layers(const qmac_quantizer *q);
 const char *qmac_quantizer_layer_name(const qmac_quantizer *q, int32_t i);
 const char *qmac_quantizer_layer_op(const qmac_quantizer *q, int32_t i);
 int qmac_quantizer_is_float(const qmac_quantizer *q, int32_t i);
+
+/* Binary layers: after the calibration pass, one more pass over the data (as
+ * qmac_quantizer_observe) measures each binary input's mean deviation s from its calibrated mean
+ * t. qmac_quantizer_binary_pending says whether that pass is still to run. */
+int qmac_quantizer_binary_pending(const qmac_quantizer *q);
+qmac_status qmac_quantizer_observe_binary(qmac_quantizer *q, const qmac_tensor *inputs);
+/* The binary inputs: the tensor binarized for layer i (NULL when layer i is not binary), t, s. */
+const char *qmac_quantizer_binary_input(const qmac_quantizer *q, int32_t i, float *t, float *s);
 
 /* Sensitivity, after the ranges are final: run one batch (as qmac_quantizer_observe) through the
  * float model and the quantized ones and add up the output energy and each one's error. The
