@@ -15,11 +15,11 @@
 #include "qmac/npy.h"
 #include "qmac/quantize.h"
 
-/* Rows of `data` per batch for graph input 0: its declared first dimension (1 when symbolic);
+/* Rows of `data` per batch for graph input k: its declared first dimension (1 when symbolic);
  * the rest of the declared shape must be the data's rows'. */
-static qmac_status batch_rows(const qmac_graph *g, const qmac_npy_stream *s, int64_t *rows)
+static qmac_status batch_rows(const qmac_graph *g, int32_t k, const qmac_npy_stream *s, int64_t *rows)
 {
-    const qmac_value *v = &g->values[g->inputs[0]];
+    const qmac_value *v = &g->values[g->inputs[k]];
     if (s->dtype != QMAC_DT_FLOAT32)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s is %s: the model's input '%s' takes float32", s->path,
                               qmac_dtype_name(s->dtype), v->name);
@@ -111,26 +111,49 @@ static qmac_status write_ranges(qmac_quantizer *q, const char *path)
 
 typedef qmac_status (*batch_fn)(qmac_quantizer *q, const qmac_tensor *inputs);
 
-/* Stream the rows of `path` through fn, one model batch at a time. */
-static qmac_status stream(qmac_quantizer *q, const char *model, const char *path, batch_fn fn)
+enum { MAX_CALIB = 16 };
+
+/* The calibration data: one .npy per graph input, in the model's input order. */
+typedef struct {
+    const char *path[MAX_CALIB];
+    int32_t n;
+} calib_set;
+
+/* Stream the rows of the calibration files through fn, one model batch (of every input) at a
+ * time. */
+static qmac_status stream(qmac_quantizer *q, const char *model, const calib_set *c, batch_fn fn)
 {
     const qmac_graph *g = qmac_quantizer_graph(q);
-    if (g->n_inputs != 1)
-        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s has %d inputs: --calib feeds models with one input",
-                              model, (int)g->n_inputs);
-    qmac_npy_stream s;
-    qmac_tensor batch;
-    memset(&batch, 0, sizeof batch);
-    int64_t rows = 1;
-    qmac_status st = qmac_npy_open(path, &s);
-    if (st == QMAC_OK)
-        st = batch_rows(g, &s, &rows);
-    while (st == QMAC_OK && s.next < s.rows) { /* one batch in memory at a time */
-        if ((st = qmac_npy_next(&s, rows, &batch)) == QMAC_OK && (st = fn(q, &batch)))
-            st = qmac_set_error(st, "%s: %s", path, qmac_last_error());
-        qmac_tensor_free(&batch);
+    if (g->n_inputs != c->n)
+        return qmac_set_error(QMAC_ERR_INVALID_ARG,
+                              "%s has %d inputs and %d --calib files were given (one per input, in the "
+                              "model's input order)",
+                              model, (int)g->n_inputs, (int)c->n);
+    qmac_npy_stream s[MAX_CALIB];
+    qmac_tensor batch[MAX_CALIB];
+    int64_t rows[MAX_CALIB];
+    memset(s, 0, sizeof s);
+    memset(batch, 0, sizeof batch);
+    qmac_status st = QMAC_OK;
+    int32_t open = 0;
+    for (; open < c->n && st == QMAC_OK; ++open)
+        if ((st = qmac_npy_open(c->path[open], &s[open])) == QMAC_OK)
+            st = batch_rows(g, open, &s[open], &rows[open]);
+    for (int32_t k = 1; k < c->n && st == QMAC_OK; ++k)
+        if (s[k].rows / rows[k] != s[0].rows / rows[0])
+            st = qmac_set_error(QMAC_ERR_SHAPE, "%s has %lld batches of input '%s', %s has %lld of '%s'",
+                                c->path[k], (long long)(s[k].rows / rows[k]), g->values[g->inputs[k]].name,
+                                c->path[0], (long long)(s[0].rows / rows[0]), g->values[g->inputs[0]].name);
+    while (st == QMAC_OK && s[0].next < s[0].rows) { /* one batch in memory at a time */
+        for (int32_t k = 0; k < c->n && st == QMAC_OK; ++k)
+            st = qmac_npy_next(&s[k], rows[k], &batch[k]);
+        if (st == QMAC_OK && (st = fn(q, batch)))
+            st = qmac_set_error(st, "%s: %s", c->path[0], qmac_last_error());
+        for (int32_t k = 0; k < c->n; ++k)
+            qmac_tensor_free(&batch[k]);
     }
-    qmac_npy_close(&s);
+    for (int32_t k = 0; k < open; ++k)
+        qmac_npy_close(&s[k]);
     return st;
 }
 
@@ -143,13 +166,13 @@ static void print_sqnr(double db, int width)
 }
 
 /* The sensitivity table (a second pass over the calibration data). */
-static qmac_status sensitivity(qmac_quantizer *q, const char *model, const char *calib)
+static qmac_status sensitivity(qmac_quantizer *q, const char *model, const calib_set *calib)
 {
     qmac_status st = stream(q, model, calib, qmac_quantizer_sensitivity_observe);
     if (st != QMAC_OK)
         return st;
-    printf("sensitivity: SQNR of the outputs with one layer quantized (%lld rows of %s)\n",
-           (long long)qmac_quantizer_sensitivity_rows(q), calib);
+    printf("sensitivity: SQNR of the outputs with one layer quantized (%lld rows of %s%s)\n",
+           (long long)qmac_quantizer_sensitivity_rows(q), calib->path[0], calib->n > 1 ? ", ..." : "");
     for (int32_t i = 0; i < qmac_quantizer_n_layers(q); ++i) {
         printf("  %-24s %-18s ", qmac_quantizer_layer_name(q, i), qmac_quantizer_layer_op(q, i));
         if (qmac_quantizer_is_float(q, i))
@@ -288,7 +311,8 @@ static void free_names(char **names, int32_t n)
 
 int qmac_cmd_quantize(int argc, char **argv)
 {
-    const char *model = NULL, *calib = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
+    calib_set calib = {{NULL}, 0};
+    const char *model = NULL, *out = NULL, *ranges_in = NULL, *ranges_out = NULL;
     const char *keep = NULL, *binary = NULL;
     int sens = 0;
     int32_t mixed = 0;
@@ -303,9 +327,11 @@ int qmac_cmd_quantize(int argc, char **argv)
                           !strcmp(a, "--block-size") || !strcmp(a, "--binary");
         if (takes && !v)
             return cli_usage_error("quantize: %s needs a value", a);
-        if (!strcmp(a, "--calib"))
-            calib = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+        if (!strcmp(a, "--calib")) {
+            if (calib.n == MAX_CALIB)
+                return cli_usage_error("quantize: more than %d --calib files", MAX_CALIB);
+            calib.path[calib.n++] = argv[++i];
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             out = argv[++i];
         else if (!strcmp(a, "--ranges"))
             ranges_in = argv[++i];
@@ -359,18 +385,18 @@ int qmac_cmd_quantize(int argc, char **argv)
         else
             return cli_usage_error("quantize: unexpected argument '%s'", a);
     }
-    if (!model || !out || (!calib && !ranges_in))
+    if (!model || !out || (!calib.n && !ranges_in))
         return cli_usage_error("%s",
                                "quantize: usage: qmac quantize FLOAT.onnx --calib DATA.npy -o QUANT.onnx "
                                "[options] (qmac help)");
-    if ((sens || mixed) && !calib)
+    if ((sens || mixed) && !calib.n)
         return cli_usage_error("%s", "quantize: --sensitivity and --mixed need --calib (the data the SQNR is "
                                      "measured on)");
     if ((sens || mixed) && (o.qonnx || binary))
         return cli_usage_error("%s",
                                "quantize: --sensitivity and --mixed with --qonnx or --binary: not built "
                                "(the one-layer models are QDQ)");
-    if (binary && !calib)
+    if (binary && !calib.n)
         return cli_usage_error("%s", "quantize: --binary needs --calib (the binarization thresholds are "
                                      "calibrated)");
     char *bytes = NULL, **names = NULL, **bins = NULL;
@@ -394,12 +420,12 @@ int qmac_cmd_quantize(int argc, char **argv)
             st = qmac_set_error(st, "%s: %s", model, qmac_last_error());
         if (st == QMAC_OK && ranges_in)
             st = read_ranges(q, ranges_in);
-        if (st == QMAC_OK && calib)
-            st = stream(q, model, calib, qmac_quantizer_observe);
+        if (st == QMAC_OK && calib.n)
+            st = stream(q, model, &calib, qmac_quantizer_observe);
         if (st == QMAC_OK && qmac_quantizer_binary_pending(q))
-            st = stream(q, model, calib, qmac_quantizer_observe_binary);
+            st = stream(q, model, &calib, qmac_quantizer_observe_binary);
         if (st == QMAC_OK && (sens || mixed))
-            st = sensitivity(q, model, calib);
+            st = sensitivity(q, model, &calib);
         if (st != QMAC_OK || pass || !mixed)
             break;
         st = pick_mixed(q, mixed, &names, &n_names);
@@ -497,7 +523,7 @@ int qmac_cmd_eval(int argc, char **argv)
         st = qmac_set_error(QMAC_ERR_INVALID_ARG,
                             "%s: labels must be a 1-D integer array (int64, int32, uint8)", labels);
     if (st == QMAC_OK && (st = qmac_npy_open(data, &s)) == QMAC_OK)
-        st = batch_rows(g, &s, &rows);
+        st = batch_rows(g, 0, &s, &rows);
     if (st == QMAC_OK && s.rows != y.shape[0])
         st = qmac_set_error(QMAC_ERR_SHAPE, "%s has %lld rows but %s has %lld labels", data,
                             (long long)s.rows, labels, (long long)y.shape[0]);

@@ -22,7 +22,9 @@
    quantized weight equals a numpy model of the rule, ONNX Runtime runs the model and qmac's
    reference gives its outputs; log2 models run on golden as on ref, blocked ones are refused by
    the compiler with the reason.
-6. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
+6. Two inputs: one --calib file per input; qmac's min-max ranges equal ORT's calibrator's, and with
+   those ranges the model equals quantize_static's.
+7. Bad input: calibration data of the wrong shape, dtype, NaN, empty, a range for a tensor that
    does not exist, a layer name that does not exist, log2 codes asked as uint8; each is exit 2, a
    message naming the culprit, and no output file.
 The seed is printed; --seed S reproduces the random nets.
@@ -369,6 +371,68 @@ def weight_codes_case(qmac, fpath, name, xs, work, what, extra):
     return n_w
 
 
+class DictReader(CalibrationDataReader):
+    def __init__(self, feeds):
+        self.it = iter(feeds)
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def multi_input_case(qmac, work, rng):
+    """A two-input model: qmac's own min-max ranges (one --calib per input) equal ORT's calibrator's,
+    and with ORT's ranges the model equals quantize_static's; a missing --calib and files of
+    different lengths are refused."""
+    from onnx import TensorProto, helper
+    ka, kb, m = 6, 5, 7
+    init = [numpy_helper.from_array(rng.normal(0, 0.5, size=s).astype(np.float32), n) for n, s in
+            (("wa", (m, ka)), ("ba", (m,)), ("wb", (m, kb)), ("bb", (m,)), ("wo", (3, m)), ("bo", (3,)))]
+    nodes = [helper.make_node("Gemm", ["a", "wa", "ba"], ["ya"], name="fa", transB=1),
+             helper.make_node("Gemm", ["b", "wb", "bb"], ["yb"], name="fb", transB=1),
+             helper.make_node("Add", ["ya", "yb"], ["s"], name="add"),
+             helper.make_node("Relu", ["s"], ["r"], name="relu"),
+             helper.make_node("Gemm", ["r", "wo", "bo"], ["y"], name="fo", transB=1)]
+    g = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, ka]),
+                                         helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, kb])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], init)
+    fpath = os.path.join(work, "two.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), fpath)
+    A, B = rng.normal(0, 1, size=(24, ka)).astype(np.float32), rng.normal(0, 2, size=(24, kb)).astype(np.float32)
+    pa, pb = os.path.join(work, "a.npy"), os.path.join(work, "b.npy")
+    np.save(pa, A)
+    np.save(pb, B)
+    feeds = [{"a": A[i:i + 1], "b": B[i:i + 1]} for i in range(len(A))]
+    c = create_calibrator(fpath, [], augmented_model_path=os.path.join(work, "aug2.onnx"),
+                          calibrate_method=CalibrationMethod.MinMax)
+    c.collect_data(DictReader(feeds))
+    want = {k: [float(np.ravel(v.range_value[0])[0]), float(np.ravel(v.range_value[1])[0])]
+            for k, v in c.compute_data().data.items()}
+    rq, qq = os.path.join(work, "two_ranges.json"), os.path.join(work, "two_q.onnx")
+    run([qmac, "quantize", fpath, "--calib", pa, "--calib", pb, "-o", qq, "--ranges-out", rq])
+    with open(rq) as f:
+        got = json.load(f)
+    for k, (lo, hi) in got.items():
+        assert k in want, f"two inputs: qmac range of {k}, which ORT does not calibrate"
+        assert np.allclose([lo, hi], want[k], rtol=1e-6, atol=1e-7), f"two inputs: {k}: qmac {lo, hi}, ORT {want[k]}"
+    with open(rq, "w") as f:
+        json.dump(want, f)
+    ort_q = os.path.join(work, "two_ort.onnx")
+    quantize_static(fpath, ort_q, DictReader(feeds), quant_format=QuantFormat.QDQ,
+                    calibrate_method=CalibrationMethod.MinMax)
+    run([qmac, "quantize", fpath, "--ranges", rq, "-o", qq])
+    n = same_params(qq, ort_q, "two inputs")
+    s1, s2 = sess(qq), sess(ort_q)
+    for i, fd in enumerate(feeds):
+        assert np.array_equal(s1.run(None, fd)[0], s2.run(None, fd)[0]), f"two inputs: outputs differ on row {i}"
+    bad = os.path.join(work, "two_bad.onnx")
+    r = run([qmac, "quantize", fpath, "--calib", pa, "-o", bad], expect=2)
+    assert "2 inputs and 1 --calib" in r.stderr and not os.path.exists(bad), f"one --calib: {r.stderr.strip()!r}"
+    np.save(pb, B[:20])
+    r = run([qmac, "quantize", fpath, "--calib", pa, "--calib", pb, "-o", bad], expect=2)
+    assert "20 batches" in r.stderr and not os.path.exists(bad), f"20 rows vs 24: {r.stderr.strip()!r}"
+    return len(got), n
+
+
 def random_opts(rng):
     act, wt = [("QInt8", "QInt8"), ("QUInt8", "QUInt8"), ("QUInt8", "QInt8")][int(rng.integers(3))]
     return {"act": act, "wt": wt, "per_channel": bool(rng.random() < 0.5),
@@ -490,6 +554,14 @@ def main():
         except AssertionError as e:
             fails += 1
             print(f"FAIL mixed: {e}")
+        try:
+            nr, n = multi_input_case(qmac, work, rng)
+            print(f"PASS two inputs: one --calib each, {nr} ranges equal ORT's calibrator's; with its ranges "
+                  f"{n} quantized tensors and the outputs equal quantize_static's; one --calib and unequal "
+                  "lengths refused")
+        except AssertionError as e:
+            fails += 1
+            print(f"FAIL two inputs: {e}")
         try:
             n = bad_inputs(qmac, work)
             print(f"PASS bad input: {n} cases exit 2 with the culprit named, no output file")
