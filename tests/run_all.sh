@@ -150,6 +150,11 @@ if [ "$what" = all ]; then
     [ -f tests/quantize/test_quantize_qonnx.py ] &&
         suite quantize-qonnx "$PYTHON" tests/quantize/test_quantize_qonnx.py --qmac "$QMAC" --nets $((4 * SCALE)) \
             ${SEED:+--seed "$SEED"}
+    # quantization-aware-trained digits models (scripts/make_qat_examples.py): PyTorch QAT exported
+    # as QDQ equal to ONNX Runtime bit for bit, Brevitas QAT exported as QONNX equal to qonnx, on
+    # ref, golden and rtl; qmac eval's accuracy
+    [ -f tests/qat/test_qat.py ] &&
+        suite qat "$PYTHON" tests/qat/test_qat.py --qmac "$QMAC"
     # binary networks from QONNX: the digits binary MLP and random QONNX MLPs on ref, golden and
     # rtl bit-exact vs qonnx's own execution; refusals named
     [ -f tests/binary/test_qonnx.py ] &&

@@ -433,6 +433,27 @@ qmac_status qmac_qinfo_fill(qmac_qinfo *q, const char *label, const char *scale_
     return QMAC_OK;
 }
 
+/* The constant a quantization parameter holds: an initializer or a Constant's output, also through
+ * Identity nodes (torch.onnx.export gives several QuantizeLinear nodes one shared zero-point
+ * initializer through Identity nodes). NULL: the value is computed at run time. */
+static const qmac_tensor *const_param(const ctx_t *c, const char *name)
+{
+    for (int hops = 0; name && hops < 16; ++hops) { /* a chain of Identity nodes, bounded */
+        const qmac_tensor *t = const_of(c, name);
+        if (t)
+            return t;
+        const int32_t p = producer_of(c, name);
+        if (p < 0)
+            return NULL;
+        const QmacOnnx__Node *pb = c->nodes[p].pb;
+        const char *dom = str_or_empty(pb->domain);
+        if (!op_is(pb, "Identity") || (dom[0] && strcmp(dom, "ai.onnx")))
+            return NULL;
+        name = in_name(pb, 0);
+    }
+    return NULL;
+}
+
 /* Resolve (scale, zero point) inputs of a node into q. x_dt is the integer type of the quantized
  * tensor (QMAC_DT_INVALID: take it from the zero point, default uint8 as ONNX says). axis and
  * block come from the node's attributes. Non-constant parameters become run-time ones. */
@@ -447,8 +468,8 @@ static qmac_status resolve_qparams(ctx_t *c, int32_t src, const char *scale_name
         return qmac_set_error(QMAC_ERR_FORMAT, "%s: missing scale input", label);
     if (axis < INT32_MIN || axis > INT32_MAX || block < 0 || block > INT32_MAX)
         return qmac_set_error(QMAC_ERR_INVALID_ARG, "%s: axis/block_size out of range", label);
-    const qmac_tensor *s = const_of(c, scale_name);
-    const qmac_tensor *z = zp_name ? const_of(c, zp_name) : NULL;
+    const qmac_tensor *s = const_param(c, scale_name);
+    const qmac_tensor *z = zp_name ? const_param(c, zp_name) : NULL;
     if (s && (!zp_name || z))
         return qmac_qinfo_fill(q, label, scale_name, s, zp_name, z, x_dt, (int32_t)axis, (int32_t)block);
     /* run-time parameters: checked by the executor when their values are known */

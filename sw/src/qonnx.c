@@ -630,7 +630,7 @@ static qmac_status chan_const(ctx_t *c, int32_t i, const out_geom *og, const qma
 static qmac_status const_step(ctx_t *c, int32_t i, const out_geom *og, qmac_qonnx_stage *s, qmac_epi_op op,
                               const qmac_tensor *t, const char *what)
 {
-    float *v;
+    float *v = NULL; /* stays NULL when chan_const refuses t */
     int32_t n;
     qmac_status st = chan_const(c, i, og, t, what, &v, &n);
     if (st == QMAC_OK)
