@@ -11,7 +11,7 @@ torch 2.5.1, brevitas 0.13.4, onnxoptimizer 0.4.2, scikit-learn 1.7.2, onnx 1.19
 torch. Fixed seeds, one CPU thread, deterministic algorithms; about 10 s. Both models train on
 the train/test split of scripts/make_example.py's load_data (sklearn's 8x8 digits, pixels k/16).
 
-1. PyTorch QAT -> QDQ: OUT/qat_qdq.onnx
+1. PyTorch QAT -> QDQ: OUT/qat_qdq.onnx, and the export untouched: OUT/qat_qdq_raw.onnx
    a. Trains in float (Adam, 15 epochs) the CNN of examples/digits/float.onnx:
           input [N,1,8,8] -> Conv 3x3x8 pad 1 -> Relu -> Conv 3x3x16 stride 2 pad 1 -> Relu
                           -> Flatten (256) -> Linear 10 -> logits [N,10]
@@ -317,6 +317,8 @@ def make_qdq(xtr, ytr, xte, yte, path):
                          "pair after Flatten by scripts/make_qat_examples.py.")
     onnx.checker.check_model(folded)
     save_model(folded, path)
+    raw_path = os.path.join(os.path.dirname(path), "qat_qdq_raw.onnx")
+    save_model(raw, raw_path)  # what torch wrote, untouched: qmac takes it as it is too
     acc_raw, acc_ort = accuracy(raw_out, yte), accuracy(got, yte)
     disagree = int((qat.argmax(1) != got.argmax(1)).sum())
     report("float model (torch)", acc_float)
@@ -327,7 +329,7 @@ def make_qdq(xtr, ytr, xte, yte, path):
           f"{got.size} logits (float Gemm -> QGemm)")
     print(f"torch QAT vs ORT on {os.path.basename(path)}: {disagree} of {len(yte)} images predicted "
           "differently")
-    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    print(f"wrote {path} ({os.path.getsize(path)} bytes) and {raw_path} ({os.path.getsize(raw_path)} bytes)")
 
 
 # --------------------------------------------------------------------------------------------

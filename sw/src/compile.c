@@ -722,6 +722,9 @@ static qmac_status classify_pool(cc *c, int32_t i, const qmac_node *n)
 static qmac_status classify_clamp(cc *c, int32_t i, const qmac_node *n)
 {
     const vinfo *x = &c->v[n->in[0]];
+    if (x->kind == V_HOST && x->after) /* codes the host computes after the program (a float last
+                                          layer's QuantizeLinear): the host clamps them too */
+        return classify_host(c, i, n);
     if (!is_q8(x->dtype))
         return FAIL(QMAC_ERR_UNSUPPORTED, n, "a clamp of %s values is not lowered (only int8/uint8)",
                     qmac_dtype_name(x->dtype));

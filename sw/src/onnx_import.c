@@ -723,6 +723,40 @@ qmac_status add_output(ctx_t *c, qmac_node *n, const QmacOnnx__Node *pb, size_t 
     return node_add_out(c, n, pb->output[k]);
 }
 
+/* A QuantizeLinear of a float32 constant with constant per-tensor or per-axis parameters
+ * (torch.onnx.export writes weights so) folds into the constant of its codes, as ONNX Runtime's
+ * constant folding does: round half to even, saturate. Returns 1 when folded. */
+static int fold_quantize(ctx_t *c, int32_t i, const qmac_tensor *x, const qmac_qinfo *q, qmac_status *st)
+{
+    const QmacOnnx__Node *pb = c->nodes[i].pb;
+    *st = QMAC_OK;
+    if (x->dtype != QMAC_DT_FLOAT32 || q->dynamic || q->block || !q->n || !pb->n_output || !pb->output[0] ||
+        (q->dtype != QMAC_DT_INT8 && q->dtype != QMAC_DT_UINT8))
+        return 0;
+    size_t outer = 1, len = 1, inner = qmac_tensor_count(x);
+    const int32_t axis = q->axis < 0 ? q->axis + x->rank : q->axis;
+    if (q->n > 1 && ((*st = qmac_axis_split(x->shape, x->rank, axis, &outer, &len, &inner)) != QMAC_OK ||
+                     len != (size_t)q->n)) {
+        *st = *st ? *st
+                  : qmac_set_error(QMAC_ERR_SHAPE, "QuantizeLinear '%s': %d scales for axis %d of length %zu",
+                                   str_or_empty(pb->name), (int)q->n, (int)axis, len);
+        return 1;
+    }
+    int32_t id;
+    if ((*st = add_value(c, pb->output[0], &id)) != QMAC_OK)
+        return 1;
+    qmac_value *v = &c->g->values[id];
+    if ((*st = qmac_tensor_alloc(&v->konst, q->dtype, x->rank, x->shape)) != QMAC_OK)
+        return 1;
+    *st = q->dtype == QMAC_DT_INT8 ? qmac_quantize_axis_s8(x->data, outer, len, inner, q->scale, q->zp,
+                                                           QMAC_ROUND_HALF_EVEN, v->konst.data)
+                                   : qmac_quantize_axis_u8(x->data, outer, len, inner, q->scale, q->zp,
+                                                           QMAC_ROUND_HALF_EVEN, v->konst.data);
+    v->is_const = *st == QMAC_OK;
+    c->nodes[i].consumed = 1;
+    return 1;
+}
+
 /* QuantizeLinear / DequantizeLinear as stand-alone nodes. */
 static qmac_status lower_qdq(ctx_t *c, int32_t i)
 {
@@ -749,6 +783,17 @@ static qmac_status lower_qdq(ctx_t *c, int32_t i)
                                       "QuantizeLinear #%d: output_dtype %s not supported", (int)i,
                                       onnx_type_name((int32_t)od));
         }
+    }
+    const qmac_tensor *xc = is_q ? const_of(c, x) : NULL;
+    if (xc) { /* a constant: its codes, when everything about it is constant */
+        qmac_qinfo fq;
+        memset(&fq, 0, sizeof fq);
+        st = resolve_qparams(c, i, in_name(pb, 1), in_name(pb, 2), x_dt, attr_int(pb, "axis", 1),
+                             attr_int(pb, "block_size", 0), &fq);
+        const int folded = st == QMAC_OK && fold_quantize(c, i, xc, &fq, &st);
+        qinfo_free(&fq);
+        if (st != QMAC_OK || folded)
+            return st;
     }
     st = new_node(c, is_q ? QMAC_NODE_QUANTIZE : QMAC_NODE_DEQUANTIZE, i, pb->op_type, &n);
     if (st != QMAC_OK)
@@ -1082,6 +1127,39 @@ qmac_status lower_float_op(ctx_t *c, int32_t i)
     return add_output(c, n, pb, 0);
 }
 
+/* A float bias of a layer whose input and weights are dequantized becomes int32 codes with scale
+ * s_x * s_w[c] (float32 product), sat(rne(b / scale)) in float32: what ONNX Runtime's loader
+ * does (WeightBiasQuantization, then constant folding of the QuantizeLinear it inserts), as
+ * torch.onnx.export's QAT models need. The codes are a new constant, the node's third input. */
+static qmac_status quantize_bias(ctx_t *c, int32_t i, qmac_node *n, const qmac_tensor *b)
+{
+    char label[256], name[512];
+    node_label(c, i, label, sizeof label);
+    const size_t cnt = qmac_tensor_count(b);
+    const int32_t nw = n->qw.n;
+    if (b->rank != 1 || n->qx.n != 1 || (nw > 1 && (size_t)nw != cnt))
+        return qmac_set_error(QMAC_ERR_UNSUPPORTED, "%s: float bias of shape [%zu] for %d weight scales",
+                              label, cnt, (int)nw);
+    snprintf(name, sizeof name, "%s_int32", in_name(c->nodes[i].pb, 2));
+    int32_t id;
+    qmac_status st = add_value(c, name, &id);
+    qmac_value *v = st == QMAC_OK ? &c->g->values[id] : NULL;
+    if (st == QMAC_OK)
+        st = qmac_tensor_alloc(&v->konst, QMAC_DT_INT32, 1, b->shape);
+    for (size_t k = 0; st == QMAC_OK && k < cnt; ++k) {
+        const volatile float scale = n->qx.scale[0] * n->qw.scale[nw > 1 ? k : 0];
+        const float r = rintf(((const float *)b->data)[k] / scale);
+        ((int32_t *)v->konst.data)[k] = r >= 2147483648.0f   ? INT32_MAX
+                                        : r < -2147483648.0f ? INT32_MIN
+                                                             : (int32_t)r;
+    }
+    if (st == QMAC_OK) {
+        v->is_const = 1;
+        st = node_add_in(n, id);
+    }
+    return st;
+}
+
 /* DQ -> {Conv, MatMul, Gemm, Add, AveragePool, GlobalAveragePool} -> [Relu|Clip] -> Q */
 static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
 {
@@ -1098,11 +1176,16 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     int32_t act = -1, q = q_after(c, pb, &act);
     int n_ops = (is_conv || is_gemm) ? (int)(pb->n_input > 3 ? 3 : pb->n_input) : n_act;
     int fusable = q >= 0;
+    const qmac_tensor *fbias = NULL; /* a float bias beside dequantized operands */
     for (int k = 0; k < n_ops && st == QMAC_OK; ++k) {
         st = dq_of(c, in_name(pb, (size_t)k), &d[k]);
-        if (st == QMAC_OK && in_name(pb, (size_t)k) && (d[k].node < 0 || d[k].q.block))
+        const qmac_tensor *t = const_of(c, in_name(pb, (size_t)k));
+        if (k == 2 && d[k].node < 0 && t && t->dtype == QMAC_DT_FLOAT32)
+            fbias = t;
+        else if (st == QMAC_OK && in_name(pb, (size_t)k) && (d[k].node < 0 || d[k].q.block))
             fusable = 0; /* a float operand, or blocked weights (ORT too computes those in float) */
     }
+    fusable &= !fbias || (d[0].node >= 0 && d[1].node >= 0);
     if (st != QMAC_OK)
         goto out;
     int any_dq = 0;
@@ -1146,7 +1229,8 @@ static qmac_status lower_qdq_group(ctx_t *c, int32_t i)
     if (n_ops > 2 && d[2].x) { /* bias: int32, scale must be s_x * s_w (zero point 0) */
         if ((st = check_const_int(c, d[2].x, QMAC_DT_INT32, "bias", n->name)))
             goto out;
-    }
+    } else if (fbias && (st = quantize_bias(c, i, n, fbias)))
+        goto out;
     if (is_mm || is_gemm) { /* B per-column: the DQ axis must be the N axis */
         if (n->qw.n > 1) {
             const qmac_tensor *w = const_of(c, d[1].x);

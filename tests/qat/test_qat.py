@@ -15,7 +15,11 @@ this test does not need), on the 359 test images of examples/digits/data:
    (scripts/qonnx_export.py's qonnx_run) as values; where qonnx writes -0.0 (a Quant rounding a
    small negative value to code 0) qmac writes +0.0, which is counted and printed. The binary
    convolution compiles to a binary-mode layer (bconv).
-3. Both: rtl equals the same reference on the first R images (default all); `qmac eval` on ref
+   examples/digits/qat_qdq_raw.onnx, the same export untouched (weights as QuantizeLinear of float
+   initializers, float biases, no Q/DQ after Flatten so ORT runs the last Gemm in float): ref and
+   golden equal ONNX Runtime bit for bit; it compiles (the float Gemm runs on the host after the
+   program).
+3. All: rtl equals the same reference on the first R images (default all); `qmac eval` on ref
    and golden reports the same number of right answers as the reference; the accuracy is at
    least 95% (measured 98.05% for both when the models were made).
 Deterministic (no seeds). Last line "test_qat: passed|FAILED (N failures)"; exit 1 on a failure.
@@ -142,6 +146,24 @@ def main():
             acc, _ = check_model(qmac, name, ort_logits(path, x), x, labels, args.rtl_images, work)
             print(f"PASS {name} (PyTorch QAT, QDQ): ref and golden equal ONNX Runtime bit for bit on "
                   f"{len(x)} images{rtl}; eval agrees; accuracy {acc:.2%}")
+        except AssertionError as e:
+            fails += 1
+            print(f"FAIL {name}: {e}")
+        name = "qat_qdq_raw.onnx"
+        try:
+            path = os.path.join(EX, name)
+            m = onnx.load(path)
+            ops = {n.op_type for n in m.graph.node}
+            wq = [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in
+                  {t.name for t in m.graph.initializer}]
+            assert wq and "Gemm" in ops, f"{name}: not the raw export (no weight QuantizeLinear)"
+            acc, _ = check_model(qmac, name, ort_logits(path, x), x, labels, min(args.rtl_images, 40), work)
+            r = subprocess.run([qmac, "compile", path, "-o", os.path.join(work, "cr")], capture_output=True,
+                               text=True)
+            assert r.returncode == 0 and "5 layers" in r.stdout, f"{name}: compile:\n{r.stdout}{r.stderr}"
+            print(f"PASS {name} (the torch export untouched: weight QuantizeLinear folded at import, float "
+                  f"biases quantized as ORT's loader does, the float Gemm after Flatten on the host): ref and "
+                  f"golden equal ONNX Runtime bit for bit on {len(x)} images; eval agrees; accuracy {acc:.2%}")
         except AssertionError as e:
             fails += 1
             print(f"FAIL {name}: {e}")
