@@ -38,7 +38,7 @@ import numpy as np
 import onnx
 
 from make_example import load_data
-from qonnx_export import bn_threshold, build_mlp, mlp_ref, pow2_scale, qonnx_run, weight_scale
+from qonnx_export import bn_threshold, build_mlp, mlp_ref, pow2_scale, qonnx_run, save_model, weight_scale
 
 SEED = 4321
 IN_SCALE = 1 / 16
@@ -225,15 +225,7 @@ def main():
     model.producer_name = "qmac scripts/make_binary_example.py"
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "binary.onnx")
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    save_model(model, path)
 
     got = qonnx_run(onnx.load(path), xte)
     acc_q = float((got.argmax(1) == yte).mean())

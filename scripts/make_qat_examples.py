@@ -89,7 +89,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 
 from make_example import load_data
-from qonnx_export import qonnx_run
+from qonnx_export import qonnx_run, save_model
 
 SEED = 2468
 BATCH = 32
@@ -135,19 +135,6 @@ def accuracy(logits, y):
 
 def report(what, acc):
     print(f"accuracy, {what + ':':42s} {acc:.4f}")
-
-
-def save_model(model, path):
-    """Write an onnx ModelProto to path through a temporary file (no half-written model)."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------------------------

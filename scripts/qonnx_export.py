@@ -38,6 +38,7 @@ models the IR version of ours: qonnx 1.0.0 lets onnx 1.19 stamp them IR 12, whic
 
     .venv/bin/python scripts/qonnx_export.py      # self-test: random nets, qonnx vs mlp_ref
 """
+import os
 import sys
 from unittest import mock
 
@@ -255,6 +256,19 @@ def build_mlp(layers, in_shape, in_scale, out_scale, name="qmac_mlp", doc=""):
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     return model
+
+
+def save_model(model, path):
+    """Write an onnx ModelProto to path through a temporary file (no half-written model)."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(model.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def qonnx_run(model, x):
