@@ -1640,6 +1640,18 @@ static void node_free(qmac_node *n)
     qmac_qonnx_stage_free(n->qs);
 }
 
+/* Node n reads value v as a run-time scale or zero point. */
+static int reads_param(const qmac_node *n, int32_t v)
+{
+    const qmac_qinfo *q[3] = {&n->qx, &n->qw, &n->qy};
+    int r = 0;
+    for (int k = 0; k < 3; ++k)
+        r |= q[k]->dynamic && (q[k]->scale_id == v || q[k]->zp_id == v);
+    for (int32_t k = 0; n->qin && k < n->n_in; ++k)
+        r |= n->qin[k].dynamic && (n->qin[k].scale_id == v || n->qin[k].zp_id == v);
+    return r;
+}
+
 static void remove_dead_nodes(qmac_graph *g)
 {
     int changed = 1;
@@ -1655,6 +1667,7 @@ static void remove_dead_nodes(qmac_graph *g)
                 for (int32_t j = 0; j < g->n_nodes && !used; ++j) {
                     if (j == i)
                         continue;
+                    used = reads_param(&g->nodes[j], v);
                     for (int32_t m = 0; m < g->nodes[j].n_in && !used; ++m)
                         used = g->nodes[j].in[m] == v;
                 }

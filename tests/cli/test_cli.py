@@ -182,6 +182,26 @@ def main():
     r.run("zp_out_of_range", ["run", save_model("dq32.onnx", dq), "--input",
                               write("i32.npy", npy_bytes(np.zeros(4, np.int32))), "--output", o], 2, ["dq32"], outdir=o)
 
+    # a scale computed by a node (a Reshape of a constant) is a run-time parameter the cleanup keeps:
+    # round(x / 0.1) + 3 clamped, back to float: ONNX Runtime's [0.1, -0.4, 1.0, 0.2]
+    rtp = helper.make_model(helper.make_graph(
+        [helper.make_node("Reshape", ["s0", "shp"], ["s"], name="rs"),
+         helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [numpy_helper.from_array(np.array([0.1], np.float32), "s0"), numpy_helper.from_array(np.zeros(0, np.int64), "shp"),
+         numpy_helper.from_array(np.array(3, np.int8), "z")]), opset_imports=OPSET)
+    rtp.ir_version = 8
+    ro = path("rtp_out")
+    r.run("runtime_scale_from_node", ["run", save_model("rtp.onnx", rtp), "--input",
+                                      write("rtx.npy", npy_bytes(np.array([0.1, -0.35, 1.0, 0.15], np.float32))),
+                                      "--output", ro], 0)
+    got = np.load(os.path.join(ro, "y.npy")) if os.path.exists(os.path.join(ro, "y.npy")) else None
+    if got is None or not np.array_equal(got, np.array([0.1, -0.4, 1.0, 0.2], np.float32)):
+        r.failed += 1
+        print(f"FAIL runtime_scale_from_node: output {got}")
+
     # shape and type mismatches of inputs
     r.run("input_shape_mismatch", ["run", good, "--input", write("xs.npy", npy_bytes(x[:, :, :4])), "--output", o], 2,
           ["shape", "x"], outdir=o)
