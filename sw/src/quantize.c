@@ -54,8 +54,9 @@ typedef struct {
     float rmin, rmax;
     float scale;
     int32_t zp;
-    /* binary layers' inputs: a binarized activation is t + s sign(x - t) (bip); a reshape of it on
-     * the way to a binary layer is not quantized again (member) */
+    /* bip: a binary layer's input, binarized as t + s sign(x - t); member: not quantized again,
+     * the output of a reshape (QONNX: also a transpose or max pool) of a quantized or binarized
+     * activation, whose codes pass through */
     int bip, member;
     double sum, absdev, count; /* calibration: sum x and count (pass 1), sum |x - t| (pass 2) */
     float t, s;

@@ -17,8 +17,8 @@ this test does not need), on the 359 test images of examples/digits/data:
    convolution compiles to a binary-mode layer (bconv).
    examples/digits/qat_qdq_raw.onnx, the same export untouched (weights as QuantizeLinear of float
    initializers, float biases, no Q/DQ after Flatten so ORT runs the last Gemm in float): ref and
-   golden equal ONNX Runtime bit for bit; it compiles (the float Gemm runs on the host after the
-   program).
+   golden equal ONNX Runtime bit for bit (rtl on at most 40 images); it compiles (the float Gemm
+   runs on the host after the program).
 3. All: rtl equals the same reference on the first R images (default all); `qmac eval` on ref
    and golden reports the same number of right answers as the reference; the accuracy is at
    least 95% (measured 98.05% for both when the models were made).
@@ -157,13 +157,15 @@ def main():
             wq = [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in
                   {t.name for t in m.graph.initializer}]
             assert wq and "Gemm" in ops, f"{name}: not the raw export (no weight QuantizeLinear)"
-            acc, _ = check_model(qmac, name, ort_logits(path, x), x, labels, min(args.rtl_images, 40), work)
+            raw_rtl = min(args.rtl_images, 40)
+            acc, _ = check_model(qmac, name, ort_logits(path, x), x, labels, raw_rtl, work)
             r = subprocess.run([qmac, "compile", path, "-o", os.path.join(work, "cr")], capture_output=True,
                                text=True)
             assert r.returncode == 0 and "5 layers" in r.stdout, f"{name}: compile:\n{r.stdout}{r.stderr}"
             print(f"PASS {name} (the torch export untouched: weight QuantizeLinear folded at import, float "
                   f"biases quantized as ORT's loader does, the float Gemm after Flatten on the host): ref and "
-                  f"golden equal ONNX Runtime bit for bit on {len(x)} images; eval agrees; accuracy {acc:.2%}")
+                  f"golden equal ONNX Runtime bit for bit on {len(x)} images" + (f", rtl on {raw_rtl}" if raw_rtl > 0 else "")
+                  + f"; eval agrees; accuracy {acc:.2%}")
         except AssertionError as e:
             fails += 1
             print(f"FAIL {name}: {e}")
